@@ -1,0 +1,257 @@
+"""The ``uplift`` command: demo, run, campaign validate|load, db upgrade.
+
+Every sentence it prints (help texts included) comes from ``messages/<locale>/cli/``, in the
+language set by ``UPLIFT_LOCALE``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import logging
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from importlib import resources
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from bot.config import Settings, load_settings
+from bot.types import Text
+from campaigns.loader import PlanReading, read_plan_file
+from handlers.locale import normalise_locale
+from messages import Renderer
+from storage.database import Database
+from storage.migrate import upgrade
+from storage.models import Role
+from storage.plans import load_plan
+
+DEFAULT_PLAN = Path(str(resources.files("campaigns") / "plans" / "postal-bank.yaml"))
+
+
+class _Printer:
+    """Renders CLI sentences in one language."""
+
+    def __init__(self, locale: str) -> None:
+        self.locale = locale
+        self._renderer = Renderer()
+
+    def __call__(self, template: str, **data: object) -> str:
+        return self._renderer.render(Text(f"cli/{template}", data), self.locale)
+
+    def out(self, template: str, **data: object) -> None:
+        print(self(template, **data), flush=True)
+
+    def err(self, template: str, **data: object) -> None:
+        print(self(template, **data), file=sys.stderr, flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    say = _Printer(normalise_locale(os.environ.get("UPLIFT_LOCALE")) or "zh")
+    try:
+        settings = load_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            say.err(
+                "bad_setting",
+                name=".".join(str(p) for p in error["loc"]).upper(),
+                detail=error["msg"],
+            )
+        return 2
+    say = _Printer(settings.locale)
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    parser = _parser(say)
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    return int(args.run(args, settings, say))
+
+
+def _parser(say: _Printer) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="uplift", description=say("help_uplift"))
+    commands = parser.add_subparsers(title=say("help_commands"), metavar="COMMAND")
+
+    demo = commands.add_parser("demo", help=say("help_demo"), description=say("help_demo"))
+    demo.add_argument(
+        "--as",
+        dest="role",
+        choices=[r.value for r in Role],
+        default="staff",
+        help=say("help_demo_as"),
+    )
+    demo.add_argument("--plan", type=Path, default=DEFAULT_PLAN, help=say("help_demo_plan"))
+    demo.add_argument("--db", type=Path, default=None, help=say("help_demo_db"))
+    demo.add_argument("--lang", choices=["zh", "en"], default=None, help=say("help_demo_lang"))
+    demo.add_argument("--script", default=None, help=say("help_demo_script"))
+    demo.set_defaults(run=_demo)
+
+    run = commands.add_parser("run", help=say("help_run"), description=say("help_run"))
+    run.set_defaults(run=_run)
+
+    campaign = commands.add_parser(
+        "campaign", help=say("help_campaign"), description=say("help_campaign")
+    )
+    campaign_commands = campaign.add_subparsers(
+        title=say("help_commands"), metavar="COMMAND", required=True
+    )
+    validate = campaign_commands.add_parser(
+        "validate", help=say("help_validate"), description=say("help_validate")
+    )
+    validate.add_argument("file", type=Path, metavar="FILE")
+    validate.set_defaults(run=_validate)
+    load = campaign_commands.add_parser("load", help=say("help_load"), description=say("help_load"))
+    load.add_argument("file", type=Path, metavar="FILE")
+    load.set_defaults(run=_load)
+
+    db = commands.add_parser("db", help=say("help_db"), description=say("help_db"))
+    db_commands = db.add_subparsers(title=say("help_commands"), metavar="COMMAND", required=True)
+    db_upgrade = db_commands.add_parser(
+        "upgrade", help=say("help_db_upgrade"), description=say("help_db_upgrade")
+    )
+    db_upgrade.set_defaults(run=_db_upgrade)
+    return parser
+
+
+# --- campaign validate / load -----------------------------------------------------------------
+
+
+def _read(path: Path, say: _Printer) -> PlanReading | None:
+    """Read a plan, printing every problem with its line; None if it cannot be used."""
+    if not path.is_file():
+        say.err("file_missing", path=str(path))
+        return None
+    reading = read_plan_file(path)
+    for problem in reading.problems:
+        detail = Text(f"plan_error/{problem.code}", problem.data)
+        if not Renderer().has(detail.template, say.locale):
+            detail = Text("plan_error/other", {"code": problem.code, **problem.data})
+        say.err(
+            "plan_problem",
+            path=str(path),
+            line=problem.line,
+            where=_where(problem.path),
+            detail=detail,
+        )
+    if reading.problems:
+        say.err("plan_invalid", path=str(path), count=len(reading.problems))
+        return None
+    return reading
+
+
+def _where(path: tuple[str | int, ...]) -> str:
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path).lstrip(
+        "."
+    )
+
+
+def _validate(args: argparse.Namespace, settings: Settings, say: _Printer) -> int:
+    reading = _read(args.file, say)
+    if reading is None or reading.plan is None:
+        return 1
+    plan = reading.plan
+    say.out(
+        "plan_valid",
+        path=str(args.file),
+        title=plan.title.in_locale(say.locale),
+        stages=len(plan.stages),
+        units=sum(1 for _ in plan.all_units()),
+        items=sum(len(c.items) for c in plan.checklists),
+        drills=len(plan.drills),
+    )
+    return 0
+
+
+def _load(args: argparse.Namespace, settings: Settings, say: _Printer) -> int:
+    reading = _read(args.file, say)
+    if reading is None or reading.plan is None:
+        return 1
+    plan = reading.plan
+
+    async def load() -> int:
+        upgrade(settings.database_url)
+        database = Database(settings.database_url)
+        try:
+            async with database.transaction() as session:
+                summary = await load_plan(session, plan, dt.datetime.now(dt.UTC))
+        finally:
+            await database.dispose()
+        if not summary.changed:
+            say.out("plan_unchanged", title=plan.title.in_locale(say.locale))
+        else:
+            say.out(
+                "plan_loaded",
+                title=plan.title.in_locale(say.locale),
+                created=_counts(summary.created),
+                updated=_counts(summary.updated),
+                deactivated=_counts(summary.deactivated),
+            )
+        return 0
+
+    return asyncio.run(load())
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{kind} {number}" for kind, number in sorted(counts.items())) or "0"
+
+
+# --- db upgrade, demo, run --------------------------------------------------------------------
+
+
+def _db_upgrade(args: argparse.Namespace, settings: Settings, say: _Printer) -> int:
+    upgrade(settings.database_url)
+    say.out("db_upgraded")
+    return 0
+
+
+def _demo(args: argparse.Namespace, settings: Settings, say: _Printer) -> int:
+    from bot.demo import DemoOptions, run_demo
+
+    logging.getLogger().setLevel(logging.WARNING)  # the terminal is the chat: keep it clean
+    reading = _read(args.plan, say)
+    if reading is None or reading.plan is None:
+        return 1
+    if reading.plan.demo is None:
+        say.err("plan_has_no_demo", path=str(args.plan))
+        return 1
+    locale = args.lang or settings.locale
+    options = DemoOptions(role=Role(args.role), plan=reading.plan, db_path=args.db, locale=locale)
+    if args.script is None:
+        lines = _interactive_lines(_Printer(locale)("prompt"))
+        return asyncio.run(run_demo(options, lines, sys.stdout, echo=False))
+    if args.script == "-":
+        return asyncio.run(run_demo(options, sys.stdin, sys.stdout, echo=True))
+    script = Path(args.script)
+    if not script.is_file():
+        say.err("file_missing", path=str(script))
+        return 1
+    lines = script.read_text(encoding="utf-8").splitlines()
+    return asyncio.run(run_demo(options, lines, sys.stdout, echo=True))
+
+
+def _interactive_lines(prompt: str) -> Iterator[str]:
+    while True:
+        try:
+            yield input(prompt)
+        except EOFError:
+            return
+
+
+def _run(args: argparse.Namespace, settings: Settings, say: _Printer) -> int:
+    from bot.app import serve
+
+    if not (settings.slack_configured or settings.telegram_configured):
+        say.err("no_platform")
+        return 1
+    return asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

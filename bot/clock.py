@@ -1,0 +1,42 @@
+"""The clock is injected everywhere, so tests and the demo can move time instead of sleeping."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> dt.datetime:
+        """The current time, aware, in UTC."""
+        ...
+
+
+class SystemClock:
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC)
+
+
+class MovableClock:
+    """A clock that stands still until moved: the demo's ``/clock`` and the tests use it."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self._now = _utc(start)
+
+    def now(self) -> dt.datetime:
+        return self._now
+
+    def set(self, moment: dt.datetime) -> None:
+        moment = _utc(moment)
+        if moment < self._now:
+            raise ValueError("the clock only moves forward")
+        self._now = moment
+
+    def advance(self, delta: dt.timedelta) -> None:
+        self.set(self._now + delta)
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    if moment.tzinfo is None:
+        raise ValueError("aware datetimes only")
+    return moment.astimezone(dt.UTC)

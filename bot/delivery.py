@@ -1,0 +1,131 @@
+"""The sender: delivers outbox rows through each platform's adapter, within its limits.
+
+Each row is marked sent, due again later (a rate limit's retry-after, a passing failure) or failed
+with the reason. A message is never dropped because a platform said "slow down".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.clock import Clock
+from bot.types import Reply
+from storage.database import Database
+from storage.outbox import Outbox
+from storage.store import Store
+
+log = logging.getLogger(__name__)
+
+RETRY_BACKOFF = dt.timedelta(seconds=30)
+
+
+class RateLimited(Exception):
+    """The platform asked us to wait (HTTP 429 and its retry-after)."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"rate limited for {retry_after}s")
+        self.retry_after = retry_after
+
+
+class DeliveryFailed(Exception):
+    """The platform refused the message; ``final`` when trying again cannot help."""
+
+    def __init__(self, reason: str, *, final: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.final = final
+
+
+@dataclass(frozen=True)
+class Destination:
+    platform: str
+    workspace: str
+    chat_id: str
+    is_private: bool
+
+
+class OutboundAdapter(Protocol):
+    """What a platform adapter offers the sender."""
+
+    platform: str
+    min_interval_per_chat: dt.timedelta  # e.g. one message a second per chat
+
+    async def push(self, destination: Destination, reply: Reply, locale: str) -> str | None:
+        """Send; return the platform's message id. Raise RateLimited or DeliveryFailed."""
+        ...
+
+
+class Sender:
+    def __init__(
+        self, database: Database, clock: Clock, adapters: Mapping[str, OutboundAdapter]
+    ) -> None:
+        self._database = database
+        self._clock = clock
+        self._adapters = dict(adapters)
+        self._last_sent: dict[tuple[str, str, str], dt.datetime] = {}
+
+    async def flush(self, limit: int = 100) -> int:
+        """Send what is due now; return how many were sent."""
+        async with self._database.transaction() as session:
+            due = await Store(session).outbox.due(self._clock.now(), set(self._adapters), limit)
+            ids = [message.id for message in due]
+        sent = 0
+        for message_id in ids:
+            async with self._database.transaction() as session:
+                sent += await self._deliver_one(Store(session).outbox, message_id)
+        return sent
+
+    async def _deliver_one(self, outbox: Outbox, message_id: int) -> int:
+        message = await outbox.get(message_id)
+        if message is None or message.status != "pending":
+            return 0
+        adapter = self._adapters[message.platform]
+        now = self._clock.now()
+        chat = (message.platform, message.workspace, message.chat_id)
+        ready_at = (
+            self._last_sent.get(chat, now - adapter.min_interval_per_chat)
+            + adapter.min_interval_per_chat
+        )
+        if ready_at > now:
+            outbox.retry_later(message, ready_at, "per-chat pacing")
+            return 0
+        destination = Destination(
+            message.platform,
+            message.workspace,
+            message.chat_id,
+            is_private=message.member_id is not None,
+        )
+        try:
+            message_ref = await adapter.push(
+                destination, Reply.from_json(message.reply), message.locale
+            )
+        except RateLimited as limited:
+            retry_at = now + dt.timedelta(seconds=limited.retry_after)
+            outbox.retry_later(
+                message, retry_at, f"rate limited: retry after {limited.retry_after}s"
+            )
+            log.warning(
+                "delivery.rate_limited platform=%s retry_after=%s",
+                message.platform,
+                limited.retry_after,
+            )
+            return 0
+        except DeliveryFailed as failure:
+            Outbox.mark_failed(
+                message, failure.reason, final=failure.final, retry_at=now + RETRY_BACKOFF
+            )
+            log.warning(
+                "delivery.failed id=%s final=%s reason=%s",
+                message.id,
+                failure.final,
+                failure.reason,
+            )
+            return 0
+        Outbox.mark_sent(message, now, message_ref)
+        self._last_sent[chat] = now
+        log.info("delivery.sent id=%s platform=%s", message.id, message.platform)
+        return 1

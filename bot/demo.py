@@ -1,0 +1,262 @@
+"""``uplift demo``: the whole bot in the terminal, on a local SQLite file, with a movable clock.
+
+The newcomer is a member of the plan's demo unit (in the role they chose) beside a few simulated
+colleagues; the unit's group chat is printed inline. ``/clock`` moves demo time forward and the
+scheduler fires whatever fell due in between, exactly as ``uplift run`` would.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tempfile
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+from zoneinfo import ZoneInfo
+
+from bot.adapters.console import PLATFORM, ConsoleChat
+from bot.clock import MovableClock
+from bot.core import Core, CoreSettings
+from bot.delivery import Sender as OutboxSender
+from bot.scheduler import Scheduler
+from bot.types import ChatRef, Sender, Text
+from campaigns.schema import Plan
+from handlers import JOBS, build_router
+from handlers.context import Context
+from handlers.errors import Refusal
+from handlers.router import EVERYONE, Router
+from messages import Renderer
+from storage.database import Database
+from storage.migrate import upgrade_async
+from storage.models import Role, SchedulerMark
+from storage.plans import load_plan
+from storage.store import Store
+
+YOU = "you"
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    role: Role
+    plan: Plan
+    db_path: Path | None
+    locale: str
+
+
+@dataclass(frozen=True)
+class DemoPeople:
+    unit_key: str
+    unit_name: str
+    your_name: str
+    unit_chat: str
+    timezone: str
+
+
+def group_chat_id(unit_key: str) -> str:
+    return f"group:{unit_key}"
+
+
+class DemoSession:
+    """A running demo: the console chat, the scheduler and the sender on one movable clock.
+
+    ``say`` is what a person typing does, and what tests call: it returns every line printed in
+    answer, including pushes that fell due."""
+
+    def __init__(
+        self,
+        database: Database,
+        options: DemoOptions,
+        people: DemoPeople,
+        clock: MovableClock,
+        output: TextIO,
+        workdir: Path,
+    ) -> None:
+        self.database = database
+        self.clock = clock
+        self.renderer = Renderer()
+        self.locale = options.locale
+        self.people = people
+        router = build_router(lambda r: register_clock(r, clock, people.timezone))
+        core = Core(database, router, clock, CoreSettings(default_locale=options.locale))
+        self.scheduler = Scheduler(database, clock, JOBS)
+        self.console = ConsoleChat(
+            core,
+            self.renderer,
+            clock,
+            Sender(PLATFORM, YOU, locale=options.locale),
+            ChatRef(PLATFORM, YOU, is_group=False),
+            output,
+            attachments_dir=workdir / "files",
+        )
+        self.sender = OutboxSender(database, clock, {PLATFORM: self.console})
+
+    async def fire_due(self) -> None:
+        await self.scheduler.tick()
+        await self.sender.flush()
+
+    async def say(self, line: str) -> str:
+        await self.console.say(line)
+        await self.fire_due()
+        return self.console.take_transcript()
+
+    def welcome(self, role: Role) -> str:
+        text = Text(
+            "demo/welcome",
+            {
+                "role": Text(f"roles/{role}"),
+                "name": self.people.your_name,
+                "unit": self.people.unit_name,
+                "moment": self.clock.now(),
+                "zone": self.people.timezone,
+            },
+        )
+        return self.renderer.render(text, self.locale)
+
+
+@asynccontextmanager
+async def demo_session(options: DemoOptions, output: TextIO) -> AsyncIterator[DemoSession]:
+    """Set up the demo database (fresh unless ``--db``), load the plan, seat the people."""
+    workdir = Path(tempfile.mkdtemp(prefix="uplift-demo-"))
+    url = f"sqlite:///{options.db_path or workdir / 'demo.db'}"
+    await upgrade_async(url)
+    database = Database(url)
+    try:
+        people = await _prepare(database, options)
+        clock = MovableClock(await _start_time(database, options.plan, people.timezone))
+        session = DemoSession(database, options, people, clock, output, workdir)
+        await session.fire_due()
+        session.console.take_transcript()
+        yield session
+    finally:
+        await database.dispose()
+
+
+async def run_demo(
+    options: DemoOptions, lines: Iterable[str], output: TextIO, *, echo: bool
+) -> int:
+    """Run the console chat over ``lines`` (a script, or the terminal); return the exit status."""
+    async with demo_session(options, output) as session:
+        print(session.welcome(options.role), file=output, flush=True)
+        for line in lines:
+            if line.strip().casefold() in ("/quit", "/exit", "/退出"):
+                break
+            if line.lstrip().startswith("#"):
+                continue
+            if echo:
+                print(f"> {line.rstrip()}", file=output, flush=True)
+            await session.say(line)
+    return 0
+
+
+async def _prepare(database: Database, options: DemoOptions) -> DemoPeople:
+    """Load the plan and make sure the newcomer and the colleagues exist (idempotent)."""
+    plan = options.plan
+    assert plan.demo is not None, "validated plans used for the demo name a demo unit"
+    async with database.transaction() as session:
+        store = Store(session)
+        now = dt.datetime.now(dt.UTC)
+        summary = await load_plan(session, plan, now)
+        unit = await store.units.by_key(summary.organisation_id, plan.demo.unit)
+        assert unit is not None
+        chat_id = group_chat_id(unit.key)
+        await store.units.bind_chat(unit.id, PLATFORM, "", chat_id, now)
+        found = await store.members.by_identity(PLATFORM, "", YOU)
+        if found is None:
+            you = await store.members.add(
+                organisation_id=summary.organisation_id,
+                unit_id=unit.id,
+                display_name=Renderer().render(Text("demo/your_name"), options.locale),
+                role=options.role,
+                now=now,
+            )
+            await store.members.add_identity(
+                you, platform=PLATFORM, external_id=YOU, private_chat_id=YOU, now=now
+            )
+        else:
+            you = found[0]
+        you.role = options.role
+        you.is_unit_head = options.role is Role.SUPERVISOR
+        for number, colleague in enumerate(plan.demo.colleagues, start=1):
+            external_id = f"colleague-{number}"
+            if await store.members.by_identity(PLATFORM, "", external_id) is None:
+                member = await store.members.add(
+                    organisation_id=summary.organisation_id,
+                    unit_id=unit.id,
+                    display_name=colleague.name.in_locale(options.locale),
+                    role=Role(colleague.role),
+                    is_unit_head=colleague.role == "supervisor"
+                    and options.role is not Role.SUPERVISOR,
+                    now=now,
+                )
+                await store.members.add_identity(
+                    member,
+                    platform=PLATFORM,
+                    external_id=external_id,
+                    private_chat_id=external_id,
+                    now=now,
+                )
+        unit_name = unit.name_zh if options.locale == "zh" else unit.name_en
+        return DemoPeople(unit.key, unit_name, you.display_name, chat_id, unit.timezone)
+
+
+async def _start_time(database: Database, plan: Plan, zone: str) -> dt.datetime:
+    """Now if the campaign is running, else 07:00 on its first day; never before a kept state."""
+    now = dt.datetime.now(dt.UTC)
+    local_today = now.astimezone(ZoneInfo(zone)).date()
+    if not plan.starts_on <= local_today <= plan.ends_on:
+        now = dt.datetime.combine(plan.starts_on, dt.time(7, 0), ZoneInfo(zone)).astimezone(dt.UTC)
+    async with database.transaction() as session:
+        mark = await session.get(SchedulerMark, "pushes")
+    return max(now, mark.reached_at) if mark else now
+
+
+# --- /clock: the demo's own command ----------------------------------------------------------
+
+
+_RELATIVE = re.compile(r"^\+(\d+)\s*([dhm])$")
+
+
+def register_clock(router: Router, clock: MovableClock, zone: str) -> None:
+    async def move_clock(ctx: Context) -> None:
+        given = ctx.event.args.strip()
+        if given:
+            target = parse_clock(given, clock.now(), ZoneInfo(zone))
+            if target is None:
+                raise Refusal("clock/bad", given=given)
+            if target < clock.now():
+                raise Refusal("clock/backwards", now=clock.now(), zone=zone)
+            clock.set(target)
+        ctx.private("clock/now", now=clock.now(), zone=zone)
+
+    router.command("clock", move_clock, roles=EVERYONE, help_template="demo/line_clock")
+
+
+def parse_clock(text: str, now: dt.datetime, zone: ZoneInfo) -> dt.datetime | None:
+    """``2026-05-11 08:30``, ``2026-05-11``, ``08:30`` (today, or tomorrow if passed), ``+2d``."""
+    if match := _RELATIVE.match(text):
+        amount, unit = int(match[1]), match[2]
+        return (
+            now
+            + {
+                "d": dt.timedelta(days=amount),
+                "h": dt.timedelta(hours=amount),
+                "m": dt.timedelta(minutes=amount),
+            }[unit]
+        )
+    local_now = now.astimezone(zone)
+    for pattern in ("%Y-%m-%d %H:%M", "%Y-%m-%d"):
+        try:
+            return dt.datetime.strptime(text, pattern).replace(tzinfo=zone).astimezone(dt.UTC)
+        except ValueError:
+            continue
+    try:
+        moment = dt.datetime.strptime(text, "%H:%M").time()
+    except ValueError:
+        return None
+    candidate = dt.datetime.combine(local_now.date(), moment, zone)
+    if candidate < local_now:
+        candidate += dt.timedelta(days=1)
+    return candidate.astimezone(dt.UTC)

@@ -1,0 +1,421 @@
+"""The campaign plan format (活动方案): what a plan file may say, checked on load.
+
+A plan is one YAML file describing a whole campaign: the organisation and its unit tree, the
+calendar, the stages with dates and targets, the checklists, the drill bank, the scoring rules
+and the deadlines. Pydantic checks the shape; ``semantic_errors`` checks what shape alone cannot
+(unique keys, references, dates in order, formulas). Every error carries its path in the file so
+the loader can name the line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from campaigns.formula import FormulaError, parse_formula
+
+Key = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+ASSESSMENT_NAMES = (
+    "score",  # inspection score out of 100
+    "target",  # the stage's target score
+    "shortfall",  # max(0, target - score)
+    "rank",  # 1 = best among the inspected units under the same parent this stage
+    "rank_from_bottom",  # 1 = worst
+    "unit_count",  # how many units were ranked
+    "repeated_items",  # deducted items that were also deducted at the unit's previous inspection
+    "stage_number",  # 1 for the first stage
+)
+DEED_NAMES = ("amount", "days", "level", "people")
+AWARD_NAMES = (
+    "points",
+    "points_per_member",
+    "drill_accuracy",
+    "selfcheck_average",
+    "deeds",
+    "complaints",
+    "praise",
+    "inspection_score",
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LocalText(_Strict):
+    """Text in both campaign languages."""
+
+    zh: Annotated[str, Field(min_length=1)]
+    en: Annotated[str, Field(min_length=1)]
+
+    def in_locale(self, locale: str) -> str:
+        return self.zh if locale == "zh" else self.en
+
+
+def _check_time(value: str) -> str:
+    """Accept H:MM or HH:MM and return HH:MM."""
+    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", value)
+    if not match:
+        raise ValueError("time_format")
+    return f"{int(match[1]):02d}:{match[2]}"
+
+
+def check_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("unknown_timezone") from None
+    return value
+
+
+class Roster(_Strict):
+    """A shift roster (排班): a repeating pattern of work and rest days from a start date."""
+
+    starts_on: dt.date
+    pattern: Annotated[list[Literal["work", "off"]], Field(min_length=1, max_length=366)]
+
+
+class Calendar(_Strict):
+    """Which local dates are working days: weekdays or a roster, the country's official
+    calendar (with China's make-up weekends 调休), then the plan's own holidays and make-up days,
+    which win over everything else."""
+
+    country: str | None = "CN"
+    working_days: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS[:5]))
+    roster: Roster | None = None
+    holidays: list[dt.date] = Field(default_factory=list)
+    make_up_days: list[dt.date] = Field(default_factory=list)
+
+
+class Unit(_Strict):
+    """A unit (单位) of the organisation: an outlet, a line, a section, a department."""
+
+    key: Key
+    name: LocalText
+    timezone: str | None = None  # default: the plan's
+    locale: Literal["zh", "en"] | None = None  # default: the plan's
+    morning_meeting: str | None = None  # default: the plan's
+    calendar: Calendar | None = None  # default: the plan's
+    children: list[Unit] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_zone(cls, value: str | None) -> str | None:
+        return value if value is None else check_zone(value)
+
+    @field_validator("morning_meeting")
+    @classmethod
+    def _valid_time(cls, value: str | None) -> str | None:
+        return value if value is None else _check_time(value)
+
+
+class Organisation(_Strict):
+    key: Key
+    name: LocalText
+
+
+class Stage(_Strict):
+    """A stage (阶段) of the campaign with its dates, focus and target score."""
+
+    key: Key
+    name: LocalText
+    starts_on: dt.date
+    ends_on: dt.date
+    focus: LocalText
+    target_score: Annotated[float, Field(ge=0, le=100)] | None = None
+    remind_days_before_end: Annotated[int, Field(ge=0, le=60)] = 3
+    summary: bool = False  # the summary and awards stage (总结表彰)
+
+
+class ChecklistItem(_Strict):
+    """One line of the standard (标准); ``critical`` marks "100−1=0" items."""
+
+    key: Key
+    text: LocalText
+    kind: Literal["hardware", "software"]
+    weight: Annotated[float, Field(gt=0, le=100)] = 1
+    critical: bool = False
+
+
+class Checklist(_Strict):
+    key: Key
+    title: LocalText
+    stages: list[Key] = Field(default_factory=list)  # empty: every stage
+    items: Annotated[list[ChecklistItem], Field(min_length=1)]
+
+
+class ChoiceDrill(_Strict):
+    """A multiple-choice drill question with the explanation shown after answering."""
+
+    key: Key
+    kind: Literal["choice"]
+    question: LocalText
+    options: Annotated[list[LocalText], Field(min_length=2, max_length=6)]
+    answer: Annotated[int, Field(ge=1)]  # 1-based position of the right option
+    explanation: LocalText
+
+
+class ScenarioDrill(_Strict):
+    """A scenario (情景演练) answered in the person's own words and compared with a model answer."""
+
+    key: Key
+    kind: Literal["scenario"]
+    question: LocalText
+    model_answer: LocalText
+
+
+Drill = Annotated[ChoiceDrill | ScenarioDrill, Field(discriminator="kind")]
+
+
+class Points(_Strict):
+    """Points per action, written to the ledger by the rule of the same name."""
+
+    drill_answered: int = 2
+    drill_correct: int = 8
+    scenario_rated: int = 6
+    selfcheck_completed: int = 20
+    rectification_closed: int = 10
+    deed_reported: int = 2
+    observation_submitted: int = 3
+    praise_received: int = 10
+    streak_bonus_every: Annotated[int, Field(ge=0)] = 5
+    streak_bonus: int = 10
+
+
+class DeedCategory(_Strict):
+    """A good-deed category (好人好事) and the formula that turns it into points on approval."""
+
+    key: Key
+    name: LocalText
+    asks: list[Literal["amount", "days", "level"]] = Field(default_factory=list)
+    points: str
+
+
+class AssessmentRule(_Strict):
+    """An inspection reward or penalty (奖惩) applied when ``when`` holds."""
+
+    key: Key
+    name: LocalText
+    kind: Literal["penalty", "reward"]
+    stages: list[Key] = Field(default_factory=list)  # empty: every stage
+    when: str = "1"
+    amount: str
+
+
+class Award(_Strict):
+    """A summary-stage award suggestion (评选表彰), e.g. service star or advanced unit."""
+
+    key: Key
+    name: LocalText
+    scope: Literal["member", "unit"]
+    where: str = "1"
+    rank_by: str
+    top: Annotated[int, Field(ge=1, le=100)] = 3
+
+
+class Scoring(_Strict):
+    points: Points = Field(default_factory=Points)
+    deed_categories: list[DeedCategory] = Field(default_factory=list)
+    assessment: list[AssessmentRule] = Field(default_factory=list)
+    awards: list[Award] = Field(default_factory=list)
+
+
+class Deadlines(_Strict):
+    """Time limits (限期): rectifications, observations (限期办结), drills, missed pushes."""
+
+    rectification_days: Annotated[int, Field(ge=1, le=365)] = 7
+    rectification_remind_hours_before: Annotated[int, Field(ge=0, le=720)] = 24
+    observation_close_hours: Annotated[int, Field(ge=1, le=2160)] = 48
+    drill_close_hours: Annotated[int, Field(ge=1, le=72)] = 12
+    push_grace_minutes: Annotated[int, Field(ge=0, le=10080)] = 120
+
+
+class DemoColleague(_Strict):
+    name: LocalText
+    role: Literal["staff", "supervisor", "admin", "volunteer"] = "staff"
+
+
+class Demo(_Strict):
+    """Who the console demo puts beside the newcomer, so scores have something to show."""
+
+    unit: Key
+    colleagues: list[DemoColleague] = Field(default_factory=list)
+
+
+class Plan(_Strict):
+    """A whole campaign plan (活动方案)."""
+
+    key: Key
+    title: LocalText
+    organisation: Organisation
+    timezone: str = "Asia/Shanghai"
+    locale: Literal["zh", "en"] = "zh"
+    starts_on: dt.date
+    ends_on: dt.date
+    morning_meeting: str = "08:30"
+    calendar: Calendar = Field(default_factory=Calendar)
+    units: Annotated[list[Unit], Field(min_length=1)]
+    stages: Annotated[list[Stage], Field(min_length=1)]
+    checklists: Annotated[list[Checklist], Field(min_length=1)]
+    drills: Annotated[list[Drill], Field(min_length=1)]
+    scoring: Scoring = Field(default_factory=Scoring)
+    deadlines: Deadlines = Field(default_factory=Deadlines)
+    demo: Demo | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_zone(cls, value: str) -> str:
+        return check_zone(value)
+
+    @field_validator("morning_meeting")
+    @classmethod
+    def _valid_time(cls, value: str) -> str:
+        return _check_time(value)
+
+    def all_units(self) -> Iterator[tuple[Unit, Unit | None]]:
+        """Every unit with its parent, parents first."""
+        pending: list[tuple[Unit, Unit | None]] = [(u, None) for u in self.units]
+        while pending:
+            unit, parent = pending.pop(0)
+            yield unit, parent
+            pending.extend((child, unit) for child in unit.children)
+
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class PlanProblem:
+    """One thing wrong with a plan: where (path into the YAML), what (a template code) and data."""
+
+    path: Path
+    code: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def semantic_errors(plan: Plan) -> list[PlanProblem]:
+    """What the shape check cannot see: duplicates, references, date order, formulas."""
+    problems: list[PlanProblem] = []
+    problems += _duplicate_keys(plan)
+    if plan.ends_on < plan.starts_on:
+        problems.append(PlanProblem(("ends_on",), "date_order", {"first": str(plan.starts_on)}))
+    stage_keys = {s.key for s in plan.stages}
+    previous_end: dt.date | None = None
+    for i, stage in enumerate(plan.stages):
+        where = ("stages", i)
+        if stage.ends_on < stage.starts_on:
+            problems.append(
+                PlanProblem((*where, "ends_on"), "date_order", {"first": str(stage.starts_on)})
+            )
+        if stage.starts_on < plan.starts_on or stage.ends_on > plan.ends_on:
+            problems.append(
+                PlanProblem(
+                    (*where, "starts_on"),
+                    "stage_outside_campaign",
+                    {"first": str(plan.starts_on), "last": str(plan.ends_on)},
+                )
+            )
+        if previous_end is not None and stage.starts_on <= previous_end:
+            problems.append(
+                PlanProblem((*where, "starts_on"), "stage_overlap", {"previous": str(previous_end)})
+            )
+        previous_end = stage.ends_on
+    for i, checklist in enumerate(plan.checklists):
+        for j, stage_key in enumerate(checklist.stages):
+            if stage_key not in stage_keys:
+                problems.append(_unknown(("checklists", i, "stages", j), stage_key, stage_keys))
+    for i, drill in enumerate(plan.drills):
+        if isinstance(drill, ChoiceDrill) and drill.answer > len(drill.options):
+            problems.append(
+                PlanProblem(
+                    ("drills", i, "answer"), "answer_out_of_range", {"count": len(drill.options)}
+                )
+            )
+    for i, rule in enumerate(plan.scoring.assessment):
+        where = ("scoring", "assessment", i)
+        for j, stage_key in enumerate(rule.stages):
+            if stage_key not in stage_keys:
+                problems.append(_unknown((*where, "stages", j), stage_key, stage_keys))
+        problems += _formula_problems((*where, "when"), rule.when, ASSESSMENT_NAMES)
+        problems += _formula_problems((*where, "amount"), rule.amount, ASSESSMENT_NAMES)
+    for i, category in enumerate(plan.scoring.deed_categories):
+        problems += _formula_problems(
+            ("scoring", "deed_categories", i, "points"), category.points, DEED_NAMES
+        )
+    for i, award in enumerate(plan.scoring.awards):
+        problems += _formula_problems(("scoring", "awards", i, "where"), award.where, AWARD_NAMES)
+        problems += _formula_problems(
+            ("scoring", "awards", i, "rank_by"), award.rank_by, AWARD_NAMES
+        )
+    unit_keys = {u.key for u, _ in plan.all_units()}
+    if plan.demo is not None and plan.demo.unit not in unit_keys:
+        problems.append(_unknown(("demo", "unit"), plan.demo.unit, unit_keys))
+    return problems
+
+
+def _unknown(path: Path, value: str, known: set[str]) -> PlanProblem:
+    return PlanProblem(
+        path, "unknown_reference", {"value": value, "known": ", ".join(sorted(known))}
+    )
+
+
+def _formula_problems(path: Path, text: str, names: tuple[str, ...]) -> list[PlanProblem]:
+    try:
+        parse_formula(text, names)
+    except FormulaError as exc:
+        return [
+            PlanProblem(
+                path,
+                "formula",
+                {"reason": exc.reason, "detail": exc.detail, "names": ", ".join(names)},
+            )
+        ]
+    return []
+
+
+def _duplicate_keys(plan: Plan) -> list[PlanProblem]:
+    groups: list[tuple[Path, list[str]]] = [
+        (("stages",), [s.key for s in plan.stages]),
+        (("checklists",), [c.key for c in plan.checklists]),
+        (("drills",), [d.key for d in plan.drills]),
+        (("scoring", "deed_categories"), [c.key for c in plan.scoring.deed_categories]),
+        (("scoring", "assessment"), [r.key for r in plan.scoring.assessment]),
+        (("scoring", "awards"), [a.key for a in plan.scoring.awards]),
+    ]
+    for i, checklist in enumerate(plan.checklists):
+        groups.append((("checklists", i, "items"), [item.key for item in checklist.items]))
+    problems = [
+        PlanProblem((*where, index, "key"), "duplicate_key", {"key": key})
+        for where, keys in groups
+        for index, key in _repeats(keys)
+    ]
+    unit_paths = list(_unit_paths(plan.units, ("units",)))
+    seen: set[str] = set()
+    for path, unit in unit_paths:
+        if unit.key in seen:
+            problems.append(PlanProblem((*path, "key"), "duplicate_key", {"key": unit.key}))
+        seen.add(unit.key)
+    return problems
+
+
+def _repeats(keys: list[str]) -> Iterator[tuple[int, str]]:
+    seen: set[str] = set()
+    for index, key in enumerate(keys):
+        if key in seen:
+            yield index, key
+        seen.add(key)
+
+
+def _unit_paths(units: list[Unit], prefix: Path) -> Iterator[tuple[Path, Unit]]:
+    for i, unit in enumerate(units):
+        yield (*prefix, i), unit
+        yield from _unit_paths(unit.children, (*prefix, i, "children"))

@@ -1,0 +1,32 @@
+"""Platform-neutral features, one module each, and the router that lists them.
+
+Adding a feature: write ``handlers/<feature>.py`` with ``register(router)``, its templates under
+``messages/<locale>/<feature>/``, its queries under ``storage/``, and add it to FEATURES below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from bot.types import Window
+from handlers import help, language
+from handlers.router import Router
+from storage.store import Store
+
+Job = Callable[[Store, Window], Awaitable[None]]
+
+FEATURES: tuple[Callable[[Router], None], ...] = (
+    help.register,
+    language.register,
+)
+
+# What the scheduler asks, every tick, for pushes that fell due (drills, reminders, notices).
+JOBS: tuple[Job, ...] = ()
+
+
+def build_router(*extra: Callable[[Router], None]) -> Router:
+    """The router with every feature, plus ``extra`` ones (the demo's /clock)."""
+    router = Router()
+    for register in (*FEATURES, *extra):
+        register(router)
+    return router

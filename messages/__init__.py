@@ -1,0 +1,5 @@
+"""Templates per locale and the renderer that escapes user text for each platform."""
+
+from messages.render import LOCALES, Renderer, Safe, Target, escape_for
+
+__all__ = ["LOCALES", "Renderer", "Safe", "Target", "escape_for"]

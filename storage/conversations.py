@@ -1,0 +1,44 @@
+"""Multi-step flow state, kept in the database so a flow survives restarts and device changes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Conversation
+
+
+class Conversations:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def current(self, member_id: int) -> Conversation | None:
+        return await self._session.scalar(
+            select(Conversation).where(Conversation.member_id == member_id)
+        )
+
+    async def start(
+        self, member_id: int, flow: str, step: str, data: dict[str, Any], now: dt.datetime
+    ) -> Conversation:
+        """Begin a flow, replacing any other one the person had open."""
+        await self.end(member_id)
+        conversation = Conversation(
+            member_id=member_id, flow=flow, step=step, data=data, updated_at=now
+        )
+        self._session.add(conversation)
+        await self._session.flush()
+        return conversation
+
+    async def move(
+        self, conversation: Conversation, step: str, data: dict[str, Any], now: dt.datetime
+    ) -> None:
+        conversation.step = step
+        conversation.data = dict(data)
+        conversation.updated_at = now
+        await self._session.flush()
+
+    async def end(self, member_id: int) -> None:
+        await self._session.execute(delete(Conversation).where(Conversation.member_id == member_id))

@@ -1,0 +1,25 @@
+"""All repositories over one session: what a handler or a job reads and writes through.
+
+Repositories never commit; the core wraps each event and each scheduled job in one transaction."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.campaigns import Campaigns
+from storage.conversations import Conversations
+from storage.events import ProcessedEvents
+from storage.members import Members
+from storage.outbox import Outbox
+from storage.units import Units
+
+
+class Store:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.members = Members(session)
+        self.units = Units(session)
+        self.campaigns = Campaigns(session)
+        self.events = ProcessedEvents(session)
+        self.outbox = Outbox(session)
+        self.conversations = Conversations(session)

@@ -1,0 +1,89 @@
+"""Queries about the unit tree and the group chats bound to units."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import ChatBinding, Organisation, Unit
+from storage.upsert import insert_once
+
+
+class Units:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, unit_id: int) -> Unit | None:
+        return await self._session.get(Unit, unit_id)
+
+    async def organisation(self, organisation_id: int) -> Organisation | None:
+        return await self._session.get(Organisation, organisation_id)
+
+    async def organisation_by_key(self, key: str) -> Organisation | None:
+        return await self._session.scalar(select(Organisation).where(Organisation.key == key))
+
+    async def by_key(self, organisation_id: int, key: str) -> Unit | None:
+        return await self._session.scalar(
+            select(Unit).where(Unit.organisation_id == organisation_id, Unit.key == key)
+        )
+
+    async def of_organisation(self, organisation_id: int) -> list[Unit]:
+        rows = await self._session.scalars(
+            select(Unit)
+            .where(Unit.organisation_id == organisation_id)
+            .order_by(Unit.depth, Unit.id)
+        )
+        return list(rows)
+
+    async def for_chat(self, platform: str, workspace: str, chat_id: str) -> Unit | None:
+        return await self._session.scalar(
+            select(Unit)
+            .join(ChatBinding, ChatBinding.unit_id == Unit.id)
+            .where(
+                ChatBinding.platform == platform,
+                ChatBinding.workspace == workspace,
+                ChatBinding.chat_id == chat_id,
+            )
+        )
+
+    async def chats(self, unit_id: int) -> list[ChatBinding]:
+        rows = await self._session.scalars(
+            select(ChatBinding).where(ChatBinding.unit_id == unit_id).order_by(ChatBinding.id)
+        )
+        return list(rows)
+
+    async def bind_chat(
+        self, unit_id: int, platform: str, workspace: str, chat_id: str, now: dt.datetime
+    ) -> bool:
+        """Bind a group chat to a unit; False if that chat was already bound."""
+        new_id = await insert_once(
+            self._session,
+            ChatBinding,
+            {
+                "unit_id": unit_id,
+                "platform": platform,
+                "workspace": workspace,
+                "chat_id": chat_id,
+                "created_at": now,
+            },
+            ("platform", "workspace", "chat_id"),
+        )
+        return new_id is not None
+
+    async def subtree_ids(self, unit_id: int) -> list[int]:
+        """The unit and every unit below it."""
+        unit = await self.get(unit_id)
+        if unit is None:
+            return []
+        units = await self.of_organisation(unit.organisation_id)
+        children: dict[int | None, list[int]] = {}
+        for candidate in units:
+            children.setdefault(candidate.parent_id, []).append(candidate.id)
+        found, pending = [], [unit_id]
+        while pending:
+            current = pending.pop()
+            found.append(current)
+            pending.extend(children.get(current, []))
+        return sorted(found)
