@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from bot.config import Settings, load_settings
 from bot.types import Text
-from campaigns.loader import PlanReading, read_plan_file
+from campaigns.loader import LocatedProblem, PlanReading, read_plan_file
 from handlers.locale import normalise_locale
 from messages import Renderer
 from storage.database import Database
@@ -128,7 +128,12 @@ def _read(path: Path, say: _Printer) -> PlanReading | None:
     if not path.is_file():
         say.err("file_missing", path=str(path))
         return None
-    reading = read_plan_file(path)
+    try:
+        reading = read_plan_file(path)
+    except UnicodeDecodeError as exc:  # e.g. a plan saved as GBK: report it, do not crash
+        line = exc.object[: exc.start].count(b"\n") + 1
+        problem = LocatedProblem(line, (), "not_utf8", {"field": path.name, "detail": exc.reason})
+        reading = PlanReading(None, [problem], "")
     for problem in reading.problems:
         detail = Text(f"plan_error/{problem.code}", problem.data)
         if not Renderer().has(detail.template, say.locale):

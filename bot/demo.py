@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from bot.adapters.console import PLATFORM, ConsoleChat
 from bot.clock import MovableClock
+from bot.colleagues import Colleague, Colleagues
 from bot.core import Core, CoreSettings
 from bot.delivery import Sender as OutboxSender
 from bot.scheduler import Scheduler
@@ -48,11 +49,13 @@ class DemoOptions:
 
 @dataclass(frozen=True)
 class DemoPeople:
+    unit_id: int
     unit_key: str
     unit_name: str
     your_name: str
     unit_chat: str
     timezone: str
+    colleagues: tuple[tuple[int, str], ...]  # (member id, console user id)
 
 
 def group_chat_id(unit_key: str) -> str:
@@ -79,8 +82,20 @@ class DemoSession:
         self.renderer = Renderer()
         self.locale = options.locale
         self.people = people
-        router = build_router(lambda r: register_clock(r, clock, people.timezone))
+        self.clock_control = ClockControl(clock)
+        router = build_router(lambda r: register_clock(r, self.clock_control, people.timezone))
         core = Core(database, router, clock, CoreSettings(default_locale=options.locale))
+        self.colleagues = Colleagues(
+            core,
+            database,
+            clock,
+            people.unit_id,
+            ChatRef(PLATFORM, people.unit_chat, is_group=True),
+            [
+                Colleague(member_id, Sender(PLATFORM, user_id))
+                for member_id, user_id in people.colleagues
+            ],
+        )
         self.scheduler = Scheduler(database, clock, JOBS)
         self.console = ConsoleChat(
             core,
@@ -94,11 +109,19 @@ class DemoSession:
         self.sender = OutboxSender(database, clock, {PLATFORM: self.console})
 
     async def fire_due(self) -> None:
+        """What ``uplift run`` does on its timers: push what fell due, then let colleagues act."""
         await self.scheduler.tick()
         await self.sender.flush()
+        await self.colleagues.answer_open_drills()
 
     async def say(self, line: str) -> str:
         await self.console.say(line)
+        target = self.clock_control.take_target()
+        while target is not None and self.clock.now() < target:
+            # Walk time forward the way a running process lives through it, so every push falls
+            # due on time and colleagues answer each day's drill.
+            self.clock.set(min(target, self.clock.now() + DEMO_STEP))
+            await self.fire_due()
         await self.fire_due()
         return self.console.take_transcript()
 
@@ -179,9 +202,13 @@ async def _prepare(database: Database, options: DemoOptions) -> DemoPeople:
             you = found[0]
         you.role = options.role
         you.is_unit_head = options.role is Role.SUPERVISOR
+        colleagues = []
         for number, colleague in enumerate(plan.demo.colleagues, start=1):
             external_id = f"colleague-{number}"
-            if await store.members.by_identity(PLATFORM, "", external_id) is None:
+            existing = await store.members.by_identity(PLATFORM, "", external_id)
+            if existing is not None:
+                colleagues.append((existing[0].id, external_id))
+            else:
                 member = await store.members.add(
                     organisation_id=summary.organisation_id,
                     unit_id=unit.id,
@@ -198,8 +225,17 @@ async def _prepare(database: Database, options: DemoOptions) -> DemoPeople:
                     private_chat_id=external_id,
                     now=now,
                 )
+                colleagues.append((member.id, external_id))
         unit_name = unit.name_zh if options.locale == "zh" else unit.name_en
-        return DemoPeople(unit.key, unit_name, you.display_name, chat_id, unit.timezone)
+        return DemoPeople(
+            unit.id,
+            unit.key,
+            unit_name,
+            you.display_name,
+            chat_id,
+            unit.timezone,
+            tuple(colleagues),
+        )
 
 
 async def _start_time(database: Database, plan: Plan, zone: str) -> dt.datetime:
@@ -217,19 +253,38 @@ async def _start_time(database: Database, plan: Plan, zone: str) -> dt.datetime:
 
 
 _RELATIVE = re.compile(r"^\+(\d+)\s*([dhm])$")
+DEMO_STEP = dt.timedelta(hours=1)  # within the default push grace window
 
 
-def register_clock(router: Router, clock: MovableClock, zone: str) -> None:
+class ClockControl:
+    """Where ``/clock`` asked demo time to go; the session walks there step by step."""
+
+    def __init__(self, clock: MovableClock) -> None:
+        self.clock = clock
+        self._target: dt.datetime | None = None
+
+    def aim(self, target: dt.datetime) -> None:
+        self._target = target
+
+    def take_target(self) -> dt.datetime | None:
+        target, self._target = self._target, None
+        return target
+
+
+def register_clock(router: Router, control: ClockControl, zone: str) -> None:
     async def move_clock(ctx: Context) -> None:
+        now = control.clock.now()
         given = ctx.event.args.strip()
+        target = now
         if given:
-            target = parse_clock(given, clock.now(), ZoneInfo(zone))
-            if target is None:
+            parsed = parse_clock(given, now, ZoneInfo(zone))
+            if parsed is None:
                 raise Refusal("clock/bad", given=given)
-            if target < clock.now():
-                raise Refusal("clock/backwards", now=clock.now(), zone=zone)
-            clock.set(target)
-        ctx.private("clock/now", now=clock.now(), zone=zone)
+            if parsed < now:
+                raise Refusal("clock/backwards", now=now, zone=zone)
+            target = parsed
+            control.aim(target)
+        ctx.private("clock/now", now=target, zone=zone)
 
     router.command("clock", move_clock, roles=EVERYONE, help_template="demo/line_clock")
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import base64
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, is_dataclass
+from dataclasses import fields as dataclass_fields
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -166,7 +167,7 @@ class Reply:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-safe form for the outbox."""
-        return _jsonable(asdict(self))
+        return _jsonable(self)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Reply:
@@ -189,6 +190,11 @@ class Reply:
 
 
 def _jsonable(value: Any) -> Any:
+    """JSON-safe, keeping what a template needs back: nested Texts, dates and bytes are tagged."""
+    if isinstance(value, Text):
+        return {"template": value.template, "data": _jsonable_data(value.data)}
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclass_fields(value)}
     if isinstance(value, bytes):
         return {"__bytes__": base64.b64encode(value).decode("ascii")}
     if isinstance(value, Mapping):
@@ -200,12 +206,41 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _jsonable_data(value: Any) -> Any:
+    """A template's data: a Text, a datetime or a date inside it must come back as itself."""
+    if isinstance(value, Text):
+        return {"__text__": _jsonable(value)}
+    if isinstance(value, dt.datetime):
+        return {"__datetime__": value.isoformat()}
+    if isinstance(value, dt.date):
+        return {"__date__": value.isoformat()}
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable_data(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable_data(v) for v in value]
+    return _jsonable(value)
+
+
+def _from_data(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        if set(value) == {"__text__"}:
+            return _text_required(value["__text__"])
+        if set(value) == {"__datetime__"}:
+            return dt.datetime.fromisoformat(value["__datetime__"])
+        if set(value) == {"__date__"}:
+            return dt.date.fromisoformat(value["__date__"])
+        return {k: _from_data(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_data(v) for v in value]
+    return value
+
+
 def _text(data: Mapping[str, Any] | None) -> Text | None:
-    return None if data is None else Text(data["template"], dict(data.get("data", {})))
+    return None if data is None else _text_required(data)
 
 
 def _text_required(data: Mapping[str, Any]) -> Text:
-    return Text(data["template"], dict(data.get("data", {})))
+    return Text(data["template"], _from_data(dict(data.get("data", {}))))
 
 
 def _form(data: Mapping[str, Any] | None) -> Form | None:

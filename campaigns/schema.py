@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import holidays
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from campaigns.formula import FormulaError, parse_formula
@@ -89,7 +90,8 @@ class Calendar(_Strict):
     calendar (with China's make-up weekends 调休), then the plan's own holidays and make-up days,
     which win over everything else."""
 
-    country: str | None = "CN"
+    country: str | None = "CN"  # ISO code for the official calendar; None: weekdays only
+    subdivision: str | None = None  # e.g. NSW for Australia
     working_days: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS[:5]))
     roster: Roster | None = None
     holidays: list[dt.date] = Field(default_factory=list)
@@ -356,10 +358,26 @@ def semantic_errors(plan: Plan) -> list[PlanProblem]:
         problems += _formula_problems(
             ("scoring", "awards", i, "rank_by"), award.rank_by, AWARD_NAMES
         )
+    problems += _calendar_problems(("calendar",), plan.calendar)
+    for path, unit in _unit_paths(plan.units, ("units",)):
+        if unit.calendar is not None:
+            problems += _calendar_problems((*path, "calendar"), unit.calendar)
     unit_keys = {u.key for u, _ in plan.all_units()}
     if plan.demo is not None and plan.demo.unit not in unit_keys:
         problems.append(_unknown(("demo", "unit"), plan.demo.unit, unit_keys))
     return problems
+
+
+def _calendar_problems(path: Path, calendar: Calendar) -> list[PlanProblem]:
+    if calendar.country is None:
+        return []
+    supported = holidays.list_supported_countries()
+    if calendar.country not in supported:
+        return [PlanProblem((*path, "country"), "unknown_country", {"value": calendar.country})]
+    if calendar.subdivision is not None and calendar.subdivision not in supported[calendar.country]:
+        known = ", ".join(supported[calendar.country])
+        return [_unknown((*path, "subdivision"), calendar.subdivision, set(known.split(", ")))]
+    return []
 
 
 def _unknown(path: Path, value: str, known: set[str]) -> PlanProblem:

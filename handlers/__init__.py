@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from bot.types import Window
-from handlers import help, language
+from handlers import drill, help, language, score
 from handlers.router import Router
 from storage.store import Store
 
@@ -18,10 +18,12 @@ Job = Callable[[Store, Window], Awaitable[None]]
 FEATURES: tuple[Callable[[Router], None], ...] = (
     help.register,
     language.register,
+    drill.register,
+    score.register,
 )
 
 # What the scheduler asks, every tick, for pushes that fell due (drills, reminders, notices).
-JOBS: tuple[Job, ...] = ()
+JOBS: tuple[Job, ...] = (drill.push_morning_drills,)
 
 
 def build_router(*extra: Callable[[Router], None]) -> Router:

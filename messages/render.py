@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    Template,
+    TemplateNotFound,
+)
 
 from bot.types import Text
 
@@ -76,13 +83,17 @@ class Renderer:
         }
 
     def render(self, text: Text, locale: str, target: Target = Target.PLAIN) -> str:
-        environment = self._environments[(_known(locale), target)]
-        try:
-            template = environment.get_template(f"{text.template}.j2")
-        except TemplateNotFound:
-            raise LookupError(f"no template {text.template!r} in any locale") from None
+        template = self.template(text.template, locale, target)
         data = {key: self._nested(value, locale, target) for key, value in text.data.items()}
         return template.render(**data).strip()
+
+    def template(self, name: str, locale: str, target: Target = Target.PLAIN) -> Template:
+        """The compiled template ``name`` in ``locale`` (or the other); LookupError if none."""
+        environment = self._environments[(_known(locale), target)]
+        try:
+            return environment.get_template(f"{name}.j2")
+        except TemplateNotFound:
+            raise LookupError(f"no template {name!r} in any locale") from None
 
     def _nested(self, value: Any, locale: str, target: Target) -> Any:
         """Texts inside the data (a role name, lines of a list) are rendered first."""
@@ -93,7 +104,12 @@ class Renderer:
         return value
 
     def has(self, template: str, locale: str) -> bool:
-        return (TEMPLATE_ROOT / _known(locale) / f"{template}.j2").is_file()
+        """Whether ``template`` can be rendered in ``locale`` (itself or by fallback)."""
+        try:
+            self.template(template, locale)
+        except LookupError:
+            return False
+        return True
 
     @staticmethod
     def _environment(root: Path, locale: str, target: Target) -> Environment:
@@ -105,7 +121,7 @@ class Renderer:
             undefined=StrictUndefined,
             finalize=lambda value: escape_for(target, value),
             keep_trailing_newline=False,
-            trim_blocks=True,
+            trim_blocks=False,
             lstrip_blocks=True,
         )
         for name, (before, after) in _WRAPS[target].items():

@@ -56,3 +56,12 @@ class Campaigns:
                 Stage.ends_on >= on,
             )
         )
+
+    async def overlapping(self, first: dt.date, last: dt.date) -> list[Campaign]:
+        """Every campaign running on some day between ``first`` and ``last`` (all tenants)."""
+        rows = await self._session.scalars(
+            select(Campaign)
+            .where(Campaign.starts_on <= last, Campaign.ends_on >= first)
+            .order_by(Campaign.id)
+        )
+        return list(rows)

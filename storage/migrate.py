@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from importlib import resources
+from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 
 from storage.urls import sync_url
 
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
 
 def alembic_config(url: str) -> Config:
     config = Config()
-    config.set_main_option("script_location", str(resources.files("storage") / "migrations"))
+    # Next to this file, not importlib.resources: under pytest, tests/storage/ (no __init__.py)
+    # can shadow the package name ``storage`` as a namespace package.
+    config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", sync_url(url).render_as_string(hide_password=False))
     config.attributes["configure_logger"] = False
     return config

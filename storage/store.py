@@ -8,7 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.campaigns import Campaigns
 from storage.conversations import Conversations
+from storage.drills import Drills
 from storage.events import ProcessedEvents
+from storage.ledger import Ledger
 from storage.members import Members
 from storage.outbox import Outbox
 from storage.units import Units
@@ -23,3 +25,5 @@ class Store:
         self.events = ProcessedEvents(session)
         self.outbox = Outbox(session)
         self.conversations = Conversations(session)
+        self.drills = Drills(session)
+        self.ledger = Ledger(session)

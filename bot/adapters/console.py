@@ -66,7 +66,7 @@ class ConsoleChat:
     async def say(self, line: str) -> None:
         """Handle one typed line and print the answers."""
         line = line.rstrip("\n")
-        if not line.strip():
+        if not line.strip() and self._form is None:
             return
         event = self._form_answer(line) if self._form else self._event_for(line)
         if event is not None:
@@ -99,7 +99,13 @@ class ConsoleChat:
             self._print(self._render(Text("console/form_cancelled"), filling.locale))
             return None
         current = filling.form.fields[filling.index]
-        if current.choices:
+        skipped = text in ("", "-")
+        if skipped and current.required:
+            self._print(self._render(Text("console/form_required"), filling.locale))
+            return None
+        if skipped:
+            text = ""
+        elif current.choices:
             if not (text.isdigit() and 1 <= int(text) <= len(current.choices)):
                 self._print(
                     self._render(
@@ -108,10 +114,11 @@ class ConsoleChat:
                 )
                 return None
             text = current.choices[int(text) - 1].value
-        if current.required and not text:
-            self._print(self._render(Text("console/form_required"), filling.locale))
+        elif current.max_length is not None and len(text) > current.max_length:
+            limit = {"limit": current.max_length}
+            self._print(self._render(Text("errors/too_long", limit), filling.locale))
             return None
-        filling.values[current.name] = "" if text == "-" and not current.required else text
+        filling.values[current.name] = text
         if filling.index < len(filling.form.fields):
             self._prompt_field(filling)
             return None
@@ -182,7 +189,8 @@ class ConsoleChat:
 
     def _save(self, attachment: Attachment, locale: str) -> None:
         self._attachments_dir.mkdir(parents=True, exist_ok=True)
-        path = self._attachments_dir / attachment.filename
+        # Only the name: a filename from elsewhere must not write outside the folder.
+        path = self._attachments_dir / (Path(attachment.filename).name or "attachment")
         path.write_bytes(attachment.content)
         if attachment.caption is not None:
             self._print(self._render(attachment.caption, locale))

@@ -18,6 +18,9 @@ def run_migrations() -> None:
         if connection.dialect.name == "sqlite":
             connection.exec_driver_sql("PRAGMA foreign_keys = OFF")
             connection.exec_driver_sql("PRAGMA journal_mode = WAL")
+            # The pragmas autobegan a transaction; end it, or begin_transaction() below would
+            # join it and the alembic_version row would be rolled back when the connection closes.
+            connection.commit()
         context.configure(
             connection=connection,
             target_metadata=Base.metadata,

@@ -1,0 +1,99 @@
+"""Simulated colleagues for the demo: they answer the unit's drills through the same core and
+handlers as a real person, so scores and leaderboards have something to show from the start."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+
+from bot.clock import Clock
+from bot.core import Core
+from bot.types import ChatRef, Event, EventKind, Sender
+from storage.database import Database
+from storage.models import DrillItem
+from storage.store import Store
+
+ACCURACY_PERCENT = 70  # how often a simulated colleague gets a drill right
+
+
+@dataclass(frozen=True)
+class Colleague:
+    member_id: int
+    sender: Sender
+
+
+class Colleagues:
+    def __init__(
+        self,
+        core: Core,
+        database: Database,
+        clock: Clock,
+        unit_id: int,
+        chat: ChatRef,
+        people: list[Colleague],
+    ) -> None:
+        self._core = core
+        self._database = database
+        self._clock = clock
+        self._unit_id = unit_id
+        self._chat = chat
+        self._people = people
+
+    async def answer_open_drills(self) -> int:
+        """Each colleague answers every open drill of the unit they have not answered yet."""
+        answered = 0
+        for person in self._people:
+            for drill_id, item in await self._open_drills(person.member_id):
+                for event in self._answer_events(person, drill_id, item):
+                    await self._core.handle(event)
+                answered += 1
+        return answered
+
+    async def _open_drills(self, member_id: int) -> list[tuple[int, DrillItem]]:
+        now = self._clock.now()
+        async with self._database.transaction() as session:
+            store = Store(session)
+            since = (now - dt.timedelta(days=3)).date()
+            drills = await store.drills.unanswered_by(self._unit_id, member_id, since)
+            found = []
+            for drill in drills:
+                if drill.opens_at <= now <= drill.closes_at:
+                    item = await store.drills.item(drill.drill_item_id)
+                    assert item is not None
+                    found.append((drill.id, item))
+            return found
+
+    def _answer_events(self, person: Colleague, drill_id: int, item: DrillItem) -> list[Event]:
+        good = _roll(person.member_id, drill_id) < ACCURACY_PERCENT
+        if item.kind == "choice":
+            right = (item.answer or 1) - 1
+            choice = right if good else (right + 1) % len(item.options)
+            return [
+                self._event(
+                    person, EventKind.ACTION, action="drill.answer", value=f"{drill_id}:{choice}"
+                )
+            ]
+        rating = 5 if good else 3
+        return [
+            self._event(person, EventKind.ACTION, action="drill.scenario", value=str(drill_id)),
+            self._event(person, EventKind.TEXT, text="…"),
+            self._event(
+                person, EventKind.ACTION, action="drill.rate", value=f"{drill_id}:{rating}"
+            ),
+        ]
+
+    def _event(self, person: Colleague, kind: EventKind, **fields: str) -> Event:
+        return Event(
+            kind=kind,
+            sender=person.sender,
+            chat=self._chat,
+            received_at=self._clock.now(),
+            **fields,
+        )
+
+
+def _roll(member_id: int, drill_id: int) -> int:
+    """A stable pseudo-random number 0–99, so a demo run can be repeated exactly."""
+    digest = hashlib.sha256(f"{member_id}:{drill_id}".encode()).digest()
+    return digest[0] * 100 // 256

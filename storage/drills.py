@@ -1,0 +1,153 @@
+"""Queries for morning drills (晨会演练): the day's drill per unit, answers, and item history."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Drill, DrillAnswer, DrillItem
+from storage.upsert import insert_once
+
+
+@dataclass(frozen=True)
+class ItemHistory:
+    """How a unit has done on one drill item: when it was last asked and how often it was right."""
+
+    last_asked: dt.date
+    answers: int
+    correct: int
+
+    @property
+    def correct_rate(self) -> float | None:
+        return self.correct / self.answers if self.answers else None
+
+
+class Drills:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def items(self, campaign_id: int) -> list[DrillItem]:
+        rows = await self._session.scalars(
+            select(DrillItem)
+            .where(DrillItem.campaign_id == campaign_id, DrillItem.active)
+            .order_by(DrillItem.position)
+        )
+        return list(rows)
+
+    async def item(self, item_id: int) -> DrillItem | None:
+        return await self._session.get(DrillItem, item_id)
+
+    async def get(self, drill_id: int) -> Drill | None:
+        return await self._session.get(Drill, drill_id)
+
+    async def on(self, unit_id: int, local_date: dt.date) -> Drill | None:
+        return await self._session.scalar(
+            select(Drill).where(Drill.unit_id == unit_id, Drill.local_date == local_date)
+        )
+
+    async def create_once(
+        self,
+        *,
+        campaign_id: int,
+        unit_id: int,
+        item_id: int,
+        local_date: dt.date,
+        opens_at: dt.datetime,
+        closes_at: dt.datetime,
+    ) -> Drill:
+        """The unit's drill for the day: created once, whoever asks first (the push or /drill)."""
+        await insert_once(
+            self._session,
+            Drill,
+            {
+                "campaign_id": campaign_id,
+                "unit_id": unit_id,
+                "drill_item_id": item_id,
+                "local_date": local_date,
+                "opens_at": opens_at,
+                "closes_at": closes_at,
+            },
+            ("unit_id", "local_date"),
+        )
+        drill = await self.on(unit_id, local_date)
+        assert drill is not None
+        return drill
+
+    async def history(self, unit_id: int) -> dict[int, ItemHistory]:
+        """Per drill item: the last day the unit was asked it, and its answers and right ones."""
+        rows = await self._session.execute(
+            select(
+                Drill.drill_item_id,
+                func.max(Drill.local_date),
+                func.count(DrillAnswer.id),
+                func.coalesce(func.sum(case((DrillAnswer.correct, 1), else_=0)), 0),
+            )
+            .outerjoin(DrillAnswer, DrillAnswer.drill_id == Drill.id)
+            .where(Drill.unit_id == unit_id)
+            .group_by(Drill.drill_item_id)
+        )
+        return {
+            item_id: ItemHistory(_as_date(last), int(answers), int(correct))
+            for item_id, last, answers, correct in rows.tuples()
+        }
+
+    async def record_answer(
+        self,
+        *,
+        drill_id: int,
+        member_id: int,
+        correct: bool,
+        answered_at: dt.datetime,
+        choice: int | None = None,
+        answer_text: str | None = None,
+        self_rating: int | None = None,
+    ) -> int | None:
+        """Keep the first answer only: returns the new answer's id, or None if one existed."""
+        return await insert_once(
+            self._session,
+            DrillAnswer,
+            {
+                "drill_id": drill_id,
+                "member_id": member_id,
+                "choice": choice,
+                "answer_text": answer_text,
+                "self_rating": self_rating,
+                "correct": correct,
+                "answered_at": answered_at,
+            },
+            ("drill_id", "member_id"),
+        )
+
+    async def answer_of(self, drill_id: int, member_id: int) -> DrillAnswer | None:
+        return await self._session.scalar(
+            select(DrillAnswer).where(
+                DrillAnswer.drill_id == drill_id, DrillAnswer.member_id == member_id
+            )
+        )
+
+    async def answered_dates(self, member_id: int, since: dt.date) -> set[dt.date]:
+        """The local dates of the drills a member answered, from ``since`` on (for streaks)."""
+        rows = await self._session.scalars(
+            select(Drill.local_date)
+            .join(DrillAnswer, DrillAnswer.drill_id == Drill.id)
+            .where(DrillAnswer.member_id == member_id, Drill.local_date >= since)
+        )
+        return {_as_date(day) for day in rows}
+
+    async def unanswered_by(self, unit_id: int, member_id: int, since: dt.date) -> list[Drill]:
+        """Drills of a unit from ``since`` on that a member has not answered yet."""
+        answered = select(DrillAnswer.drill_id).where(DrillAnswer.member_id == member_id)
+        rows = await self._session.scalars(
+            select(Drill)
+            .where(Drill.unit_id == unit_id, Drill.local_date >= since, Drill.id.not_in(answered))
+            .order_by(Drill.local_date)
+        )
+        return list(rows)
+
+
+def _as_date(value: dt.date | str) -> dt.date:
+    """SQLite returns aggregated dates as text."""
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
