@@ -18,6 +18,7 @@ from handlers.context import Context
 from handlers.errors import Refusal
 from handlers.limits import MAX_COMMAND_ARGS, MAX_TEXT
 from handlers.locale import pick_locale
+from handlers.notify import queue_private
 from handlers.router import Route, Router
 from storage.database import Database
 from storage.models import Member, Role
@@ -128,38 +129,17 @@ class Core:
             if reply.member_id is None or (context.member and reply.member_id == context.member.id):
                 here.append(reply)
                 continue
-            await self._queue_private(
-                store, reply, f"event:{context.event.sender.platform}:{base}:{index}"
+            now = self.clock.now()
+            await queue_private(
+                store,
+                member_id=reply.member_id,
+                reply=reply,
+                key=f"event:{context.event.sender.platform}:{base}:{index}",
+                due_at=now,
+                now=now,
+                fallback_locale=self.settings.default_locale,
             )
         return here
-
-    async def _queue_private(self, store: Store, reply: Reply, key: str) -> None:
-        assert reply.member_id is not None
-        member = await store.members.get(reply.member_id)
-        chats = await store.members.private_chats(reply.member_id)
-        if member is None or not chats:
-            log.info("notify.unreachable member=%s", reply.member_id)
-            return
-        identity = chats[0]
-        unit = await store.units.get(member.unit_id) if member.unit_id else None
-        now = self.clock.now()
-        await store.outbox.enqueue(
-            key=key,
-            platform=identity.platform,
-            workspace=identity.workspace,
-            chat_id=identity.private_chat_id or "",
-            member_id=member.id,
-            unit_id=member.unit_id,
-            reply=reply.to_json(),
-            locale=pick_locale(
-                member.locale,
-                identity.platform_locale,
-                unit.locale if unit else None,
-                fallback=self.settings.default_locale,
-            ),
-            due_at=now,
-            now=now,
-        )
 
 
 def _too_long(event: Event) -> int | None:

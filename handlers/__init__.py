@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from bot.types import Window
-from handlers import drill, help, language, score
+from handlers import drill, help, language, score, selfcheck
 from handlers.router import Router
 from storage.store import Store
 
@@ -20,6 +20,7 @@ FEATURES: tuple[Callable[[Router], None], ...] = (
     language.register,
     drill.register,
     score.register,
+    selfcheck.register,
 )
 
 # What the scheduler asks, every tick, for pushes that fell due (drills, reminders, notices).

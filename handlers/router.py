@@ -56,12 +56,19 @@ class Router:
         help_template: str | None = None,
         open_to_strangers: bool = False,
     ) -> None:
+        name = name.casefold()
+        folded = [alias.casefold() for alias in aliases]
+        # One namespace for names and aliases: an alias must never shadow another command.
+        words = [name, *folded]
+        for word in words:
+            if word in self._commands or word in self._aliases or words.count(word) > 1:
+                raise ValueError(f"{word!r} is declared twice")
         self._add(
             self._commands,
             name,
             Route(name, handler, frozenset(roles), help_template, open_to_strangers),
         )
-        for alias in aliases:
+        for alias in folded:
             self._add(self._aliases, alias, name)
 
     def action(self, action_id: str, handler: Handler, *, roles: Iterable[Role]) -> None:
@@ -74,7 +81,11 @@ class Router:
 
     def keyword(self, phrases: Iterable[str], command: str) -> None:
         """Free text such as 我的积分 or "my score" that means a command."""
-        self._keywords.extend((phrase.casefold(), command) for phrase in phrases)
+        for phrase in phrases:
+            folded = phrase.strip().casefold()
+            if any(known == folded for known, _ in self._keywords):
+                raise ValueError(f"{phrase!r} is declared twice")
+            self._keywords.append((folded, command))
 
     @staticmethod
     def _add(table: dict[str, object], key: str, value: object) -> None:

@@ -13,6 +13,8 @@ from storage.events import ProcessedEvents
 from storage.ledger import Ledger
 from storage.members import Members
 from storage.outbox import Outbox
+from storage.rectifications import Rectifications
+from storage.selfchecks import SelfChecks
 from storage.units import Units
 
 
@@ -27,3 +29,5 @@ class Store:
         self.conversations = Conversations(session)
         self.drills = Drills(session)
         self.ledger = Ledger(session)
+        self.selfchecks = SelfChecks(session)
+        self.rectifications = Rectifications(session)

@@ -1,0 +1,114 @@
+"""Queries for self-checks (自查): checklists for a stage, runs walked item by item, answers."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Checklist, ChecklistItem, SelfCheckAnswer, SelfCheckRun
+from storage.upsert import insert_once
+
+
+class SelfChecks:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def checklists_for_stage(
+        self, campaign_id: int, stage_key: str | None
+    ) -> list[Checklist]:
+        """Active checklists for the stage (one naming no stage applies to every stage)."""
+        rows = await self._session.scalars(
+            select(Checklist)
+            .where(Checklist.campaign_id == campaign_id, Checklist.active)
+            .order_by(Checklist.id)
+        )
+        return [c for c in rows if not c.stage_keys or stage_key in c.stage_keys]
+
+    async def checklist(self, checklist_id: int) -> Checklist | None:
+        return await self._session.get(Checklist, checklist_id)
+
+    async def items(self, checklist_id: int) -> list[ChecklistItem]:
+        rows = await self._session.scalars(
+            select(ChecklistItem)
+            .where(ChecklistItem.checklist_id == checklist_id, ChecklistItem.active)
+            .order_by(ChecklistItem.position)
+        )
+        return list(rows)
+
+    async def item(self, item_id: int) -> ChecklistItem | None:
+        return await self._session.get(ChecklistItem, item_id)
+
+    async def run(self, run_id: int) -> SelfCheckRun | None:
+        return await self._session.get(SelfCheckRun, run_id)
+
+    async def open_run(self, member_id: int) -> SelfCheckRun | None:
+        """The member's unfinished run, if they left one half-way."""
+        return await self._session.scalar(
+            select(SelfCheckRun)
+            .where(SelfCheckRun.member_id == member_id, SelfCheckRun.finished_at.is_(None))
+            .order_by(SelfCheckRun.id.desc())
+        )
+
+    async def start(
+        self,
+        *,
+        member_id: int,
+        unit_id: int,
+        checklist_id: int,
+        stage_id: int | None,
+        now: dt.datetime,
+    ) -> SelfCheckRun:
+        run = SelfCheckRun(
+            member_id=member_id,
+            unit_id=unit_id,
+            checklist_id=checklist_id,
+            stage_id=stage_id,
+            started_at=now,
+        )
+        self._session.add(run)
+        await self._session.flush()
+        return run
+
+    async def record(
+        self,
+        *,
+        run_id: int,
+        item_id: int,
+        result: str,
+        now: dt.datetime,
+        comment: str | None = None,
+        photo_ref: str | None = None,
+    ) -> bool:
+        """Keep the first answer for an item of a run; False when it was answered before."""
+        new_id = await insert_once(
+            self._session,
+            SelfCheckAnswer,
+            {
+                "run_id": run_id,
+                "item_id": item_id,
+                "result": result,
+                "comment": comment,
+                "photo_ref": photo_ref,
+                "answered_at": now,
+            },
+            ("run_id", "item_id"),
+        )
+        return new_id is not None
+
+    async def answers(self, run_id: int) -> list[SelfCheckAnswer]:
+        rows = await self._session.scalars(
+            select(SelfCheckAnswer)
+            .where(SelfCheckAnswer.run_id == run_id)
+            .order_by(SelfCheckAnswer.id)
+        )
+        return list(rows)
+
+    @staticmethod
+    def finish(
+        run: SelfCheckRun, score: float, zeroed_by_item_id: int | None, now: dt.datetime
+    ) -> None:
+        run.score = score
+        run.zeroed_by_item_id = zeroed_by_item_id
+        run.finished_at = now
