@@ -67,6 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # APScheduler logs every run of every job at INFO: the sender runs each second
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     parser = _parser(say)
     args = parser.parse_args(argv)
     if not hasattr(args, "run"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from bot.types import Window
-from handlers import drill, help, language, score, selfcheck
+from handlers import drill, fix, help, language, score, selfcheck
 from handlers.router import Router
 from storage.store import Store
 
@@ -21,10 +21,11 @@ FEATURES: tuple[Callable[[Router], None], ...] = (
     drill.register,
     score.register,
     selfcheck.register,
+    fix.register,
 )
 
 # What the scheduler asks, every tick, for pushes that fell due (drills, reminders, notices).
-JOBS: tuple[Job, ...] = (drill.push_morning_drills,)
+JOBS: tuple[Job, ...] = (drill.push_morning_drills, fix.remind_rectification_owners)
 
 
 def build_router(*extra: Callable[[Router], None]) -> Router:

@@ -54,7 +54,7 @@ def choose_item(items: Sequence[T], history: Mapping[int, ItemHistory], today: d
         return max(weak_due, key=lambda item: (overdue(item), -item.position))
     new = [item for item in items if item.id not in history]
     if new:
-        return new[0]
+        return min(new, key=lambda item: item.position)
     return max(
         asked,
         key=lambda item: (overdue(item), -(history[item.id].correct_rate or 0), -item.position),

@@ -16,13 +16,11 @@ def current_streak(answered: set[dt.date], calendar: Mapping[str, Any], today: d
     drill is still open): a day off does not break a streak, a missed working day does."""
     day = today
     streak = 0
-    first = True
     for _ in range(LOOK_BACK_DAYS):
         if is_working_day(calendar, day):
             if day in answered:
                 streak += 1
-            elif not first:
+            elif day != today:  # only today's own drill may still be unanswered
                 break
-            first = False
         day -= dt.timedelta(days=1)
     return streak

@@ -31,8 +31,10 @@ def _admin_dsn() -> str | None:
 
 
 def _with_database(dsn: str, name: str) -> str:
-    return make_url(dsn).set(drivername="postgresql+psycopg", database=name).render_as_string(
-        hide_password=False
+    return (
+        make_url(dsn)
+        .set(drivername="postgresql+psycopg", database=name)
+        .render_as_string(hide_password=False)
     )
 
 

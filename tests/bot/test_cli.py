@@ -1,0 +1,600 @@
+"""The ``uplift`` command as a real subprocess: help, plan validation and loading, db upgrade.
+
+Every expected sentence is rendered from the templates in ``messages/<locale>/cli`` and
+``messages/<locale>/plan_error`` with Jinja2 directly, and every expected line number is found by
+searching the plan text the test wrote, so the assertions hold whatever the shipped plans say.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import psycopg
+import pytest
+import yaml
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
+
+from storage.migrate import alembic_config
+from storage.models import Base
+from storage.urls import sync_url
+
+ROOT = Path(__file__).resolve().parents[2]
+MESSAGES = ROOT / "messages"
+PLANS = sorted((ROOT / "campaigns" / "plans").glob("*.yaml"))
+POSTAL_BANK = ROOT / "campaigns" / "plans" / "postal-bank.yaml"
+LOCALES = ("zh", "en")
+
+# --- running the command -----------------------------------------------------------------------
+
+
+def uplift_command() -> list[str]:
+    script = Path(sys.executable).parent / "uplift"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("uplift")
+    return [found] if found else [sys.executable, "-m", "bot.cli"]
+
+
+def cli_env(database_url: str, locale: str, **extra: str) -> dict[str, str]:
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("SLACK_", "TELEGRAM_", "UPLIFT_")) and name != "DATABASE_URL"
+    }
+    env.update(DATABASE_URL=database_url, UPLIFT_LOCALE=locale, **extra)
+    return env
+
+
+def uplift(
+    cwd: Path, *args: str | Path, locale: str = "en", database_url: str | None = None, **extra: str
+) -> subprocess.CompletedProcess[str]:
+    url = database_url or f"sqlite:///{cwd / 'unused.db'}"
+    return subprocess.run(
+        [*uplift_command(), *map(str, args)],
+        cwd=cwd,
+        env=cli_env(url, locale, **extra),
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+    )
+
+
+# --- expected sentences ------------------------------------------------------------------------
+
+
+def template(locale: str, template_name: str) -> str:
+    return (MESSAGES / locale / f"{template_name}.j2").read_text(encoding="utf-8")
+
+
+def render(locale: str, template_name: str, /, **data: Any) -> str:
+    """The sentence as the template says it, rendered by Jinja2 itself (plain text)."""
+    source = template(locale, template_name)
+    return jinja2.Template(source, undefined=jinja2.StrictUndefined).render(**data).strip()
+
+
+def before(locale: str, template_name: str, variable: str, /, **data: Any) -> str:
+    """The fixed text of a template up to where ``variable`` is inserted."""
+    marker = "\x00MARK\x00"
+    return render(locale, template_name, **{**data, variable: marker}).split(marker)[0]
+
+
+def squeeze(value: str) -> str:
+    """Text without whitespace: argparse re-wraps help text to the terminal width."""
+    return "".join(value.split())
+
+
+def line_of(text: str, needle: str, start: int = 1) -> int:
+    """The 1-based number of the first line at or after ``start`` that contains ``needle``."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if number >= start and needle in line:
+            return number
+    raise AssertionError(f"{needle!r} is not in the plan text after line {start}")
+
+
+def key_line(text: str, key: str, start: int = 1) -> int:
+    """The line of the list entry ``- key: KEY`` at or after ``start``."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if number >= start and line.strip() == f"- key: {key}":
+            return number
+    raise AssertionError(f"no entry with key {key!r} after line {start}")
+
+
+def set_line(text: str, number: int, new: str) -> str:
+    lines = text.splitlines(keepends=True)
+    lines[number - 1] = new + "\n"
+    return "".join(lines)
+
+
+def insert_after(text: str, number: int, new: str) -> str:
+    lines = text.splitlines(keepends=True)
+    lines.insert(number, new + "\n")
+    return "".join(lines)
+
+
+def problem_lines(stderr: str, name: str) -> list[str]:
+    return [line for line in stderr.splitlines() if re.match(rf"{re.escape(name)}:\d+: ", line)]
+
+
+def count_units(units: list[dict[str, Any]]) -> int:
+    return sum(1 + count_units(unit.get("children", [])) for unit in units)
+
+
+# --- help ---------------------------------------------------------------------------------------
+
+HELP = {
+    "uplift": ([], ["help_uplift", "help_demo", "help_run", "help_campaign", "help_db"]),
+    "demo": (
+        ["demo"],
+        [
+            "help_demo",
+            "help_demo_as",
+            "help_demo_plan",
+            "help_demo_db",
+            "help_demo_lang",
+            "help_demo_script",
+        ],
+    ),
+    "run": (["run"], ["help_run"]),
+    "campaign validate": (["campaign", "validate"], ["help_validate"]),
+    "campaign load": (["campaign", "load"], ["help_load"]),
+    "db upgrade": (["db", "upgrade"], ["help_db_upgrade"]),
+}
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_help_is_in_the_chosen_language(tmp_path: Path, locale: str) -> None:
+    other = "en" if locale == "zh" else "zh"
+    env = cli_env(f"sqlite:///{tmp_path / 'unused.db'}", locale)
+    # one process per command, all at once: each start costs about a second
+    running = {
+        command: subprocess.Popen(
+            [*uplift_command(), *args, "--help"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+        )
+        for command, (args, _) in HELP.items()
+    }
+    try:
+        results = {command: process.communicate(timeout=60) for command, process in running.items()}
+    finally:
+        for process in running.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+    for command, (stdout, stderr) in results.items():
+        args, templates = HELP[command]
+        assert running[command].returncode == 0, (command, stderr)
+        assert stderr == "", command
+        assert stdout.startswith(" ".join(["usage: uplift", *args])), command
+        shown = squeeze(stdout)
+        for name in templates:
+            assert squeeze(render(locale, f"cli/{name}")) in shown, (command, name)
+            assert squeeze(render(other, f"cli/{name}")) not in shown, (command, name)
+
+
+# --- campaign validate ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("plan", PLANS, ids=[p.name for p in PLANS])
+def test_every_shipped_plan_is_valid(tmp_path: Path, plan: Path) -> None:
+    data = yaml.safe_load(plan.read_text(encoding="utf-8"))
+
+    result = uplift(tmp_path, "campaign", "validate", plan)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert result.stdout.strip() == render(
+        "en",
+        "cli/plan_valid",
+        path=str(plan),
+        title=data["title"]["en"],
+        units=count_units(data["units"]),
+        stages=len(data["stages"]),
+        items=sum(len(c["items"]) for c in data["checklists"]),
+        drills=len(data["drills"]),
+    )
+
+
+def test_shipped_plans_are_there() -> None:
+    assert len(PLANS) >= 4
+    assert POSTAL_BANK in PLANS
+
+
+# A broken plan: each edit leaves a marker (a unique text) on the line it breaks, and the expected
+# line numbers are found by searching the final text for those markers.
+Expected = list[tuple[str, str, str, dict[str, Any]]]  # marker, path, template, data
+
+
+def break_the_shape(text: str) -> tuple[str, Expected]:
+    """Problems the shape check finds: unknown fields at the top and deep down, a 25:00 meeting."""
+    meeting = line_of(text, "morning_meeting:")
+    assert text.splitlines()[meeting - 1].startswith("morning_meeting:")
+    text = set_line(text, meeting, 'morning_meeting: "25:00"')
+
+    zone = line_of(text, "timezone:")
+    assert text.splitlines()[zone - 1].startswith("timezone:")
+    text = insert_after(text, zone, "favourite_colour: blue")
+
+    # the first checklist's first item: its kind is the first "kind:" after "checklists:"
+    kind = line_of(text, "kind: ", start=line_of(text, "checklists:"))
+    assert text.splitlines()[kind - 1].startswith("        kind: ")
+    text = insert_after(text, kind, "        colour: red")
+    return text, [
+        ('morning_meeting: "25:00"', "morning_meeting", "plan_error/time_format", {}),
+        (
+            "favourite_colour: blue",
+            "favourite_colour",
+            "plan_error/extra_forbidden",
+            {"field": "favourite_colour"},
+        ),
+        (
+            "colour: red",
+            "checklists[0].items[0].colour",
+            "plan_error/extra_forbidden",
+            {"field": "colour"},
+        ),
+    ]
+
+
+def break_the_meaning(text: str) -> tuple[str, Expected]:
+    """Problems only the semantic checks find: a date, an answer, two formulas."""
+    data = yaml.safe_load(text)
+
+    # the second stage ends the day before it starts
+    stage = data["stages"][1]
+    ends = line_of(text, "ends_on:", start=key_line(text, stage["key"]))
+    starts_on: dt.date = stage["starts_on"]
+    text = set_line(text, ends, f"    ends_on: {starts_on - dt.timedelta(days=1)}  # broken end")
+
+    # the first multiple-choice drill's answer points past its options
+    index, drill = next((i, d) for i, d in enumerate(data["drills"]) if d["kind"] == "choice")
+    answer = line_of(text, "answer:", start=key_line(text, drill["key"]))
+    text = set_line(text, answer, f"    answer: {len(drill['options']) + 5}  # broken answer")
+
+    # an assessment formula that tries to call Python, another with a name nobody defined
+    rules = data["scoring"]["assessment"]
+    scoring = line_of(text, "scoring:")
+    amount = line_of(text, "amount:", start=key_line(text, rules[0]["key"], scoring))
+    text = set_line(text, amount, "      amount: __import__('os').system('true')")
+    when = line_of(text, "when:", start=key_line(text, rules[1]["key"], scoring))
+    text = set_line(text, when, "      when: bonus > 0")
+    return text, [
+        ("# broken end", "stages[1].ends_on", "plan_error/date_order", {"first": starts_on}),
+        (
+            "# broken answer",
+            f"drills[{index}].answer",
+            "plan_error/answer_out_of_range",
+            {"count": len(drill["options"])},
+        ),
+        ("__import__", "scoring.assessment[0].amount", "plan_error/formula", {}),
+        ("when: bonus > 0", "scoring.assessment[1].when", "plan_error/formula", {}),
+    ]
+
+
+def assert_problems(
+    result: subprocess.CompletedProcess[str], name: str, locale: str, text: str, expected: Expected
+) -> None:
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    located = sorted((line_of(text, marker), *rest) for marker, *rest in expected)
+    shown = problem_lines(result.stderr, name)
+    assert len(shown) == len(located), result.stderr
+    for line, (number, where, code, data) in zip(shown, located, strict=True):
+        prefix = f"{name}:{number}: {where}: "
+        assert line.startswith(prefix), (line, prefix)
+        detail = line[len(prefix) :]
+        if code == "plan_error/formula":
+            assert detail.startswith(before(locale, code, "reason", detail="", names="")), detail
+        else:
+            assert detail == render(locale, code, **data)
+    assert result.stderr.splitlines()[-1] == render(
+        locale, "cli/plan_invalid", path=name, count=len(expected)
+    )
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_shape_problems_are_reported_with_their_lines(tmp_path: Path, locale: str) -> None:
+    text, expected = break_the_shape(POSTAL_BANK.read_text(encoding="utf-8"))
+    (tmp_path / "shape.yaml").write_text(text, encoding="utf-8")
+
+    result = uplift(tmp_path, "campaign", "validate", "shape.yaml", locale=locale)
+
+    assert_problems(result, "shape.yaml", locale, text, expected)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_meaning_problems_are_reported_with_their_lines(tmp_path: Path, locale: str) -> None:
+    text, expected = break_the_meaning(POSTAL_BANK.read_text(encoding="utf-8"))
+    (tmp_path / "meaning.yaml").write_text(text, encoding="utf-8")
+
+    result = uplift(tmp_path, "campaign", "validate", "meaning.yaml", locale=locale)
+
+    assert_problems(result, "meaning.yaml", locale, text, expected)
+    assert "bonus" in problem_lines(result.stderr, "meaning.yaml")[-1]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="campaigns/loader.py runs the semantic checks only once the shape is valid, "
+    "so a plan with both kinds of mistake reports the shape ones only",
+)
+def test_shape_and_meaning_problems_are_reported_together(tmp_path: Path) -> None:
+    text, meaning = break_the_meaning(POSTAL_BANK.read_text(encoding="utf-8"))
+    text, shape = break_the_shape(text)
+    (tmp_path / "broken.yaml").write_text(text, encoding="utf-8")
+
+    result = uplift(tmp_path, "campaign", "validate", "broken.yaml")
+
+    assert_problems(result, "broken.yaml", "en", text, shape + meaning)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_bad_indentation_is_a_yaml_error_on_its_line(tmp_path: Path, locale: str) -> None:
+    text = POSTAL_BANK.read_text(encoding="utf-8")
+    organisation_en = line_of(text, "en: ", start=line_of(text, "organisation:"))
+    text = set_line(text, organisation_en, " " + text.splitlines()[organisation_en - 1])
+    (tmp_path / "indent.yaml").write_text(text, encoding="utf-8")
+
+    result = uplift(tmp_path, "campaign", "validate", "indent.yaml", locale=locale)
+
+    assert result.returncode == 1
+    assert result.stdout == ""
+    [line] = problem_lines(result.stderr, "indent.yaml")
+    assert line.startswith(f"indent.yaml:{organisation_en}: ")
+    assert before(locale, "plan_error/yaml_syntax", "detail") in line
+    assert result.stderr.splitlines()[-1] == render(
+        locale, "cli/plan_invalid", path="indent.yaml", count=1
+    )
+
+
+def test_a_plan_that_is_not_utf8_is_reported_not_a_crash(tmp_path: Path) -> None:
+    # a plan saved as GBK, as Windows editors in Chinese offices often do
+    (tmp_path / "gbk.yaml").write_bytes("key: x\ntitle:\n  zh: 服务\n".encode("gbk"))
+
+    result = uplift(tmp_path, "campaign", "validate", "gbk.yaml")
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    [line] = problem_lines(result.stderr, "gbk.yaml")
+    assert line.startswith("gbk.yaml:3: ")
+    assert "not_utf8" in line
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_a_missing_plan_file_is_named(tmp_path: Path, locale: str) -> None:
+    result = uplift(tmp_path, "campaign", "validate", "no-such-plan.yaml", locale=locale)
+
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.strip() == render(locale, "cli/file_missing", path="no-such-plan.yaml")
+
+
+# --- campaign load -------------------------------------------------------------------------------
+
+PLAN_TABLES = (
+    "organisation",
+    "unit",
+    "campaign",
+    "stage",
+    "checklist",
+    "checklist_item",
+    "drill_item",
+)
+
+
+def row_counts(url: str) -> dict[str, int]:
+    engine = create_engine(sync_url(url))
+    try:
+        with engine.connect() as connection:
+            return {
+                table: connection.scalar(text(f"SELECT count(*) FROM {table}"))
+                for table in PLAN_TABLES
+            }
+    finally:
+        engine.dispose()
+
+
+def query(url: str, sql: str, **params: Any) -> list[Any]:
+    engine = create_engine(sync_url(url))
+    try:
+        with engine.connect() as connection:
+            return list(connection.execute(text(sql), params))
+    finally:
+        engine.dispose()
+
+
+def edit_plan(text: str) -> tuple[str, str, str, str]:
+    """Remove the last drill and reword the first checklist item; return the text, the removed
+    drill's key, the item's key and its new English text."""
+    data = yaml.safe_load(text)
+    last = data["drills"][-1]["key"]
+    lines = text.splitlines(keepends=True)
+    start = key_line(text, last, line_of(text, "drills:")) - 1
+    end = start + 1
+    while end < len(lines) and lines[end].startswith("    "):
+        end += 1
+    text = "".join(lines[:start] + lines[end:])
+
+    item = data["checklists"][0]["items"][0]
+    item_line = key_line(text, item["key"], line_of(text, "checklists:"))
+    english = line_of(text, "en: ", start=item_line)
+    reworded = f"{item['text']['en']} (reworded)"
+    text = set_line(text, english, f"          en: {json.dumps(reworded, ensure_ascii=False)}")
+
+    edited = yaml.safe_load(text)
+    assert [d["key"] for d in edited["drills"]] == [d["key"] for d in data["drills"][:-1]]
+    assert edited["checklists"][0]["items"][0]["text"]["en"] == reworded
+    return text, last, item["key"], reworded
+
+
+def test_load_is_idempotent_and_applies_edits(tmp_path: Path, db_url: str) -> None:
+    original = POSTAL_BANK.read_text(encoding="utf-8")
+    data = yaml.safe_load(original)
+    (tmp_path / "plan.yaml").write_text(original, encoding="utf-8")
+    url = db_url.replace("postgresql+psycopg://", "postgresql://")  # as a person would write it
+
+    first = uplift(tmp_path, "campaign", "load", "plan.yaml", locale="en", database_url=url)
+
+    assert first.returncode == 0, first.stderr
+    created = {
+        "campaign": 1,
+        "checklist": len(data["checklists"]),
+        "checklist_item": sum(len(c["items"]) for c in data["checklists"]),
+        "drill_item": len(data["drills"]),
+        "organisation": 1,
+        "stage": len(data["stages"]),
+        "unit": count_units(data["units"]),
+    }
+    assert first.stdout.strip() == render(
+        "en",
+        "cli/plan_loaded",
+        title=data["title"]["en"],
+        created=", ".join(f"{kind} {n}" for kind, n in sorted(created.items())),
+        updated="0",
+        deactivated="0",
+    )
+    counts = row_counts(db_url)
+    assert counts == {table: created[table] for table in PLAN_TABLES}
+
+    again = uplift(tmp_path, "campaign", "load", "plan.yaml", locale="zh", database_url=url)
+
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip() == render("zh", "cli/plan_unchanged", title=data["title"]["zh"])
+    assert row_counts(db_url) == counts
+
+    edited, removed, item_key, reworded = edit_plan(original)
+    (tmp_path / "edited.yaml").write_text(edited, encoding="utf-8")
+
+    third = uplift(tmp_path, "campaign", "load", "edited.yaml", locale="zh", database_url=url)
+
+    assert third.returncode == 0, third.stderr
+    assert third.stdout.strip() == render(
+        "zh",
+        "cli/plan_loaded",
+        title=data["title"]["zh"],
+        created="0",
+        updated="campaign 1, checklist_item 1",
+        deactivated="drill_item 1",
+    )
+    assert row_counts(db_url) == counts  # deactivated, never deleted
+    drills = dict(query(db_url, "SELECT key, active FROM drill_item"))
+    assert len(drills) == created["drill_item"]
+    assert [key for key, active in drills.items() if not active] == [removed]
+    assert query(db_url, "SELECT text_en FROM checklist_item WHERE key = :key", key=item_key) == [
+        (reworded,)
+    ]
+
+
+# --- db upgrade ----------------------------------------------------------------------------------
+
+
+def _admin_dsn() -> str | None:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        return None
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no tables at all: an empty SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        path = tmp_path / "empty.db"
+        path.touch()
+        yield f"sqlite:///{path}"
+        return
+    dsn = _admin_dsn()
+    if dsn is None:
+        pytest.skip("TEST_DATABASE_URL is not set: PostgreSQL tests need it (.ci/run sets it)")
+    name = f"uplift_cli_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(dsn).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def schema_state(url: str) -> tuple[set[str], list[str]]:
+    engine = create_engine(sync_url(url))
+    try:
+        tables = set(inspect(engine).get_table_names())
+        versions = []
+        if "alembic_version" in tables:
+            with engine.connect() as connection:
+                versions = list(connection.scalars(text("SELECT version_num FROM alembic_version")))
+        return tables, versions
+    finally:
+        engine.dispose()
+
+
+def test_db_upgrade_creates_the_schema_and_is_idempotent(tmp_path: Path, empty_db_url: str) -> None:
+    head = ScriptDirectory.from_config(alembic_config(empty_db_url)).get_current_head()
+    assert head == "0001"
+    assert schema_state(empty_db_url) == (set(), [])
+
+    for locale in LOCALES:
+        result = uplift(tmp_path, "db", "upgrade", locale=locale, database_url=empty_db_url)
+
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == render(locale, "cli/db_upgraded")
+        tables, versions = schema_state(empty_db_url)
+        assert tables == {*Base.metadata.tables, "alembic_version"}
+        assert versions == [head]
+
+
+# --- settings ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "locale"),
+    [
+        ("UPLIFT_LOCALE", "fr", "zh"),  # the locale itself is wrong: Chinese, the default
+        ("UPLIFT_HTTP_PORT", "abc", "en"),
+        ("UPLIFT_HTTP_PORT", "abc", "zh"),
+    ],
+)
+def test_a_bad_setting_exits_2_naming_the_variable(
+    tmp_path: Path, name: str, value: str, locale: str
+) -> None:
+    database = tmp_path / "never.db"
+    extra = {"UPLIFT_LOCALE": locale, name: value}
+
+    result = subprocess.run(
+        [*uplift_command(), "db", "upgrade"],
+        cwd=tmp_path,
+        env={**cli_env(f"sqlite:///{database}", locale), **extra},
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=60,
+    )
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith(before(locale, "cli/bad_setting", "detail", name=name))
+    assert not database.exists()
