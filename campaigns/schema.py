@@ -186,7 +186,8 @@ class Points(_Strict):
     scenario_rated: int = 6
     selfcheck_completed: int = 20
     rectification_closed: int = 10
-    deed_reported: int = 2
+    deed_reported: int = 2  # to the reporter of someone else's deed, on approval
+    deed_approved: int = 20  # to each doer, when the plan has no deed categories
     observation_submitted: int = 3
     praise_received: int = 10
     streak_bonus_every: Annotated[int, Field(ge=0)] = 5

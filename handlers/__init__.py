@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from bot.types import Window
-from handlers import drill, fix, help, language, score, selfcheck
+from handlers import deed, drill, fix, help, language, score, selfcheck
 from handlers.router import Router
 from storage.store import Store
 
@@ -22,6 +22,7 @@ FEATURES: tuple[Callable[[Router], None], ...] = (
     score.register,
     selfcheck.register,
     fix.register,
+    deed.register,
 )
 
 # What the scheduler asks, every tick, for pushes that fell due (drills, reminders, notices).

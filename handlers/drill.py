@@ -183,7 +183,7 @@ async def answer_choice(ctx: Context) -> None:
         await _already(ctx, drill, member)
         return
     points = await _score_answer(
-        ctx, campaign, drill, member, correct, points_of(campaign).drill_correct
+        ctx, campaign, drill, member, correct, "drill_correct", points_of(campaign).drill_correct
     )
     ctx.reply(
         "drill/graded",
@@ -261,15 +261,22 @@ async def rate_scenario(ctx: Context) -> None:
         await _already(ctx, drill, member)
         return
     points = await _score_answer(
-        ctx, campaign, drill, member, correct, points_of(campaign).scenario_rated
+        ctx, campaign, drill, member, correct, "scenario_rated", points_of(campaign).scenario_rated
     )
     ctx.reply("drill/rated", replace_pressed=True, rating=rating, **points)
 
 
 async def _score_answer(
-    ctx: Context, campaign: Campaign, drill: Drill, member: Member, correct: bool, bonus: int
+    ctx: Context,
+    campaign: Campaign,
+    drill: Drill,
+    member: Member,
+    correct: bool,
+    bonus_rule: str,
+    bonus: int,
 ) -> dict[str, int]:
-    """Points for answering (and for being right), and the bonus when a streak reaches a step."""
+    """Points for answering, for being right (``bonus_rule``: drill_correct for a quiz,
+    scenario_rated for a scenario rated close to the model), and the streak bonus."""
     unit = await ctx.store.units.get(member.unit_id) if member.unit_id else None
     assert unit is not None
     rules = points_of(campaign)
@@ -278,7 +285,7 @@ async def _score_answer(
     earned = 0
     for rule, points, key in (
         ("drill_answered", rules.drill_answered, f"{base}:answered"),
-        ("drill_correct", bonus if correct else 0, f"{base}:correct"),
+        (bonus_rule, bonus if correct else 0, f"{base}:correct"),
     ):
         if await award_points(
             ctx.store,

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.campaigns import Campaigns
 from storage.conversations import Conversations
+from storage.deeds import Deeds
 from storage.drills import Drills
 from storage.events import ProcessedEvents
 from storage.ledger import Ledger
@@ -31,3 +32,4 @@ class Store:
         self.ledger = Ledger(session)
         self.selfchecks = SelfChecks(session)
         self.rectifications = Rectifications(session)
+        self.deeds = Deeds(session)

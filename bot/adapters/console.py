@@ -106,14 +106,15 @@ class ConsoleChat:
         if skipped:
             text = ""
         elif current.choices:
-            if not (text.isdigit() and 1 <= int(text) <= len(current.choices)):
-                self._print(
-                    self._render(
-                        Text("console/form_pick", {"count": len(current.choices)}), filling.locale
-                    )
+            picked = _picked(text, len(current.choices), many=current.kind == "members")
+            if picked is None:
+                template = (
+                    "console/form_pick_many" if current.kind == "members" else "console/form_pick"
                 )
+                count = {"count": len(current.choices)}
+                self._print(self._render(Text(template, count), filling.locale))
                 return None
-            text = current.choices[int(text) - 1].value
+            text = ",".join(current.choices[n - 1].value for n in picked)
         elif current.max_length is not None and len(text) > current.max_length:
             limit = {"limit": current.max_length}
             self._print(self._render(Text("errors/too_long", limit), filling.locale))
@@ -202,3 +203,13 @@ class ConsoleChat:
     def _print(self, text: str) -> None:
         self._transcript.append(text)
         print(text, file=self._output, flush=True)
+
+
+def _picked(text: str, count: int, *, many: bool) -> list[int] | None:
+    """Numbers typed for a choice field: one, or several ("1,3" / "1 3") for a members field."""
+    parts = [p for p in text.replace("，", ",").replace(",", " ").split() if p]
+    if not parts or not all(p.isdigit() and 1 <= int(p) <= count for p in parts):
+        return None
+    if len(parts) > 1 and not many:
+        return None
+    return list(dict.fromkeys(int(p) for p in parts))
