@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from bot.types import Window
-from handlers import deed, drill, fix, help, language, score, selfcheck
+from handlers import deed, drill, fix, help, language, observe, score, selfcheck
 from handlers.router import Router
 from storage.store import Store
 
@@ -23,10 +23,15 @@ FEATURES: tuple[Callable[[Router], None], ...] = (
     selfcheck.register,
     fix.register,
     deed.register,
+    observe.register,
 )
 
 # What the scheduler asks, every tick, for pushes that fell due (drills, reminders, notices).
-JOBS: tuple[Job, ...] = (drill.push_morning_drills, fix.remind_rectification_owners)
+JOBS: tuple[Job, ...] = (
+    drill.push_morning_drills,
+    fix.remind_rectification_owners,
+    observe.escalate_overdue,
+)
 
 
 def build_router(*extra: Callable[[Router], None]) -> Router:

@@ -101,7 +101,11 @@ async def _todays_drill(
         return existing
     items = await store.drills.items(campaign.id)
     item = choose_item(items, await store.drills.history(unit.id), day)
-    closes_at = opens_at + dt.timedelta(hours=deadlines_of(campaign).drill_close_hours)
+    # Open for the plan's hours from the morning meeting, even when /drill showed it earlier.
+    meeting = local_time(unit, day, unit.morning_meeting)
+    closes_at = max(opens_at, meeting) + dt.timedelta(
+        hours=deadlines_of(campaign).drill_close_hours
+    )
     return await store.drills.create_once(
         campaign_id=campaign.id,
         unit_id=unit.id,

@@ -13,6 +13,7 @@ from storage.drills import Drills
 from storage.events import ProcessedEvents
 from storage.ledger import Ledger
 from storage.members import Members
+from storage.observations import Observations
 from storage.outbox import Outbox
 from storage.rectifications import Rectifications
 from storage.selfchecks import SelfChecks
@@ -33,3 +34,4 @@ class Store:
         self.selfchecks = SelfChecks(session)
         self.rectifications = Rectifications(session)
         self.deeds = Deeds(session)
+        self.observations = Observations(session)
