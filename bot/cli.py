@@ -205,8 +205,12 @@ def _load(args: argparse.Namespace, settings: Settings, say: _Printer) -> int:
     return asyncio.run(load())
 
 
-def _counts(counts: dict[str, int]) -> str:
-    return ", ".join(f"{kind} {number}" for kind, number in sorted(counts.items())) or "0"
+def _counts(counts: dict[str, int]) -> list[Text]:
+    """What a load changed, by kind of record, named in the reader's language."""
+    return [
+        Text("cli/count", {"kind": Text(f"kinds/{kind}"), "number": number})
+        for kind, number in sorted(counts.items())
+    ]
 
 
 # --- db upgrade, demo, run --------------------------------------------------------------------

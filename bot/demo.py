@@ -37,6 +37,7 @@ from storage.plans import load_plan
 from storage.store import Store
 
 YOU = "you"
+DEMO_FILES = Path(tempfile.gettempdir()) / "uplift-demo-files"  # charts and sheets the demo saves
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ class DemoSession:
         people: DemoPeople,
         clock: MovableClock,
         output: TextIO,
-        workdir: Path,
+        files_dir: Path,
     ) -> None:
         self.database = database
         self.clock = clock
@@ -104,7 +105,7 @@ class DemoSession:
             Sender(PLATFORM, YOU, locale=options.locale),
             ChatRef(PLATFORM, YOU, is_group=False),
             output,
-            attachments_dir=workdir / "files",
+            attachments_dir=files_dir,
         )
         self.sender = OutboxSender(database, clock, {PLATFORM: self.console})
 
@@ -142,19 +143,20 @@ class DemoSession:
 @asynccontextmanager
 async def demo_session(options: DemoOptions, output: TextIO) -> AsyncIterator[DemoSession]:
     """Set up the demo database (fresh unless ``--db``), load the plan, seat the people."""
-    workdir = Path(tempfile.mkdtemp(prefix="uplift-demo-"))
-    url = f"sqlite:///{options.db_path or workdir / 'demo.db'}"
+    scratch = tempfile.TemporaryDirectory(prefix="uplift-demo-")
+    url = f"sqlite:///{options.db_path or Path(scratch.name) / 'demo.db'}"
     await upgrade_async(url)
     database = Database(url)
     try:
         people = await _prepare(database, options)
         clock = MovableClock(await _start_time(database, options.plan, people.timezone))
-        session = DemoSession(database, options, people, clock, output, workdir)
+        session = DemoSession(database, options, people, clock, output, DEMO_FILES)
         await session.fire_due()
         session.console.take_transcript()
         yield session
     finally:
         await database.dispose()
+        scratch.cleanup()
 
 
 async def run_demo(

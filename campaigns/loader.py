@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from campaigns.schema import Path, Plan, PlanProblem, semantic_errors
+from campaigns.schema import Path, Plan, PlanParts, PlanProblem, semantic_errors
 
 
 class _PlanLoader(yaml.SafeLoader):
@@ -71,13 +71,16 @@ def read_plan_text(text: str) -> PlanReading:
     _record_lines(root, (), lines)
     data = yaml.load(text, Loader=_PlanLoader)
     try:
-        plan = Plan.model_validate(data)
+        plan: Plan | None = Plan.model_validate(data)
     except ValidationError as exc:
-        problems = [_from_pydantic(error, lines) for error in exc.errors()]
+        plan = None
+        shape = [_from_pydantic(error, lines) for error in exc.errors()]
+    parts = PlanParts.of(plan) if plan is not None else PlanParts.lenient(data)
+    problems = (shape if plan is None else []) + [
+        _locate(problem, lines) for problem in semantic_errors(parts)
+    ]
+    if problems:
         return PlanReading(None, sorted(problems, key=lambda p: p.line), text)
-    located = [_locate(problem, lines) for problem in semantic_errors(plan)]
-    if located:
-        return PlanReading(None, sorted(located, key=lambda p: p.line), text)
     return PlanReading(plan, [], text)
 
 

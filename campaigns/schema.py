@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from campaigns.formula import FormulaError, parse_formula
 
@@ -152,6 +152,7 @@ class Checklist(_Strict):
     key: Key
     title: LocalText
     stages: list[Key] = Field(default_factory=list)  # empty: every stage
+    units: list[Key] = Field(default_factory=list)  # these units and those below; empty: all
     items: Annotated[list[ChecklistItem], Field(min_length=1)]
 
 
@@ -305,26 +306,105 @@ class PlanProblem:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-def semantic_errors(plan: Plan) -> list[PlanProblem]:
+@dataclass(frozen=True)
+class PlanParts:
+    """The parts of a plan the meaning checks look at, each list entry with its position in the
+    file. Built from a valid plan, or leniently from a file with shape errors (keeping the
+    entries that are valid on their own), so every kind of error is reported in one pass."""
+
+    starts_on: dt.date | None
+    ends_on: dt.date | None
+    stages: list[tuple[int, Stage]]
+    checklists: list[tuple[int, Checklist]]
+    drills: list[tuple[int, ChoiceDrill | ScenarioDrill]]
+    assessment: list[tuple[int, AssessmentRule]]
+    deed_categories: list[tuple[int, DeedCategory]]
+    awards: list[tuple[int, Award]]
+    units: list[tuple[Path, Unit]]
+    calendar: Calendar | None
+    demo: Demo | None
+
+    @classmethod
+    def of(cls, plan: Plan) -> PlanParts:
+        return cls(
+            starts_on=plan.starts_on,
+            ends_on=plan.ends_on,
+            stages=list(enumerate(plan.stages)),
+            checklists=list(enumerate(plan.checklists)),
+            drills=list(enumerate(plan.drills)),
+            assessment=list(enumerate(plan.scoring.assessment)),
+            deed_categories=list(enumerate(plan.scoring.deed_categories)),
+            awards=list(enumerate(plan.scoring.awards)),
+            units=list(_unit_paths(plan.units, ("units",))),
+            calendar=plan.calendar,
+            demo=plan.demo,
+        )
+
+    @classmethod
+    def lenient(cls, data: Any) -> PlanParts:
+        data = data if isinstance(data, dict) else {}
+        scoring = data.get("scoring") if isinstance(data.get("scoring"), dict) else {}
+        units: list[tuple[Path, Unit]] = []
+        for i, unit in _valid_entries(data.get("units"), Unit):
+            units += _unit_paths([unit], ("units",), start=i)
+        return cls(
+            starts_on=_valid(data.get("starts_on"), dt.date),
+            ends_on=_valid(data.get("ends_on"), dt.date),
+            stages=_valid_entries(data.get("stages"), Stage),
+            checklists=_valid_entries(data.get("checklists"), Checklist),
+            drills=_valid_entries(data.get("drills"), Drill),
+            assessment=_valid_entries(scoring.get("assessment"), AssessmentRule),
+            deed_categories=_valid_entries(scoring.get("deed_categories"), DeedCategory),
+            awards=_valid_entries(scoring.get("awards"), Award),
+            units=units,
+            calendar=_valid(data.get("calendar", {}), Calendar),
+            demo=_valid(data.get("demo"), Demo),
+        )
+
+
+def _valid(raw: Any, kind: Any) -> Any:
+    if raw is None:
+        return None
+    try:
+        return TypeAdapter(kind).validate_python(raw)
+    except ValidationError:
+        return None
+
+
+def _valid_entries(raw: Any, kind: Any) -> list[tuple[int, Any]]:
+    if not isinstance(raw, list):
+        return []
+    adapter = TypeAdapter(kind)
+    entries = []
+    for index, entry in enumerate(raw):
+        try:
+            entries.append((index, adapter.validate_python(entry)))
+        except ValidationError:
+            continue
+    return entries
+
+
+def semantic_errors(parts: PlanParts) -> list[PlanProblem]:
     """What the shape check cannot see: duplicates, references, date order, formulas."""
-    problems: list[PlanProblem] = []
-    problems += _duplicate_keys(plan)
-    if plan.ends_on < plan.starts_on:
-        problems.append(PlanProblem(("ends_on",), "date_order", {"first": str(plan.starts_on)}))
-    stage_keys = {s.key for s in plan.stages}
+    problems: list[PlanProblem] = _duplicate_keys(parts)
+    first, last = parts.starts_on, parts.ends_on
+    if first and last and last < first:
+        problems.append(PlanProblem(("ends_on",), "date_order", {"first": str(first)}))
+    stage_keys = {stage.key for _, stage in parts.stages}
+    unit_keys = {unit.key for _, unit in parts.units}
     previous_end: dt.date | None = None
-    for i, stage in enumerate(plan.stages):
+    for i, stage in parts.stages:
         where = ("stages", i)
         if stage.ends_on < stage.starts_on:
             problems.append(
                 PlanProblem((*where, "ends_on"), "date_order", {"first": str(stage.starts_on)})
             )
-        if stage.starts_on < plan.starts_on or stage.ends_on > plan.ends_on:
+        if first and last and (stage.starts_on < first or stage.ends_on > last):
             problems.append(
                 PlanProblem(
                     (*where, "starts_on"),
                     "stage_outside_campaign",
-                    {"first": str(plan.starts_on), "last": str(plan.ends_on)},
+                    {"first": str(first), "last": str(last)},
                 )
             )
         if previous_end is not None and stage.starts_on <= previous_end:
@@ -332,40 +412,43 @@ def semantic_errors(plan: Plan) -> list[PlanProblem]:
                 PlanProblem((*where, "starts_on"), "stage_overlap", {"previous": str(previous_end)})
             )
         previous_end = stage.ends_on
-    for i, checklist in enumerate(plan.checklists):
+    for i, checklist in parts.checklists:
         for j, stage_key in enumerate(checklist.stages):
             if stage_key not in stage_keys:
                 problems.append(_unknown(("checklists", i, "stages", j), stage_key, stage_keys))
-    for i, drill in enumerate(plan.drills):
+        for j, unit_key in enumerate(checklist.units):
+            if unit_key not in unit_keys:
+                problems.append(_unknown(("checklists", i, "units", j), unit_key, unit_keys))
+    for i, drill in parts.drills:
         if isinstance(drill, ChoiceDrill) and drill.answer > len(drill.options):
             problems.append(
                 PlanProblem(
                     ("drills", i, "answer"), "answer_out_of_range", {"count": len(drill.options)}
                 )
             )
-    for i, rule in enumerate(plan.scoring.assessment):
+    for i, rule in parts.assessment:
         where = ("scoring", "assessment", i)
         for j, stage_key in enumerate(rule.stages):
             if stage_key not in stage_keys:
                 problems.append(_unknown((*where, "stages", j), stage_key, stage_keys))
         problems += _formula_problems((*where, "when"), rule.when, ASSESSMENT_NAMES)
         problems += _formula_problems((*where, "amount"), rule.amount, ASSESSMENT_NAMES)
-    for i, category in enumerate(plan.scoring.deed_categories):
+    for i, category in parts.deed_categories:
         problems += _formula_problems(
             ("scoring", "deed_categories", i, "points"), category.points, DEED_NAMES
         )
-    for i, award in enumerate(plan.scoring.awards):
+    for i, award in parts.awards:
         problems += _formula_problems(("scoring", "awards", i, "where"), award.where, AWARD_NAMES)
         problems += _formula_problems(
             ("scoring", "awards", i, "rank_by"), award.rank_by, AWARD_NAMES
         )
-    problems += _calendar_problems(("calendar",), plan.calendar)
-    for path, unit in _unit_paths(plan.units, ("units",)):
+    if parts.calendar is not None:
+        problems += _calendar_problems(("calendar",), parts.calendar)
+    for path, unit in parts.units:
         if unit.calendar is not None:
             problems += _calendar_problems((*path, "calendar"), unit.calendar)
-    unit_keys = {u.key for u, _ in plan.all_units()}
-    if plan.demo is not None and plan.demo.unit not in unit_keys:
-        problems.append(_unknown(("demo", "unit"), plan.demo.unit, unit_keys))
+    if parts.demo is not None and parts.demo.unit not in unit_keys:
+        problems.append(_unknown(("demo", "unit"), parts.demo.unit, unit_keys))
     return problems
 
 
@@ -401,40 +484,35 @@ def _formula_problems(path: Path, text: str, names: tuple[str, ...]) -> list[Pla
     return []
 
 
-def _duplicate_keys(plan: Plan) -> list[PlanProblem]:
-    groups: list[tuple[Path, list[str]]] = [
-        (("stages",), [s.key for s in plan.stages]),
-        (("checklists",), [c.key for c in plan.checklists]),
-        (("drills",), [d.key for d in plan.drills]),
-        (("scoring", "deed_categories"), [c.key for c in plan.scoring.deed_categories]),
-        (("scoring", "assessment"), [r.key for r in plan.scoring.assessment]),
-        (("scoring", "awards"), [a.key for a in plan.scoring.awards]),
+def _duplicate_keys(parts: PlanParts) -> list[PlanProblem]:
+    """A key used twice in one list; unit keys must be unique across the whole tree."""
+    groups: list[list[tuple[Path, str]]] = [
+        [(("stages", i, "key"), s.key) for i, s in parts.stages],
+        [(("checklists", i, "key"), c.key) for i, c in parts.checklists],
+        [(("drills", i, "key"), d.key) for i, d in parts.drills],
+        [(("scoring", "deed_categories", i, "key"), c.key) for i, c in parts.deed_categories],
+        [(("scoring", "assessment", i, "key"), r.key) for i, r in parts.assessment],
+        [(("scoring", "awards", i, "key"), a.key) for i, a in parts.awards],
+        [((*path, "key"), unit.key) for path, unit in parts.units],
     ]
-    for i, checklist in enumerate(plan.checklists):
-        groups.append((("checklists", i, "items"), [item.key for item in checklist.items]))
-    problems = [
-        PlanProblem((*where, index, "key"), "duplicate_key", {"key": key})
-        for where, keys in groups
-        for index, key in _repeats(keys)
-    ]
-    unit_paths = list(_unit_paths(plan.units, ("units",)))
-    seen: set[str] = set()
-    for path, unit in unit_paths:
-        if unit.key in seen:
-            problems.append(PlanProblem((*path, "key"), "duplicate_key", {"key": unit.key}))
-        seen.add(unit.key)
+    for i, checklist in parts.checklists:
+        groups.append(
+            [
+                (("checklists", i, "items", j, "key"), item.key)
+                for j, item in enumerate(checklist.items)
+            ]
+        )
+    problems = []
+    for group in groups:
+        seen: set[str] = set()
+        for path, key in group:
+            if key in seen:
+                problems.append(PlanProblem(path, "duplicate_key", {"key": key}))
+            seen.add(key)
     return problems
 
 
-def _repeats(keys: list[str]) -> Iterator[tuple[int, str]]:
-    seen: set[str] = set()
-    for index, key in enumerate(keys):
-        if key in seen:
-            yield index, key
-        seen.add(key)
-
-
-def _unit_paths(units: list[Unit], prefix: Path) -> Iterator[tuple[Path, Unit]]:
-    for i, unit in enumerate(units):
+def _unit_paths(units: list[Unit], prefix: Path, start: int = 0) -> Iterator[tuple[Path, Unit]]:
+    for i, unit in enumerate(units, start=start):
         yield (*prefix, i), unit
         yield from _unit_paths(unit.children, (*prefix, i, "children"))

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot.types import Text
+from bot.types import Button, Text
 from handlers.context import Context
 from handlers.errors import Refusal
-from handlers.plan_rules import local_date
+from handlers.plan_rules import local_date, local_time
 from handlers.router import STAFF_AND_ABOVE, Router
 from handlers.streaks import current_streak
 from storage.ledger import Standing
@@ -37,6 +37,7 @@ def register(router: Router) -> None:
         help_template="help/line_leaderboard",
     )
     router.keyword(("我的积分", "我的分数", "my score", "my points", "score"), "score")
+    router.action("leaderboard.name", set_name_shown, roles=STAFF_AND_ABOVE)
     router.keyword(("排行榜", "leaderboard"), "leaderboard")
 
 
@@ -75,8 +76,15 @@ async def show_score(ctx: Context) -> None:
     ]
     organisation_ranking = await ledger.standings(campaign.id, organisation_units)
     answered = await ctx.store.drills.answered_dates(member.id, today - dt.timedelta(days=400))
+    unit_score, checks = (None, 0)
+    if stage is not None:
+        unit_score, checks = await ctx.store.selfchecks.average_score(
+            [unit.id], local_time(unit, stage.starts_on, "00:00"), ctx.now()
+        )
     ctx.private(
         "score/score",
+        unit_score=unit_score,
+        checks=checks,
         total=sum(by_source.values()),
         stage_points=await ledger.member_total(
             campaign.id, member.id, stage.starts_on, stage.ends_on
@@ -101,12 +109,19 @@ async def show_score(ctx: Context) -> None:
 
 async def show_leaderboard(ctx: Context) -> None:
     member, unit, campaign, _ = await _campaign(ctx)
+    choice = ctx.event.args.strip().casefold()
+    if choice in ("hide", "隐藏", "show", "显示"):
+        _show_name(ctx, member, shown=choice in ("show", "显示"))
+        return
     members = await ctx.store.ledger.standings(campaign.id, [unit.id])
     units = await ctx.store.units.of_organisation(member.organisation_id)
     names = {u.id: (u.name_zh if ctx.locale == "zh" else u.name_en) for u in units}
     unit_rows = await ctx.store.ledger.unit_standings(campaign.id, [u.id for u in units])
-    ctx.private(
+    toggle = "show" if member.hide_name else "hide"
+    ctx.reply(
         "score/leaderboard",
+        to=ctx.personal,
+        buttons=(Button(Text(f"score/button_{toggle}"), "leaderboard.name", toggle),),
         unit=names[unit.id],
         members=[
             Text(
@@ -133,6 +148,21 @@ async def show_leaderboard(ctx: Context) -> None:
             )
             for n, row in enumerate(unit_rows[:LEADERBOARD_SIZE], start=1)
         ],
+    )
+
+
+async def set_name_shown(ctx: Context) -> None:
+    member, *_ = await _campaign(ctx)
+    _show_name(ctx, member, shown=ctx.event.value == "show", replace_pressed=True)
+
+
+def _show_name(ctx: Context, member: Member, *, shown: bool, replace_pressed: bool = False) -> None:
+    """A member may hide their name from leaderboards; it then shows as initials."""
+    member.hide_name = not shown
+    ctx.reply(
+        "score/name_shown" if shown else "score/name_hidden",
+        to=ctx.personal,
+        replace_pressed=replace_pressed,
     )
 
 

@@ -19,7 +19,15 @@ from handlers.errors import Refusal
 from handlers.plan_rules import deadlines_of, local_date, points_of
 from handlers.router import STAFF_AND_ABOVE, Router
 from handlers.scoring import award_points
-from storage.models import Campaign, ChecklistItem, Member, SelfCheckAnswer, SelfCheckRun, Unit
+from storage.models import (
+    Campaign,
+    Checklist,
+    ChecklistItem,
+    Member,
+    SelfCheckAnswer,
+    SelfCheckRun,
+    Unit,
+)
 
 FLOW = "selfcheck"
 RESULTS = ("pass", "fail", "na")
@@ -51,7 +59,7 @@ async def start_or_resume(ctx: Context) -> None:
         await _resume(ctx, member, unit, run)
         return
     campaign, stage_key, _ = await _campaign_and_stage(ctx, member, unit)
-    checklists = await ctx.store.selfchecks.checklists_for_stage(campaign.id, stage_key)
+    checklists = await _checklists(ctx, campaign, stage_key, unit)
     if not checklists:
         raise Refusal("check/no_checklist")
     wanted = ctx.event.args.strip().casefold()
@@ -76,9 +84,7 @@ async def pick_checklist(ctx: Context) -> None:
         await start_or_resume(ctx)
         return
     campaign, stage_key, _ = await _campaign_and_stage(ctx, member, unit)
-    allowed = {
-        c.id for c in await ctx.store.selfchecks.checklists_for_stage(campaign.id, stage_key)
-    }
+    allowed = {c.id for c in await _checklists(ctx, campaign, stage_key, unit)}
     checklist_id = _int(ctx.event.value)
     if checklist_id not in allowed:
         raise Refusal("errors/stale_button")
@@ -395,6 +401,14 @@ async def _campaign_and_stage(
     campaign = await _campaign_of(ctx, unit)
     stage = await ctx.store.campaigns.stage_on(campaign.id, today)
     return campaign, stage.key if stage else None, today
+
+
+async def _checklists(
+    ctx: Context, campaign: Campaign, stage_key: str | None, unit: Unit
+) -> list[Checklist]:
+    """The checklists this unit checks in this stage (a checklist may name units it is for)."""
+    lineage = {u.key for u in await ctx.store.units.lineage(unit.id)}
+    return await ctx.store.selfchecks.checklists_for(campaign.id, stage_key, lineage)
 
 
 async def _answer_for(ctx: Context, run_id: int, item_id: int) -> SelfCheckAnswer:

@@ -201,6 +201,7 @@ class Checklist(Base):
     title_zh: Mapped[str] = mapped_column(String(200))
     title_en: Mapped[str] = mapped_column(String(200))
     stage_keys: Mapped[list[str]] = mapped_column(JSON)  # empty: every stage
+    unit_keys: Mapped[list[str]] = mapped_column(JSON)  # these units and below; empty: all
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 

@@ -222,6 +222,7 @@ async def _load_checklists(
                 "title_zh": checklist.title.zh,
                 "title_en": checklist.title.en,
                 "stage_keys": list(checklist.stages),
+                "unit_keys": list(checklist.units),
             },
         )
         for position, item in enumerate(checklist.items, start=1):
@@ -258,6 +259,13 @@ async def _load_checklists(
         Checklist.campaign_id == campaign_id,
         {c.key for c in plan.checklists},
     )
+    # Items of a checklist that left the plan leave with it.
+    retired = select(Checklist.id).where(Checklist.campaign_id == campaign_id, ~Checklist.active)
+    for item in await session.scalars(
+        select(ChecklistItem).where(ChecklistItem.checklist_id.in_(retired), ChecklistItem.active)
+    ):
+        item.active = False
+        summary.count(summary.deactivated, "checklist_item")
 
 
 async def _load_drills(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Checklist, ChecklistItem, SelfCheckAnswer, SelfCheckRun
@@ -15,16 +15,22 @@ class SelfChecks:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def checklists_for_stage(
-        self, campaign_id: int, stage_key: str | None
+    async def checklists_for(
+        self, campaign_id: int, stage_key: str | None, unit_keys: set[str]
     ) -> list[Checklist]:
-        """Active checklists for the stage (one naming no stage applies to every stage)."""
+        """Active checklists for the stage and unit: one naming no stage applies to every stage,
+        one naming no unit to every unit; ``unit_keys`` are the unit and its ancestors."""
         rows = await self._session.scalars(
             select(Checklist)
             .where(Checklist.campaign_id == campaign_id, Checklist.active)
             .order_by(Checklist.id)
         )
-        return [c for c in rows if not c.stage_keys or stage_key in c.stage_keys]
+        return [
+            c
+            for c in rows
+            if (not c.stage_keys or stage_key in c.stage_keys)
+            and (not c.unit_keys or unit_keys & set(c.unit_keys))
+        ]
 
     async def checklist(self, checklist_id: int) -> Checklist | None:
         return await self._session.get(Checklist, checklist_id)
@@ -112,3 +118,20 @@ class SelfChecks:
         run.score = score
         run.zeroed_by_item_id = zeroed_by_item_id
         run.finished_at = now
+
+    async def average_score(
+        self, unit_ids: list[int], first: dt.datetime, last: dt.datetime
+    ) -> tuple[float | None, int]:
+        """The mean score of self-checks finished in these units between two moments, and how
+        many there were."""
+        row = (
+            await self._session.execute(
+                select(func.avg(SelfCheckRun.score), func.count(SelfCheckRun.id)).where(
+                    SelfCheckRun.unit_id.in_(unit_ids),
+                    SelfCheckRun.finished_at.is_not(None),
+                    SelfCheckRun.finished_at >= first,
+                    SelfCheckRun.finished_at <= last,
+                )
+            )
+        ).one()
+        return (None if row[0] is None else round(float(row[0]), 1)), int(row[1])

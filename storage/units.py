@@ -87,3 +87,12 @@ class Units:
             found.append(current)
             pending.extend(children.get(current, []))
         return sorted(found)
+
+    async def lineage(self, unit_id: int) -> list[Unit]:
+        """The unit and every unit above it, nearest first."""
+        found: list[Unit] = []
+        current = await self.get(unit_id)
+        while current is not None and len(found) < 64:
+            found.append(current)
+            current = await self.get(current.parent_id) if current.parent_id else None
+        return found

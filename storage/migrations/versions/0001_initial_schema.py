@@ -137,6 +137,7 @@ def upgrade() -> None:
         sa.Column("title_zh", sa.String(length=200), nullable=False),
         sa.Column("title_en", sa.String(length=200), nullable=False),
         sa.Column("stage_keys", sa.JSON(), nullable=False),
+        sa.Column("unit_keys", sa.JSON(), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
             ["campaign_id"], ["campaign.id"], name=op.f("fk_checklist_campaign_id_campaign")
