@@ -109,7 +109,9 @@ class FormField:
 
     name: str
     label: Text
-    kind: Literal["text", "long_text", "number", "choice", "date", "members"] = "text"
+    kind: Literal["text", "long_text", "number", "choice", "multi_choice", "date", "members"] = (
+        "text"
+    )
     required: bool = True
     choices: tuple[Choice, ...] = ()
     max_length: int | None = None

@@ -191,6 +191,7 @@ class Points(_Strict):
     deed_approved: int = 20  # to each doer, when the plan has no deed categories
     observation_submitted: int = 3
     praise_received: int = 10
+    inspection_target_reached: int = 10  # to each member of a unit whose inspection meets target
     streak_bonus_every: Annotated[int, Field(ge=0)] = 5
     streak_bonus: int = 10
 

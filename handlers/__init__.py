@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from bot.types import Window
-from handlers import deed, drill, fix, help, language, observe, score, selfcheck
+from handlers import deed, drill, fix, help, inspect, language, observe, score, selfcheck
 from handlers.router import Router
 from storage.store import Store
 
@@ -24,6 +24,7 @@ FEATURES: tuple[Callable[[Router], None], ...] = (
     fix.register,
     deed.register,
     observe.register,
+    inspect.register,
 )
 
 # What the scheduler asks, every tick, for pushes that fell due (drills, reminders, notices).

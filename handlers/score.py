@@ -127,26 +127,26 @@ async def show_leaderboard(ctx: Context) -> None:
             Text(
                 "score/member_line",
                 {
-                    "rank": n,
+                    "rank": _rank_of(members, row.member_id),
                     "name": shown_name(row),
                     "points": row.points,
                     "me": row.member_id == member.id,
                 },
             )
-            for n, row in enumerate(members[:LEADERBOARD_SIZE], start=1)
+            for row in members[:LEADERBOARD_SIZE]
         ],
         my_rank=_rank_of(members, member.id),
         units=[
             Text(
                 "score/unit_line",
                 {
-                    "rank": n,
+                    "rank": 1 + sum(1 for other in unit_rows if other.per_member > row.per_member),
                     "name": names[row.unit_id],
                     "per_member": round(row.per_member, 1),
                     "mine": row.unit_id == unit.id,
                 },
             )
-            for n, row in enumerate(unit_rows[:LEADERBOARD_SIZE], start=1)
+            for row in unit_rows[:LEADERBOARD_SIZE]
         ],
     )
 

@@ -471,6 +471,25 @@ class Conversation(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
+class Reminder(Base):
+    """A reminder set with /remind: to a person, a unit's chat or every unit below one; once or
+    recurring; delivered through the outbox at its local time."""
+
+    __tablename__ = "reminder"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    created_by_member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), index=True)
+    target_kind: Mapped[str] = mapped_column(String(8))  # me | unit | below
+    target_member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
+    target_unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"))
+    text: Mapped[str] = mapped_column(Text)
+    next_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    every_seconds: Mapped[int | None] = mapped_column(Integer)  # None: once
+    timezone: Mapped[str] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
 class SchedulerMark(Base):
     """How far the scheduler has looked for due pushes, so a restart resumes from there."""
 

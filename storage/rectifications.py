@@ -28,11 +28,13 @@ class Rectifications:
         description: str = "",
         run_id: int | None = None,
         item_id: int | None = None,
+        inspection_id: int | None = None,
     ) -> Rectification:
         rectification = Rectification(
             unit_id=unit_id,
             run_id=run_id,
             item_id=item_id,
+            inspection_id=inspection_id,
             description=description,
             owner_member_id=owner_member_id,
             created_by_member_id=created_by_member_id,

@@ -16,10 +16,11 @@ class SelfChecks:
         self._session = session
 
     async def checklists_for(
-        self, campaign_id: int, stage_key: str | None, unit_keys: set[str]
+        self, campaign_id: int, stage_key: str | None, unit_keys: set[str] | None
     ) -> list[Checklist]:
         """Active checklists for the stage and unit: one naming no stage applies to every stage,
-        one naming no unit to every unit; ``unit_keys`` are the unit and its ancestors."""
+        one naming no unit to every unit; ``unit_keys`` are the unit and its ancestors (None:
+        any unit)."""
         rows = await self._session.scalars(
             select(Checklist)
             .where(Checklist.campaign_id == campaign_id, Checklist.active)
@@ -29,7 +30,7 @@ class SelfChecks:
             c
             for c in rows
             if (not c.stage_keys or stage_key in c.stage_keys)
-            and (not c.unit_keys or unit_keys & set(c.unit_keys))
+            and (unit_keys is None or not c.unit_keys or unit_keys & set(c.unit_keys))
         ]
 
     async def checklist(self, checklist_id: int) -> Checklist | None:

@@ -11,6 +11,7 @@ from storage.conversations import Conversations
 from storage.deeds import Deeds
 from storage.drills import Drills
 from storage.events import ProcessedEvents
+from storage.inspections import Inspections
 from storage.ledger import Ledger
 from storage.members import Members
 from storage.observations import Observations
@@ -35,3 +36,4 @@ class Store:
         self.rectifications = Rectifications(session)
         self.deeds = Deeds(session)
         self.observations = Observations(session)
+        self.inspections = Inspections(session)

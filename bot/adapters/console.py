@@ -19,6 +19,7 @@ from bot.types import Attachment, ChatRef, Event, EventKind, Form, Reply, Sender
 from messages import Renderer, Target
 
 PLATFORM = "console"
+MULTIPLE = ("members", "multi_choice")  # form fields that take several numbers
 
 
 @dataclass
@@ -106,10 +107,10 @@ class ConsoleChat:
         if skipped:
             text = ""
         elif current.choices:
-            picked = _picked(text, len(current.choices), many=current.kind == "members")
+            picked = _picked(text, len(current.choices), many=current.kind in MULTIPLE)
             if picked is None:
                 template = (
-                    "console/form_pick_many" if current.kind == "members" else "console/form_pick"
+                    "console/form_pick_many" if current.kind in MULTIPLE else "console/form_pick"
                 )
                 count = {"count": len(current.choices)}
                 self._print(self._render(Text(template, count), filling.locale))
