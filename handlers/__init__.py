@@ -9,7 +9,19 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from bot.types import Window
-from handlers import deed, drill, fix, help, inspect, language, observe, score, selfcheck
+from handlers import (
+    deed,
+    drill,
+    fix,
+    help,
+    inspect,
+    language,
+    observe,
+    remind,
+    score,
+    selfcheck,
+    stage,
+)
 from handlers.router import Router
 from storage.store import Store
 
@@ -25,13 +37,19 @@ FEATURES: tuple[Callable[[Router], None], ...] = (
     deed.register,
     observe.register,
     inspect.register,
+    stage.register,
+    remind.register,
 )
 
 # What the scheduler asks, every tick, for pushes that fell due (drills, reminders, notices).
 JOBS: tuple[Job, ...] = (
+    stage.announce_stages,
     drill.push_morning_drills,
     fix.remind_rectification_owners,
     observe.escalate_overdue,
+    stage.remind_stage_end,
+    stage.suggest_summary_awards,
+    remind.deliver_reminders,
 )
 
 

@@ -31,6 +31,9 @@ _EVERY_EN = re.compile(
     re.IGNORECASE,
 )
 _WEEKDAYS_EN = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_ELAPSED = re.compile(
+    r"^in\s+\d+\s+(?:hours?|minutes?|mins?)$|(?:小时|分钟)(?:后|以后|之后)$", re.IGNORECASE
+)
 MAX_TEXT = 100
 
 
@@ -55,7 +58,11 @@ def parse_when(text: str, now: dt.datetime, zone: str) -> When | None:
     if found is None:
         return None
     kind, moment, has_time, every = found
-    aware = moment.replace(tzinfo=tz).astimezone(dt.UTC)
+    if _ELAPSED.search(text):
+        # "in 2 hours", "2小时后": that much real time from now, even across a clock change.
+        aware = now.astimezone(dt.UTC) + (moment - local_now)
+    else:
+        aware = moment.replace(tzinfo=tz).astimezone(dt.UTC)
     return When(kind=kind, at=aware, has_time=has_time, every=every)
 
 
@@ -89,16 +96,23 @@ Found = tuple[Kind, dt.datetime, bool, dt.timedelta | None]
 
 def _chinese(text: str, local_now: dt.datetime) -> Found | None:
     try:
-        result = _jionlp().parse_time(text, time_base=local_now)
-    except (ValueError, KeyError, IndexError, TypeError):
+        # strict: trailing words are not ignored, so "明天上午9点检查设备" is not all a time.
+        result = _jionlp().parse_time(text, time_base=local_now, strict=True)
+        return _from_jionlp(result, local_now)
+    except Exception:
+        # jionlp says "not a time" with assorted exceptions; an open end is one of them: it gives
+        # "-inf" as the start of "周五前" once Friday is past.
         return None
+
+
+def _from_jionlp(result: dict[str, Any], local_now: dt.datetime) -> Found | None:
     kind = result.get("type")
     if kind == "time_point":
         start, end = (_stamp(v) for v in result["time"])
         has_time = (end - start) < dt.timedelta(hours=23)
         return "point", start, has_time, None
     if kind == "time_span":
-        start, end = (_stamp(v) for v in result["time"])
+        end = _stamp(result["time"][1])
         return "deadline", end.replace(second=0), True, None
     if kind == "time_period":
         period = result["time"]
@@ -107,7 +121,10 @@ def _chinese(text: str, local_now: dt.datetime) -> Found | None:
         if delta is None or not point:
             return None
         start, end = (_stamp(v) for v in point["time"])
-        return "recurring", start, (end - start) < dt.timedelta(hours=23), delta
+        has_time = (end - start) < dt.timedelta(hours=23)
+        while start <= local_now:  # jionlp may give this week's Monday when it is Friday
+            start += delta
+        return "recurring", start, has_time, delta
     if kind == "time_delta":
         delta = _delta(result["time"])
         return None if delta is None else ("point", local_now + delta, True, None)

@@ -14,7 +14,8 @@ from bot.types import Audience, Button, Quiz, Reply, Text, Window
 from handlers.context import Context
 from handlers.drill_choice import choose_item
 from handlers.errors import Refusal
-from handlers.plan_rules import deadlines_of, local_date, local_time, points_of
+from handlers.plan_rules import deadlines_of, local_date, local_days, local_time, points_of
+from handlers.pushes import due_now, push_to_unit
 from handlers.router import STAFF_AND_ABOVE, Router
 from handlers.scoring import award_points
 from handlers.streaks import current_streak
@@ -56,37 +57,21 @@ async def push_morning_drills(store: Store, window: Window) -> None:
     for campaign in await store.campaigns.overlapping(first, last):
         grace = dt.timedelta(minutes=deadlines_of(campaign).push_grace_minutes)
         for unit in await store.units.of_organisation(campaign.organisation_id):
-            chats = await store.units.chats(unit.id)
-            if not chats:
+            if not await store.units.chats(unit.id):
                 continue
-            for day in _local_days(unit, window):
+            for day in local_days(unit, window):
                 meeting = local_time(unit, day, unit.morning_meeting)
                 if not window.covers(meeting) or not _drill_day(campaign, unit, day):
                     continue
-                if meeting < window.until - grace:
-                    log.warning("drill.skipped_stale unit=%s date=%s", unit.id, day)
+                if not due_now(window, meeting, grace, f"drill unit={unit.id} date={day}"):
                     continue
                 drill = await _todays_drill(store, campaign, unit, day, meeting)
                 item = await store.drills.item(drill.drill_item_id)
                 assert item is not None
-                reply = drill_reply(drill, item, unit.locale).to_json()
-                for chat in chats:
-                    await store.outbox.enqueue(
-                        key=f"drill:{unit.id}:{day.isoformat()}@{chat.platform}:{chat.workspace}:{chat.chat_id}",
-                        platform=chat.platform,
-                        workspace=chat.workspace,
-                        chat_id=chat.chat_id,
-                        unit_id=unit.id,
-                        reply=reply,
-                        locale=unit.locale,
-                        due_at=meeting,
-                        now=window.until,
-                    )
-
-
-def _local_days(unit: Unit, window: Window) -> list[dt.date]:
-    first, last = local_date(unit, window.since), local_date(unit, window.until)
-    return [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
+                reply = drill_reply(drill, item, unit.locale)
+                await push_to_unit(
+                    store, unit, f"drill:{unit.id}:{day.isoformat()}", reply, meeting, window.until
+                )
 
 
 def _drill_day(campaign: Campaign, unit: Unit, day: dt.date) -> bool:

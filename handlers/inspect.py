@@ -17,6 +17,7 @@ from handlers.context import Context
 from handlers.dates import end_of_day
 from handlers.errors import Refusal
 from handlers.plan_rules import deadlines_of, local_date, points_of
+from handlers.pushes import push_to_unit
 from handlers.router import SUPERVISORS, Router
 from handlers.scoring import award_points
 from storage.models import Campaign, ChecklistItem, Member, Role, Stage, Unit
@@ -147,18 +148,9 @@ async def submit(ctx: Context) -> None:
         },
     )
     ctx.reply("inspect/recorded", to=ctx.personal, notice=notice)
-    for chat in await ctx.store.units.chats(unit.id):
-        await ctx.store.outbox.enqueue(
-            key=f"inspection:{inspection.id}@{chat.platform}:{chat.workspace}:{chat.chat_id}",
-            platform=chat.platform,
-            workspace=chat.workspace,
-            chat_id=chat.chat_id,
-            unit_id=unit.id,
-            reply=Reply(text=notice).to_json(),
-            locale=unit.locale,
-            due_at=ctx.now(),
-            now=ctx.now(),
-        )
+    await push_to_unit(
+        ctx.store, unit, f"inspection:{inspection.id}", Reply(text=notice), ctx.now(), ctx.now()
+    )
 
 
 def _outcome_line(outcome: Outcome) -> Text:

@@ -483,9 +483,9 @@ async def escalate_overdue(store: Store, window: Window) -> None:
         store.observations.escalate(observation, parent.id)
         origin = await store.units.get(observation.unit_id)
         assert origin is not None
-        targets = await _supervisors(store, parent.id) or [
-            m for m in await _organisation_admins(store, parent.organisation_id)
-        ]
+        targets = await _supervisors(store, parent.id) or await store.members.admins(
+            parent.organisation_id
+        )
         for person in targets:
             reply = _new_notice(observation, origin, person.id, None)
             await queue_private(
@@ -509,10 +509,3 @@ async def escalate_overdue(store: Store, window: Window) -> None:
                 due_at=window.until,
                 now=window.until,
             )
-
-
-async def _organisation_admins(store: Store, organisation_id: int) -> list[Member]:
-    admins = []
-    for unit in await store.units.of_organisation(organisation_id):
-        admins += [m for m in await store.members.of_unit(unit.id) if m.role == Role.ADMIN]
-    return admins

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+from bot.types import Window
 from campaigns.schema import Deadlines, Points
 from storage.models import Campaign, Unit
 
@@ -28,3 +29,9 @@ def local_time(unit: Unit, day: dt.date, hhmm: str) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(hour, minute), ZoneInfo(unit.timezone)).astimezone(
         dt.UTC
     )
+
+
+def local_days(unit: Unit, window: Window) -> list[dt.date]:
+    """The unit's local dates a scheduler window touches."""
+    first, last = local_date(unit, window.since), local_date(unit, window.until)
+    return [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]

@@ -122,7 +122,15 @@ async def _resume(ctx: Context, member: Member, unit: Unit, run: SelfCheckRun) -
         or conversation.flow != FLOW
         or conversation.data.get("run_id") != run.id
     ):
-        await _enter_flow(ctx, run)
+        # Left by Pause or by another flow: a failed item still without its rectification
+        # is asked about again, so no failure is left without one.
+        failing = await _unfixed_failure(ctx, run)
+        if failing is None:
+            await _enter_flow(ctx, run)
+        else:
+            data = {"run_id": run.id, "failing_item_id": failing}
+            await _ask_due(ctx, member, unit, data)
+            return
     elif conversation.step == "fail_due":
         await _ask_due(ctx, member, unit, dict(conversation.data))
         return
@@ -161,6 +169,10 @@ async def answer_item(ctx: Context) -> None:
     if data.get("failing_item_id"):
         # A deadline or note is still being asked for the last failed item: finish that first.
         raise Refusal("check/finish_failed_first")
+    if await _unfixed_failure(ctx, run) is not None:
+        # The flow was left before that deadline was given: ask for it again first.
+        await _resume(ctx, member, unit, run)
+        return
     recorded = await ctx.store.selfchecks.record(
         run_id=run.id,
         item_id=item.id,
@@ -409,6 +421,15 @@ async def _checklists(
     """The checklists this unit checks in this stage (a checklist may name units it is for)."""
     lineage = {u.key for u in await ctx.store.units.lineage(unit.id)}
     return await ctx.store.selfchecks.checklists_for(campaign.id, stage_key, lineage)
+
+
+async def _unfixed_failure(ctx: Context, run: SelfCheckRun) -> int | None:
+    """A failed item of the run that has no rectification yet (its deadline was never given)."""
+    fixed = {r.item_id for r in await ctx.store.rectifications.of_run(run.id)}
+    for answer in await ctx.store.selfchecks.answers(run.id):
+        if answer.result == "fail" and answer.item_id not in fixed:
+            return answer.item_id
+    return None
 
 
 async def _answer_for(ctx: Context, run_id: int, item_id: int) -> SelfCheckAnswer:

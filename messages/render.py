@@ -129,6 +129,7 @@ class Renderer:
         environment.filters["date"] = _format_date(locale)
         environment.filters["datetime"] = _format_datetime(locale)
         environment.filters["number"] = _format_number
+        environment.filters["join"] = _joiner(target)
         environment.globals["locale"] = locale
         return environment
 
@@ -166,6 +167,15 @@ def _format_datetime(locale: str) -> Callable[[dt.datetime, str], str]:
         return f"{_format_date(locale)(local.date())} {local:%H:%M}"
 
     return format_datetime
+
+
+def _joiner(target: Target) -> Callable[..., Safe]:
+    """Jinja's join, escaping each item once (rendered texts inside are already safe)."""
+
+    def join(values: Any, separator: str = "") -> Safe:
+        return Safe(separator.join(escape_for(target, value) for value in values))
+
+    return join
 
 
 def _format_number(value: float) -> str:

@@ -98,3 +98,16 @@ class Members:
             .order_by(PlatformIdentity.id.desc())
         )
         return list(rows)
+
+    async def admins(self, organisation_id: int) -> list[Member]:
+        """The organisation's campaign admins (领导小组办公室)."""
+        rows = await self._session.scalars(
+            select(Member)
+            .where(
+                Member.organisation_id == organisation_id,
+                Member.active,
+                Member.role == Role.ADMIN,
+            )
+            .order_by(Member.id)
+        )
+        return list(rows)

@@ -136,3 +136,17 @@ class SelfChecks:
             )
         ).one()
         return (None if row[0] is None else round(float(row[0]), 1)), int(row[1])
+
+    async def members_who_checked(
+        self, unit_ids: list[int], first: dt.datetime, last: dt.datetime
+    ) -> set[int]:
+        """Members who finished a self-check in these units between two moments."""
+        rows = await self._session.scalars(
+            select(SelfCheckRun.member_id).where(
+                SelfCheckRun.unit_id.in_(unit_ids),
+                SelfCheckRun.finished_at.is_not(None),
+                SelfCheckRun.finished_at >= first,
+                SelfCheckRun.finished_at <= last,
+            )
+        )
+        return set(rows)

@@ -17,6 +17,7 @@ from storage.members import Members
 from storage.observations import Observations
 from storage.outbox import Outbox
 from storage.rectifications import Rectifications
+from storage.reminders import Reminders
 from storage.selfchecks import SelfChecks
 from storage.units import Units
 
@@ -37,3 +38,4 @@ class Store:
         self.deeds = Deeds(session)
         self.observations = Observations(session)
         self.inspections = Inspections(session)
+        self.reminders = Reminders(session)
