@@ -242,6 +242,13 @@ class Deadlines(_Strict):
     observation_close_hours: Annotated[int, Field(ge=1, le=2160)] = 48
     drill_close_hours: Annotated[int, Field(ge=1, le=72)] = 12
     push_grace_minutes: Annotated[int, Field(ge=0, le=10080)] = 120
+    weekly_summary_time: str = "17:00"  # on the week's last working day, in each unit's zone
+    monthly_report_time: str = "09:00"  # on the month's first working day, to supervisors
+
+    @field_validator("weekly_summary_time", "monthly_report_time")
+    @classmethod
+    def _valid_time(cls, value: str) -> str:
+        return _check_time(value)
 
 
 class DemoColleague(_Strict):

@@ -18,9 +18,11 @@ from handlers import (
     language,
     observe,
     remind,
+    report,
     score,
     selfcheck,
     stage,
+    summaries,
 )
 from handlers.router import Router
 from storage.store import Store
@@ -39,6 +41,7 @@ FEATURES: tuple[Callable[[Router], None], ...] = (
     inspect.register,
     stage.register,
     remind.register,
+    report.register,
 )
 
 # What the scheduler asks, every tick, for pushes that fell due (drills, reminders, notices).
@@ -50,6 +53,8 @@ JOBS: tuple[Job, ...] = (
     stage.remind_stage_end,
     stage.suggest_summary_awards,
     remind.deliver_reminders,
+    summaries.weekly_summaries,
+    summaries.monthly_reports,
 )
 
 

@@ -109,12 +109,23 @@ def summary_text(report: Report) -> Text:
 
 
 def _pick_unit(args: str, units: list[Unit], default: Unit) -> tuple[Unit, str]:
-    """A leading unit key or name (Chinese or English) picks the unit; the rest is the period."""
+    """A leading unit key or name (Chinese or English, or the start of one, such as 人民路 for
+    人民路网点) picks the unit; the rest is the period."""
     text = args.strip()
+    folded = text.casefold()
     for unit in sorted(units, key=lambda u: -max(len(u.key), len(u.name_zh), len(u.name_en))):
         for name in (unit.key, unit.name_zh, unit.name_en):
-            if text.casefold().startswith(name.casefold()):
+            if folded.startswith(name.casefold()):
                 return unit, text[len(name) :].strip()
+    head, _, rest = text.partition(" ")
+    if head:
+        matches = [
+            u
+            for u in units
+            if any(n.casefold().startswith(head.casefold()) for n in (u.name_zh, u.name_en))
+        ]
+        if len(matches) == 1:
+            return matches[0], rest.strip()
     return default, text
 
 
