@@ -27,6 +27,7 @@ from storage.database import Database
 from storage.migrate import upgrade
 from storage.models import Role
 from storage.plans import load_plan
+from storage.urls import is_sqlite
 
 DEFAULT_PLAN = Path(str(resources.files("campaigns") / "plans" / "postal-bank.yaml"))
 
@@ -112,6 +113,13 @@ def _parser(say: _Printer) -> argparse.ArgumentParser:
     load = campaign_commands.add_parser("load", help=say("help_load"), description=say("help_load"))
     load.add_argument("file", type=Path, metavar="FILE")
     load.set_defaults(run=_load)
+
+    report = commands.add_parser("report", help=say("help_report"), description=say("help_report"))
+    report.add_argument("--unit", default=None, help=say("help_report_unit"))
+    report.add_argument("--period", default="", help=say("help_report_period"))
+    report.add_argument("--out", type=Path, default=Path("."), help=say("help_report_out"))
+    report.add_argument("--lang", choices=["zh", "en"], default=None, help=say("help_demo_lang"))
+    report.set_defaults(run=_report)
 
     db = commands.add_parser("db", help=say("help_db"), description=say("help_db"))
     db_commands = db.add_subparsers(title=say("help_commands"), metavar="COMMAND", required=True)
@@ -214,6 +222,37 @@ def _counts(counts: dict[str, int]) -> list[Text]:
 
 
 # --- db upgrade, demo, run --------------------------------------------------------------------
+
+
+def _report(args: argparse.Namespace, settings: Settings, say: _Printer) -> int:
+    from bot.report_files import ReportError, write_report
+
+    locale = args.lang or settings.locale
+
+    async def report() -> int:
+        if is_sqlite(settings.database_url):
+            upgrade(settings.database_url)
+        database = Database(settings.database_url)
+        try:
+            files = await write_report(
+                database,
+                unit_name=args.unit,
+                period=args.period,
+                out=args.out,
+                locale=locale,
+                now=dt.datetime.now(dt.UTC),
+            )
+        except ReportError as error:
+            say.err(error.template, **error.data)
+            return 1
+        finally:
+            await database.dispose()
+        print(files.summary)
+        for path in files.paths:
+            say.out("report_written", path=str(path))
+        return 0
+
+    return asyncio.run(report())
 
 
 def _db_upgrade(args: argparse.Namespace, settings: Settings, say: _Printer) -> int:

@@ -96,3 +96,7 @@ class Units:
             found.append(current)
             current = await self.get(current.parent_id) if current.parent_id else None
         return found
+
+    async def organisations(self) -> list[Organisation]:
+        rows = await self._session.scalars(select(Organisation).order_by(Organisation.id))
+        return list(rows)
