@@ -1,0 +1,216 @@
+"""The report's chart: a real PNG of a fixed size, and every Chinese label drawn with a font that
+has its glyphs (no tofu boxes)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import warnings
+from pathlib import Path
+
+import matplotlib
+import matplotlib.image
+import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.font_manager import findfont
+from matplotlib.ft2font import FT2Font
+from matplotlib.text import Text as MplText
+
+from bot.types import Text
+from handlers.report_data import Report, TrendPoint, UnitLine
+from messages import Renderer
+from messages.charts import (
+    DPI,
+    HEIGHT_INCHES,
+    WIDTH_INCHES,
+    build_report_figure,
+    chart_style,
+    cjk_font_path,
+    render_report_chart,
+)
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+SIZE = (round(HEIGHT_INCHES * DPI), round(WIDTH_INCHES * DPI))  # rows, columns
+UNIT_NAMES = ("城南支行营业部", "城北网点", "开发区支行", "新区网点", "江滨路营业所", "火车站网点")
+DEJAVU = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+
+
+def chinese_report(units: int = len(UNIT_NAMES)) -> Report:
+    names = [
+        UNIT_NAMES[i % len(UNIT_NAMES)] + ("" if i < len(UNIT_NAMES) else f"{i}")
+        for i in range(units)
+    ]
+    return Report(
+        organisation="某市邮政储蓄银行",
+        unit="某县支行",
+        first=dt.date(2026, 5, 4),
+        last=dt.date(2026, 6, 7),
+        stage="第二阶段:全面提升",
+        target=95.0,
+        units=[
+            UnitLine(i, name, 5, 300 - 7 * i, 90.0 + i % 5, None)
+            for i, name in enumerate(names, start=1)
+        ],
+        trend=[
+            TrendPoint(dt.date(2026, 5, 4), 88.5, 72.0),
+            TrendPoint(dt.date(2026, 5, 11), 91.0, 80.5),
+            TrendPoint(dt.date(2026, 5, 18), None, 85.0),
+            TrendPoint(dt.date(2026, 5, 25), 94.2, None),
+            TrendPoint(dt.date(2026, 6, 1), 96.0, 90.0),
+        ],
+    )
+
+
+def empty_report() -> Report:
+    return Report(
+        "某市邮政储蓄银行", "空网点", dt.date(2026, 5, 4), dt.date(2026, 5, 10), None, None
+    )
+
+
+@pytest.fixture(scope="module")
+def renderer() -> Renderer:
+    return Renderer()
+
+
+def drawn(report: Report, locale: str, renderer: Renderer) -> Figure:
+    figure = build_report_figure(report, locale, renderer)
+    with chart_style():
+        FigureCanvasAgg(figure).draw()
+    return figure
+
+
+def texts(figure: Figure) -> list[MplText]:
+    """Every visible, non-empty text in the drawn figure (titles, axes, ticks, legend, bars)."""
+    found = figure.findobj(lambda artist: isinstance(artist, MplText))
+    return [text for text in found if text.get_visible() and text.get_text().strip()]
+
+
+def font_file(text: MplText) -> Path:
+    properties = text.get_fontproperties()
+    return Path(properties.get_file() or findfont(properties, fallback_to_default=False))
+
+
+def missing_glyphs(strings: list[str], font: Path) -> set[str]:
+    """The non-ASCII characters of ``strings`` that ``font`` has no glyph for."""
+    face = FT2Font(str(font))
+    return {ch for s in strings for ch in s if ord(ch) > 127 and face.get_char_index(ord(ch)) == 0}
+
+
+def png_shape(data: bytes) -> tuple[int, ...]:
+    return matplotlib.image.imread(io.BytesIO(data), format="png").shape
+
+
+def test_the_chart_is_a_png_of_the_fixed_size(renderer: Renderer) -> None:
+    data = render_report_chart(chinese_report(), "zh", renderer)
+    assert data.startswith(PNG_SIGNATURE)
+    assert png_shape(data)[:2] == SIZE
+
+
+def test_every_text_in_the_chinese_chart_uses_the_cjk_font_and_has_real_glyphs(
+    renderer: Renderer,
+) -> None:
+    report = chinese_report()
+    shown = texts(drawn(report, "zh", renderer))
+    strings = [text.get_text() for text in shown]
+
+    def say(template: str, **data: object) -> str:
+        return renderer.render(Text(f"report/{template}", data), "zh")
+
+    # the labels checked below really are in the figure: title, axes, legend, dates, unit names
+    expected = {
+        say(
+            "chart_title",
+            unit=report.unit,
+            stage=report.stage,
+            first=report.first,
+            last=report.last,
+        ),
+        say("chart_trend_title"),
+        say("chart_trend_axis"),
+        say("chart_date_axis"),
+        say("chart_selfcheck"),
+        say("chart_drill"),
+        say("chart_target", target=report.target),
+        say("chart_ranking_title"),
+        say("chart_ranking_axis"),
+        say("chart_tick_date", day=dt.date(2026, 5, 11)),
+        *(
+            say("chart_ranking_bar", rank=rank, name=name)
+            for rank, name in enumerate(UNIT_NAMES, 1)
+        ),
+    }
+    assert expected <= set(strings)
+    assert all(any("\u4e00" <= ch <= "\u9fff" for ch in label) for label in expected)
+
+    cjk = cjk_font_path()
+    assert {font_file(text) for text in shown} == {cjk}
+    assert missing_glyphs(strings, cjk) == set()
+
+
+def test_the_glyph_check_fails_for_a_font_without_chinese(renderer: Renderer) -> None:
+    """The check above has teeth: DejaVu Sans (matplotlib's default) has no Chinese glyphs."""
+    assert FT2Font(str(DEJAVU)).get_char_index(ord("网")) == 0
+    assert FT2Font(str(cjk_font_path())).get_char_index(ord("网")) != 0
+    strings = [text.get_text() for text in texts(drawn(chinese_report(), "zh", renderer))]
+    assert {"网", "支", "行", "势"} <= missing_glyphs(strings, DEJAVU)
+
+
+def test_drawing_warns_of_no_missing_glyph(renderer: Renderer) -> None:
+    """matplotlib warns "Glyph … missing from font(s)" when it draws a box: no such warning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        render_report_chart(chinese_report(), "zh", renderer)
+        render_report_chart(chinese_report(40), "zh", renderer)
+
+
+def test_an_empty_report_renders_with_no_data_placeholders(renderer: Renderer) -> None:
+    for locale in ("zh", "en"):
+        figure = drawn(empty_report(), locale, renderer)
+        strings = [text.get_text() for text in texts(figure)]
+        no_data = renderer.render(Text("report/chart_no_data"), locale)
+        assert strings.count(no_data) == 2
+        assert missing_glyphs(strings, cjk_font_path()) == set()
+        data = render_report_chart(empty_report(), locale, renderer)
+        assert data.startswith(PNG_SIGNATURE)
+        assert png_shape(data)[:2] == SIZE
+
+
+def test_many_units_show_the_first_and_the_last_around_a_gap(renderer: Renderer) -> None:
+    report = chinese_report(40)
+    strings = [text.get_text() for text in texts(drawn(report, "zh", renderer))]
+    assert renderer.render(Text("report/chart_ranking_more", {"count": 26}), "zh") in strings
+    first = renderer.render(
+        Text("report/chart_ranking_bar", {"rank": 1, "name": UNIT_NAMES[0]}), "zh"
+    )
+    last = renderer.render(
+        Text("report/chart_ranking_bar", {"rank": 40, "name": report.units[-1].name}), "zh"
+    )
+    assert {first, last} <= set(strings)
+    assert png_shape(render_report_chart(report, "zh", renderer))[:2] == SIZE
+
+
+def test_the_output_is_deterministic_in_size_and_content(renderer: Renderer) -> None:
+    shapes = {
+        png_shape(render_report_chart(report, locale, renderer))[:2]
+        for report in (chinese_report(), chinese_report(1), chinese_report(40), empty_report())
+        for locale in ("zh", "en")
+    }
+    assert shapes == {SIZE}
+    once = render_report_chart(chinese_report(), "zh", renderer)
+    again = render_report_chart(chinese_report(), "zh", renderer)
+    assert once == again
+
+
+def test_the_english_chart_uses_english_labels(renderer: Renderer) -> None:
+    strings = [text.get_text() for text in texts(drawn(chinese_report(), "en", renderer))]
+    assert renderer.render(Text("report/chart_selfcheck"), "en") in strings
+    assert renderer.render(Text("report/chart_selfcheck"), "zh") not in strings
+    assert missing_glyphs(strings, cjk_font_path()) == set()
+
+
+def test_the_font_is_the_one_mplfonts_ships() -> None:
+    path = cjk_font_path()
+    assert path.name == "NotoSansCJKsc-Regular.otf"
+    assert path.parent.parent.name == "mplfonts"
+    assert path.is_file()

@@ -1,0 +1,283 @@
+"""The report's ledger spreadsheet (台账): localized sheets and headers from the templates, a total
+that matches the ledger, one row per record with its id, and an empty report that still opens."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+from openpyxl.workbook.workbook import Workbook
+
+from bot.types import Text
+from handlers.report_data import (
+    ItemLine,
+    LedgerRow,
+    MemberLine,
+    RecordRow,
+    Report,
+    UnitLine,
+)
+from messages import LOCALES, Renderer
+from messages.sheets import (
+    MAX_WIDTH,
+    MIN_WIDTH,
+    RECORD_KINDS,
+    render_report_workbook,
+)
+
+MESSAGES = Path(__file__).resolve().parents[2] / "messages"
+KINDS = ("summary", "ledger", "members", "units", "weakest_items", *RECORD_KINDS)
+DAY = dt.date(2026, 5, 11)
+
+RECORDS: dict[str, list[RecordRow]] = {
+    "selfchecks": [
+        RecordRow(101, DAY, ("张三", "城北网点", "营业厅服务规范", 92.5, "着装;微笑", None)),
+        RecordRow(
+            102, DAY + dt.timedelta(days=1), ("李四", "城南网点", "安保规范", 0, "", "消防通道")
+        ),
+    ],
+    "rectifications": [
+        RecordRow(
+            201, DAY, ("城北网点", "更换破损座椅", "张三", "2026-05-15", "open", None, "=1+1")
+        ),
+    ],
+    "deeds": [
+        RecordRow(301, DAY, ("城北网点", "李四", "王五", "拾金不昧", 5000, "approved", 10)),
+        RecordRow(302, DAY, ("城南网点", "赵六", "赵六", "加班服务", 2, "pending", None)),
+        RecordRow(303, DAY, ("城南网点", "赵六", "钱七", "表扬信", "A", "approved", 5)),
+    ],
+    "observations": [
+        RecordRow(
+            401,
+            DAY,
+            ("城北网点", "意见", "closed", "张三", "2026-05-12", "2026-05-12 10:30", 20.5, 5),
+        ),
+    ],
+    "inspections": [
+        RecordRow(501, DAY, ("城南网点", "神秘人检查", 90, 95, "着装;唱收唱付", 2000, 0)),
+    ],
+    "drills": [
+        RecordRow(601, DAY, ("城北网点", "客户要求取大额现金怎么办?", "choice", 12, 9)),
+        RecordRow(602, DAY, ("城南网点", "如何引导客户?", "text", 8, 8)),
+    ],
+}
+
+
+def full_report() -> Report:
+    return Report(
+        organisation="某市邮政储蓄银行",
+        unit="某县支行",
+        first=dt.date(2026, 5, 4),
+        last=dt.date(2026, 6, 7),
+        stage="第二阶段",
+        target=95.0,
+        members=[
+            MemberLine(1, "张三", "城北网点", 12, 5, 4, 2),
+            MemberLine(2, "李四", "城南网点", -3, 0, 0, 0),
+        ],
+        units=[
+            UnitLine(11, "城北网点", 3, 30, 93.0, 96.0),
+            UnitLine(12, "城南网点", 4, 20, None, 90.0),
+        ],
+        weakest_items=[
+            ItemLine(7, "唱收唱付", "software", 5),
+            ItemLine(8, "座椅破损", "hardware", 2),
+        ],
+        drill_answers=20,
+        drill_correct=17,
+        selfcheck_average=92.5,
+        selfcheck_runs=2,
+        rectifications_open=1,
+        penalties=2000.0,
+        ledger=[
+            LedgerRow(
+                1, DAY, "张三", "城北网点", "drill", "drill.correct", 2, "drill:1:2026-05-11"
+            ),
+            LedgerRow(2, DAY, "张三", "城北网点", "deed", "deed.found_money", 10, "deed:301"),
+            LedgerRow(3, DAY, "李四", "城南网点", "inspection", "inspection.below", -3, "insp:501"),
+            LedgerRow(4, DAY, "王五", "城北网点", "streak", "streak.5", 1, "streak:3:2026-05-11"),
+        ],
+        sheets=RECORDS,
+    )
+
+
+def empty_report() -> Report:
+    return Report(
+        "某市邮政储蓄银行", "空网点", dt.date(2026, 5, 4), dt.date(2026, 5, 10), None, None
+    )
+
+
+@pytest.fixture(scope="module")
+def renderer() -> Renderer:
+    return Renderer()
+
+
+def workbook(report: Report, locale: str, renderer: Renderer) -> Workbook:
+    return load_workbook(io.BytesIO(render_report_workbook(report, locale, renderer)))
+
+
+def say(renderer: Renderer, name: str, locale: str) -> str:
+    return renderer.render(Text(f"report/{name}"), locale)
+
+
+def headers(renderer: Renderer, kind: str, locale: str) -> list[str]:
+    lines = say(renderer, f"headers/{kind}", locale).splitlines()
+    return [line.strip() for line in lines if line.strip()]
+
+
+def rows(book: Workbook, renderer: Renderer, kind: str, locale: str) -> list[tuple[object, ...]]:
+    sheet = book[say(renderer, f"sheet_{kind}", locale)]
+    return list(sheet.iter_rows(min_row=2, values_only=True))
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_sheets_have_their_localized_names_in_order(locale: str, renderer: Renderer) -> None:
+    book = workbook(full_report(), locale, renderer)
+    assert book.sheetnames == [say(renderer, f"sheet_{kind}", locale) for kind in KINDS]
+    assert len(set(book.sheetnames)) == len(KINDS)
+    assert all(len(name) <= 31 for name in book.sheetnames)
+
+
+def test_chinese_and_english_sheet_names_differ(renderer: Renderer) -> None:
+    zh = workbook(full_report(), "zh", renderer).sheetnames
+    en = workbook(full_report(), "en", renderer).sheetnames
+    assert set(zh).isdisjoint(en)
+    assert "积分台账" in zh
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_header_rows_match_the_templates(locale: str, renderer: Renderer) -> None:
+    book = workbook(full_report(), locale, renderer)
+    for kind in KINDS:
+        sheet = book[say(renderer, f"sheet_{kind}", locale)]
+        expected = headers(renderer, kind, locale)
+        assert [cell.value for cell in sheet[1]] == expected, kind
+        assert all(cell.font.bold for cell in sheet[1]), kind
+        assert sheet.freeze_panes == "A2", kind
+    for kind, cells in RECORD_KINDS.items():
+        assert len(headers(renderer, kind, locale)) == cells + 2, kind
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_ledger_total_is_the_sum_of_its_rows(locale: str, renderer: Renderer) -> None:
+    report = full_report()
+    ledger = rows(workbook(report, locale, renderer), renderer, "ledger", locale)
+    *entries, total = ledger
+    assert [row[0] for row in entries] == [row.entry_id for row in report.ledger]
+    assert total[0] == say(renderer, "total", locale)
+    assert total[6] == sum(row[6] for row in entries) == sum(row.points for row in report.ledger)
+    assert total[6] == 10
+    assert [row[7] for row in entries] == [row.key for row in report.ledger]
+
+
+def test_ledger_rows_have_real_dates_and_named_sources(renderer: Renderer) -> None:
+    book = workbook(full_report(), "zh", renderer)
+    sheet = book[say(renderer, "sheet_ledger", "zh")]
+    assert sheet["B2"].is_date
+    assert sheet["B2"].value.date() == DAY
+    assert sheet["E2"].value == renderer.render(Text("sources/drill"), "zh")
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_record_sheets_have_one_row_per_record_with_its_id(locale: str, renderer: Renderer) -> None:
+    book = workbook(full_report(), locale, renderer)
+    for kind, records in RECORDS.items():
+        found = rows(book, renderer, kind, locale)
+        assert [row[0] for row in found] == [record.record_id for record in records], kind
+        assert [row[1].date() for row in found] == [record.day for record in records], kind
+        assert all(len(row) == RECORD_KINDS[kind] + 2 for row in found), kind
+    deeds = rows(book, renderer, "deeds", locale)
+    assert deeds[0][2:] == RECORDS["deeds"][0].cells
+
+
+def test_iso_dates_in_cells_become_dates_and_text_never_becomes_a_formula(
+    renderer: Renderer,
+) -> None:
+    data = render_report_workbook(full_report(), "zh", renderer)
+    book = load_workbook(io.BytesIO(data))
+    rectifications = book[say(renderer, "sheet_rectifications", "zh")]
+    assert rectifications["F2"].is_date
+    assert rectifications["F2"].value == dt.datetime(2026, 5, 15)
+    assert rectifications["I2"].value == "=1+1"
+    assert rectifications["I2"].data_type == "s"
+    observations = book[say(renderer, "sheet_observations", "zh")]
+    assert observations["H2"].value == dt.datetime(2026, 5, 12, 10, 30)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        sheets = [name for name in archive.namelist() if name.startswith("xl/worksheets/")]
+        assert all(b"<f>" not in archive.read(name) for name in sheets)
+
+
+def test_summary_members_units_and_weakest_items(renderer: Renderer) -> None:
+    report = full_report()
+    book = workbook(report, "zh", renderer)
+    summary = dict(rows(book, renderer, "summary", "zh"))
+    label = lambda field: renderer.render(Text(f"report/summary_rows/{field}"), "zh")  # noqa: E731
+    assert summary[label("unit")] == "某县支行"
+    assert summary[label("period_first")].date() == report.first
+    assert summary[label("target")] == 95
+    assert summary[label("drill_accuracy")] == 85.0
+    assert summary[label("penalties")] == 2000
+    assert summary[label("ledger_points")] == 10
+    assert summary[label("inspections")] == 1
+    assert summary[label("satisfaction")] is None
+    assert summary[label("silent_members")] == 1
+
+    members = rows(book, renderer, "members", "zh")
+    assert [row[0] for row in members] == [1, 2]
+    assert members[0][6] == 80.0 and members[1][6] is None
+    units = rows(book, renderer, "units", "zh")
+    assert [(row[0], row[2], row[5]) for row in units] == [(1, "城北网点", 10), (2, "城南网点", 5)]
+    items = rows(book, renderer, "weakest_items", "zh")
+    assert items[0] == (1, 7, "唱收唱付", renderer.render(Text("check/kind_software"), "zh"), 5)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_an_empty_report_gives_headers_and_a_zero_total(locale: str, renderer: Renderer) -> None:
+    book = workbook(empty_report(), locale, renderer)
+    assert book.sheetnames == [say(renderer, f"sheet_{kind}", locale) for kind in KINDS]
+    assert rows(book, renderer, "ledger", locale) == [
+        (say(renderer, "total", locale), None, None, None, None, None, 0, None)
+    ]
+    for kind in ("members", "units", "weakest_items", *RECORD_KINDS):
+        assert rows(book, renderer, kind, locale) == [], kind
+    summary = dict(rows(book, renderer, "summary", locale))
+    assert len(summary) > 20
+
+
+def test_column_widths_are_sensible(renderer: Renderer) -> None:
+    book = workbook(full_report(), "zh", renderer)
+    for sheet in book.worksheets:
+        for column in range(1, sheet.max_column + 1):
+            letter = sheet.cell(row=1, column=column).column_letter
+            width = sheet.column_dimensions[letter].width
+            assert MIN_WIDTH <= width <= MAX_WIDTH, (sheet.title, letter)
+    drills = book[say(renderer, "sheet_drills", "zh")]
+    assert drills.column_dimensions["D"].width >= 2 * len("客户要求取大额现金怎么办?")
+
+
+def test_a_record_with_the_wrong_number_of_cells_is_refused(renderer: Renderer) -> None:
+    report = empty_report()
+    report.sheets = {"drills": [RecordRow(1, DAY, ("城北网点", "题目"))]}
+    with pytest.raises(ValueError, match="drills record 1"):
+        render_report_workbook(report, "zh", renderer)
+    report.sheets = {"surveys": []}
+    with pytest.raises(ValueError, match="surveys"):
+        render_report_workbook(report, "zh", renderer)
+
+
+def test_long_or_clashing_sheet_names_are_cut_and_made_unique(tmp_path: Path) -> None:
+    root = tmp_path / "messages"
+    shutil.copytree(MESSAGES, root, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    long_name = "一个非常非常长的工作表名称:超过了三十一个字符的限制/还有斜杠[和括号]"
+    for kind in ("selfchecks", "drills", "deeds"):
+        (root / "en" / "report" / f"sheet_{kind}.j2").write_text(long_name, encoding="utf-8")
+    book = workbook(full_report(), "en", Renderer(root))
+    names = book.sheetnames
+    assert len(names) == len(set(names)) == len(KINDS)
+    assert all(len(name) <= 31 for name in names)
+    assert not any(ch in name for name in names for ch in "[]:*?/\\")
