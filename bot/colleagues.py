@@ -3,7 +3,6 @@ handlers as a real person, so scores and leaderboards have something to show fro
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from dataclasses import dataclass
 
@@ -11,8 +10,8 @@ from bot.clock import Clock
 from bot.core import Core
 from bot.types import ChatRef, Event, EventKind, Sender
 from storage.database import Database
+from storage.drills import OpenDrills
 from storage.models import DrillItem
-from storage.store import Store
 
 ACCURACY_PERCENT = 70  # how often a simulated colleague gets a drill right
 
@@ -42,27 +41,17 @@ class Colleagues:
 
     async def answer_open_drills(self) -> int:
         """Each colleague answers every open drill of the unit they have not answered yet."""
+        async with self._database.transaction() as session:
+            open_drills = await OpenDrills(session).open_at(self._unit_id, self._clock.now())
         answered = 0
-        for person in self._people:
-            for drill_id, item in await self._open_drills(person.member_id):
-                for event in self._answer_events(person, drill_id, item):
+        for drill, item, done in open_drills:
+            for person in self._people:
+                if person.member_id in done:
+                    continue
+                for event in self._answer_events(person, drill.id, item):
                     await self._core.handle(event)
                 answered += 1
         return answered
-
-    async def _open_drills(self, member_id: int) -> list[tuple[int, DrillItem]]:
-        now = self._clock.now()
-        async with self._database.transaction() as session:
-            store = Store(session)
-            since = (now - dt.timedelta(days=3)).date()
-            drills = await store.drills.unanswered_by(self._unit_id, member_id, since)
-            found = []
-            for drill in drills:
-                if drill.opens_at <= now <= drill.closes_at:
-                    item = await store.drills.item(drill.drill_item_id)
-                    assert item is not None
-                    found.append((drill.id, item))
-            return found
 
     def _answer_events(self, person: Colleague, drill_id: int, item: DrillItem) -> list[Event]:
         good = _roll(person.member_id, drill_id) < ACCURACY_PERCENT

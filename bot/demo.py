@@ -255,7 +255,7 @@ async def _start_time(database: Database, plan: Plan, zone: str) -> dt.datetime:
 
 
 _RELATIVE = re.compile(r"^\+(\d+)\s*([dhm])$")
-DEMO_STEP = dt.timedelta(hours=1)  # within the default push grace window
+DEMO_STEP = dt.timedelta(hours=2)  # no longer than the plans' push grace window
 
 
 class ClockControl:

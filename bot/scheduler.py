@@ -36,25 +36,25 @@ class Scheduler:
         self._jobs = tuple(jobs)
 
     async def tick(self) -> Window:
-        """Run every job over the window since the last tick, each in its own transaction."""
+        """Run every job over the window since the last tick, in one transaction with a
+        savepoint per job: a failing job undoes only its own work and keeps the mark where it
+        was, so the next tick covers the window again (idempotency keys stop repeats)."""
         now = self._clock.now()
         async with self._database.transaction() as session:
             mark = await session.get(SchedulerMark, MARK)
             since = mark.reached_at if mark else now - FIRST_LOOK_BACK
-        window = Window(since=min(since, now), until=now)
-        failed = False
-        for job in self._jobs:
-            try:
-                async with self._database.transaction() as session:
-                    await job(Store(session), window)
-            except Exception:
-                failed = True
-                log.exception("scheduler.job_failed job=%s", getattr(job, "__name__", job))
-        if failed:
-            # Keep the mark: the next tick covers this window again; idempotency keys stop repeats.
-            return window
-        async with self._database.transaction() as session:
-            mark = await session.get(SchedulerMark, MARK)
+            window = Window(since=min(since, now), until=now)
+            store = Store(session)
+            failed = False
+            for job in self._jobs:
+                try:
+                    async with session.begin_nested():
+                        await job(store, window)
+                except Exception:
+                    failed = True
+                    log.exception("scheduler.job_failed job=%s", getattr(job, "__name__", job))
+            if failed:
+                return window
             if mark is None:
                 session.add(SchedulerMark(name=MARK, reached_at=now))
             else:

@@ -56,9 +56,7 @@ async def push_morning_drills(store: Store, window: Window) -> None:
     )
     for campaign in await store.campaigns.overlapping(first, last):
         grace = dt.timedelta(minutes=deadlines_of(campaign).push_grace_minutes)
-        for unit in await store.units.of_organisation(campaign.organisation_id):
-            if not await store.units.chats(unit.id):
-                continue
+        for unit in await store.units.with_chats(campaign.organisation_id):
             for day in local_days(unit, window):
                 meeting = local_time(unit, day, unit.morning_meeting)
                 if not window.covers(meeting) or not _drill_day(campaign, unit, day):

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import asyncio
 
-from messages.charts import render_report_chart
-from messages.sheets import render_report_workbook
-
 from bot.types import Attachment, Audience, Reply, Text
 from handlers.context import Context
 from handlers.errors import Refusal
@@ -19,6 +16,8 @@ from handlers.report_builder import build_report
 from handlers.report_data import Report
 from handlers.router import SUPERVISORS, Router
 from messages import Renderer
+from messages.charts import render_report_chart
+from messages.sheets import render_report_workbook
 from storage.models import Member, Role, Unit
 
 PNG = "image/png"

@@ -209,8 +209,11 @@ async def _stage_units(
     for campaign in await store.campaigns.overlapping(first, last):
         grace = dt.timedelta(minutes=deadlines_of(campaign).push_grace_minutes)
         stages = await store.campaigns.stages(campaign.id)
-        for unit in await store.units.of_organisation(campaign.organisation_id):
-            if with_chat and not await store.units.chats(unit.id):
-                continue
+        units = (
+            await store.units.with_chats(campaign.organisation_id)
+            if with_chat
+            else await store.units.of_organisation(campaign.organisation_id)
+        )
+        for unit in units:
             for stage in stages:
                 yield campaign, stage, unit, grace

@@ -124,9 +124,12 @@ async def _unit_days(
     )
     for campaign in await store.campaigns.overlapping(first, last):
         grace = dt.timedelta(minutes=deadlines_of(campaign).push_grace_minutes)
-        for unit in await store.units.of_organisation(campaign.organisation_id):
-            if with_chat and not await store.units.chats(unit.id):
-                continue
+        units = (
+            await store.units.with_chats(campaign.organisation_id)
+            if with_chat
+            else await store.units.of_organisation(campaign.organisation_id)
+        )
+        for unit in units:
             for day in local_days(unit, window):
                 if campaign.starts_on <= day <= campaign.ends_on + dt.timedelta(days=31):
                     yield campaign, unit, day, grace

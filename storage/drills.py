@@ -151,3 +151,32 @@ class Drills:
 def _as_date(value: dt.date | str) -> dt.date:
     """SQLite returns aggregated dates as text."""
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
+
+
+class OpenDrills:
+    """Drills of a unit open for answers now, and who has answered them (the demo's colleagues)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def open_at(
+        self, unit_id: int, moment: dt.datetime
+    ) -> list[tuple[Drill, DrillItem, set[int]]]:
+        rows = await self._session.execute(
+            select(Drill, DrillItem)
+            .join(DrillItem, DrillItem.id == Drill.drill_item_id)
+            .where(Drill.unit_id == unit_id, Drill.opens_at <= moment, Drill.closes_at >= moment)
+            .order_by(Drill.local_date)
+        )
+        found = [(drill, item) for drill, item in rows.tuples()]
+        if not found:
+            return []
+        answers = await self._session.execute(
+            select(DrillAnswer.drill_id, DrillAnswer.member_id).where(
+                DrillAnswer.drill_id.in_([drill.id for drill, _ in found])
+            )
+        )
+        answered: dict[int, set[int]] = {}
+        for drill_id, member_id in answers.tuples():
+            answered.setdefault(drill_id, set()).add(member_id)
+        return [(drill, item, answered.get(drill.id, set())) for drill, item in found]

@@ -100,3 +100,13 @@ class Units:
     async def organisations(self) -> list[Organisation]:
         rows = await self._session.scalars(select(Organisation).order_by(Organisation.id))
         return list(rows)
+
+    async def with_chats(self, organisation_id: int) -> list[Unit]:
+        """The organisation's units that have at least one group chat bound (one query)."""
+        bound = select(ChatBinding.unit_id)
+        rows = await self._session.scalars(
+            select(Unit)
+            .where(Unit.organisation_id == organisation_id, Unit.id.in_(bound))
+            .order_by(Unit.depth, Unit.id)
+        )
+        return list(rows)
