@@ -137,16 +137,6 @@ class Drills:
         )
         return {_as_date(day) for day in rows}
 
-    async def unanswered_by(self, unit_id: int, member_id: int, since: dt.date) -> list[Drill]:
-        """Drills of a unit from ``since`` on that a member has not answered yet."""
-        answered = select(DrillAnswer.drill_id).where(DrillAnswer.member_id == member_id)
-        rows = await self._session.scalars(
-            select(Drill)
-            .where(Drill.unit_id == unit_id, Drill.local_date >= since, Drill.id.not_in(answered))
-            .order_by(Drill.local_date)
-        )
-        return list(rows)
-
 
 def _as_date(value: dt.date | str) -> dt.date:
     """SQLite returns aggregated dates as text."""
