@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator
 
-from bot.types import Reply, Text, Window
+from bot.types import Button, Reply, Text, Window
 from handlers.awards import suggest_awards
 from handlers.context import Context
 from handlers.errors import Refusal
@@ -27,6 +27,7 @@ def register(router: Router) -> None:
         "stage", show_stage, roles=EVERYONE, aliases=("阶段",), help_template="help/line_stage"
     )
     router.keyword(("当前阶段", "current stage"), "stage")
+    router.action("awards.confirm", confirm_awards, roles=SUPERVISORS)
 
 
 async def show_stage(ctx: Context) -> None:
@@ -51,6 +52,41 @@ async def show_stage(ctx: Context) -> None:
         upcoming=_stage_text(upcoming, ctx.locale) if upcoming and not stage else None,
         due=due,
     )
+
+
+async def confirm_awards(ctx: Context) -> None:
+    """A supervisor confirms the suggestions: the awards are announced (通报) in every chat of
+    the unit and the units below it, once."""
+    if ctx.member is None or ctx.member.unit_id is None:
+        raise Refusal("errors/no_unit")
+    stage_text, _, unit_text = ctx.event.value.partition(":")
+    unit = await ctx.store.units.get(int(unit_text)) if unit_text.isdigit() else None
+    if unit is None:
+        raise Refusal("errors/stale_button")
+    allowed = ctx.member.role == Role.ADMIN or unit.id in await ctx.store.units.subtree_ids(
+        ctx.member.unit_id
+    )
+    campaign = await ctx.store.campaigns.current(unit.organisation_id, local_date(unit, ctx.now()))
+    if not allowed or campaign is None:
+        raise Refusal("errors/stale_button")
+    suggestions = await suggest_awards(ctx.store, campaign, unit, unit.locale, ctx.now())
+    lines = [
+        Text("stage/award_line", {"zh": s.award.name.zh, "en": s.award.name.en, "names": s.names})
+        for s in suggestions
+    ]
+    reply = Reply(text=Text("stage/awards_notice", {"lines": lines, "by": ctx.member.display_name}))
+    for unit_id in await ctx.store.units.subtree_ids(unit.id):
+        target = await ctx.store.units.get(unit_id)
+        if target is not None:
+            await push_to_unit(
+                ctx.store,
+                target,
+                f"awards-notice:{stage_text}:{unit.id}:{unit_id}",
+                reply,
+                ctx.now(),
+                ctx.now(),
+            )
+    ctx.reply("stage/awards_confirmed", to=ctx.personal, replace_pressed=True)
 
 
 def _stage_text(stage: Stage, locale: str) -> Text:
@@ -188,11 +224,14 @@ async def _send_award_suggestions(
         Text("stage/award_line", {"zh": s.award.name.zh, "en": s.award.name.en, "names": s.names})
         for s in suggestions
     ]
+    confirm = Button(
+        Text("stage/button_confirm_awards"), "awards.confirm", f"{stage.id}:{unit.id}", "primary"
+    )
     for person in supervisors:
         await queue_private(
             store,
             member_id=person.id,
-            reply=Reply(text=Text("stage/awards", {"lines": lines})),
+            reply=Reply(text=Text("stage/awards", {"lines": lines}), buttons=(confirm,)),
             key=f"awards:{stage.id}:{unit.id}:{person.id}",
             due_at=moment,
             now=now,
