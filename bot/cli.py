@@ -114,6 +114,21 @@ def _parser(say: _Printer) -> argparse.ArgumentParser:
     load.add_argument("file", type=Path, metavar="FILE")
     load.set_defaults(run=_load)
 
+    member = commands.add_parser("member", help=say("help_member"), description=say("help_member"))
+    member_commands = member.add_subparsers(
+        title=say("help_commands"), metavar="COMMAND", required=True
+    )
+    member_add = member_commands.add_parser(
+        "add", help=say("help_member_add"), description=say("help_member_add")
+    )
+    member_add.add_argument("--platform", choices=["slack", "telegram"], required=True)
+    member_add.add_argument("--user", required=True, help=say("help_member_user"))
+    member_add.add_argument("--workspace", default="", help=say("help_member_workspace"))
+    member_add.add_argument("--name", required=True, help=say("help_member_name"))
+    member_add.add_argument("--unit", required=True, help=say("help_member_unit"))
+    member_add.add_argument("--role", choices=[r.value for r in Role], default="staff")
+    member_add.set_defaults(run=_member_add)
+
     report = commands.add_parser("report", help=say("help_report"), description=say("help_report"))
     report.add_argument("--unit", default=None, help=say("help_report_unit"))
     report.add_argument("--period", default="", help=say("help_report_period"))
@@ -253,6 +268,54 @@ def _report(args: argparse.Namespace, settings: Settings, say: _Printer) -> int:
         return 0
 
     return asyncio.run(report())
+
+
+def _member_add(args: argparse.Namespace, settings: Settings, say: _Printer) -> int:
+    """Add a person by their platform id: how the first admin gets in (then /role, /join)."""
+    from storage.store import Store
+
+    async def add() -> int:
+        if is_sqlite(settings.database_url):
+            upgrade(settings.database_url)
+        database = Database(settings.database_url)
+        now = dt.datetime.now(dt.UTC)
+        try:
+            async with database.transaction() as session:
+                store = Store(session)
+                units = [
+                    u
+                    for organisation in await store.units.organisations()
+                    for u in await store.units.of_organisation(organisation.id)
+                    if u.key == args.unit
+                ]
+                if len(units) != 1:
+                    say.err("report_unknown_unit", given=args.unit, units="")
+                    return 1
+                if await store.members.by_identity(args.platform, args.workspace, args.user):
+                    say.err("member_exists", user=args.user)
+                    return 1
+                member = await store.members.add(
+                    organisation_id=units[0].organisation_id,
+                    unit_id=units[0].id,
+                    display_name=args.name,
+                    role=Role(args.role),
+                    is_unit_head=args.role == "supervisor",
+                    now=now,
+                )
+                await store.members.add_identity(
+                    member,
+                    platform=args.platform,
+                    workspace=args.workspace,
+                    external_id=args.user,
+                    private_chat_id=args.user,
+                    now=now,
+                )
+        finally:
+            await database.dispose()
+        say.out("member_added", name=args.name, unit=args.unit, role=args.role)
+        return 0
+
+    return asyncio.run(add())
 
 
 def _db_upgrade(args: argparse.Namespace, settings: Settings, say: _Printer) -> int:

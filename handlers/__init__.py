@@ -15,6 +15,7 @@ from handlers import (
     fix,
     help,
     inspect,
+    join,
     language,
     observe,
     remind,
@@ -31,6 +32,7 @@ Job = Callable[[Store, Window], Awaitable[None]]
 
 FEATURES: tuple[Callable[[Router], None], ...] = (
     help.register,
+    join.register,
     language.register,
     drill.register,
     score.register,

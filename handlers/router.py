@@ -71,9 +71,17 @@ class Router:
         for alias in folded:
             self._add(self._aliases, alias, name)
 
-    def action(self, action_id: str, handler: Handler, *, roles: Iterable[Role]) -> None:
+    def action(
+        self,
+        action_id: str,
+        handler: Handler,
+        *,
+        roles: Iterable[Role],
+        open_to_strangers: bool = False,
+    ) -> None:
         """A button press or a form submission whose id is ``action_id``."""
-        self._add(self._actions, action_id, Route(action_id, handler, frozenset(roles)))
+        route = Route(action_id, handler, frozenset(roles), open_to_strangers=open_to_strangers)
+        self._add(self._actions, action_id, route)
 
     def flow(self, flow: str, handler: Handler, *, roles: Iterable[Role]) -> None:
         """Free text typed while the person is inside ``flow`` (kept in the database)."""

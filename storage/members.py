@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Member, PlatformIdentity, Role
@@ -109,5 +109,16 @@ class Members:
                 Member.role == Role.ADMIN,
             )
             .order_by(Member.id)
+        )
+        return list(rows)
+
+    async def named(self, organisation_id: int, name: str) -> list[Member]:
+        """Members whose display name is ``name`` (case-insensitive)."""
+        rows = await self._session.scalars(
+            select(Member).where(
+                Member.organisation_id == organisation_id,
+                Member.active,
+                func.lower(Member.display_name) == name.casefold(),
+            )
         )
         return list(rows)

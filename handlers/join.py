@@ -1,0 +1,148 @@
+"""/join: a person the campaign does not know yet picks their unit and becomes a staff member.
+
+The organisation comes from the group chat the person is in (a chat bound to a unit), or is the
+only organisation there is. Supervisors and admins are promoted by an admin (/role)."""
+
+from __future__ import annotations
+
+from bot.types import Button, Text
+from handlers.context import Context
+from handlers.errors import Refusal
+from handlers.router import ADMINS, EVERYONE, Router
+from storage.models import Role, Unit
+
+MAX_CHOICES = 25
+
+
+def register(router: Router) -> None:
+    router.command(
+        "join",
+        offer_units,
+        roles=EVERYONE,
+        aliases=("加入",),
+        help_template="help/line_join",
+        open_to_strangers=True,
+    )
+    router.action("join.unit", join_unit, roles=EVERYONE, open_to_strangers=True)
+    router.command(
+        "bind", bind_chat, roles=ADMINS, aliases=("绑定",), help_template="help/line_bind"
+    )
+    router.command(
+        "role", set_role, roles=ADMINS, aliases=("角色",), help_template="help/line_role"
+    )
+
+
+async def offer_units(ctx: Context) -> None:
+    if ctx.member is not None:
+        ctx.private("join/already", unit=_name(ctx.unit, ctx.locale) if ctx.unit else "")
+        return
+    units = await _joinable_units(ctx)
+    chat_unit = await ctx.store.units.for_chat(
+        ctx.event.chat.platform, ctx.event.chat.workspace, ctx.event.chat.chat_id
+    )
+    if chat_unit is not None:
+        units = [chat_unit] + [u for u in units if u.id != chat_unit.id]
+    buttons = tuple(
+        Button(Text("join/unit", {"zh": u.name_zh, "en": u.name_en}), "join.unit", str(u.id))
+        for u in units[:MAX_CHOICES]
+    )
+    ctx.reply("join/pick", to=ctx.personal, buttons=buttons)
+
+
+async def join_unit(ctx: Context) -> None:
+    if ctx.member is not None:
+        ctx.private("join/already", unit=_name(ctx.unit, ctx.locale) if ctx.unit else "")
+        return
+    units = {u.id: u for u in await _joinable_units(ctx)}
+    unit = units.get(int(ctx.event.value)) if ctx.event.value.isdigit() else None
+    if unit is None:
+        raise Refusal("errors/stale_button")
+    sender = ctx.event.sender
+    member = await ctx.store.members.add(
+        organisation_id=unit.organisation_id,
+        unit_id=unit.id,
+        display_name=sender.display_name or sender.user_id,
+        role=Role.STAFF,
+        now=ctx.now(),
+    )
+    await ctx.store.members.add_identity(
+        member,
+        platform=sender.platform,
+        workspace=sender.workspace,
+        external_id=sender.user_id,
+        private_chat_id=sender.user_id,
+        platform_locale=sender.locale,
+        now=ctx.now(),
+    )
+    ctx.member, ctx.unit = member, unit
+    ctx.reply("join/joined", to=ctx.personal, replace_pressed=True, unit=_name(unit, ctx.locale))
+
+
+async def bind_chat(ctx: Context) -> None:
+    """``/bind <unit>`` in a group chat: its drills, notices and summaries come here."""
+    assert ctx.member is not None
+    if not ctx.event.chat.is_group:
+        raise Refusal("join/bind_in_group")
+    wanted = ctx.event.args.strip().casefold()
+    units = await ctx.store.units.of_organisation(ctx.member.organisation_id)
+    unit = next(
+        (
+            u
+            for u in units
+            if wanted in (u.key.casefold(), u.name_zh.casefold(), u.name_en.casefold())
+        ),
+        None,
+    )
+    if unit is None:
+        raise Refusal(
+            "join/unknown_unit", given=ctx.event.args.strip(), units=", ".join(u.key for u in units)
+        )
+    chat = ctx.event.chat
+    if not await ctx.store.units.bind_chat(
+        unit.id, chat.platform, chat.workspace, chat.chat_id, ctx.now()
+    ):
+        current = await ctx.store.units.for_chat(chat.platform, chat.workspace, chat.chat_id)
+        raise Refusal("join/already_bound", unit=_name(current, ctx.locale) if current else "")
+    ctx.reply("join/bound", unit=_name(unit, ctx.locale))
+
+
+async def set_role(ctx: Context) -> None:
+    """``/role <member name> <staff|supervisor|admin|volunteer>`` (admins)."""
+    assert ctx.member is not None
+    name, _, role_text = ctx.event.args.strip().rpartition(" ")
+    try:
+        role = Role(role_text.strip().casefold())
+    except ValueError:
+        raise Refusal("join/role_usage") from None
+    people = await ctx.store.members.named(ctx.member.organisation_id, name.strip().lstrip("@"))
+    if len(people) != 1:
+        raise Refusal("join/which_member", given=name.strip(), count=len(people))
+    person = people[0]
+    person.role = role
+    person.is_unit_head = role == Role.SUPERVISOR and person.is_unit_head
+    ctx.reply(
+        "join/role_set", to=ctx.personal, name=person.display_name, role=Text(f"roles/{role}")
+    )
+    ctx.notify(person.id, "join/role_notice", role=Text(f"roles/{role}"))
+
+
+async def _joinable_units(ctx: Context) -> list[Unit]:
+    """Units of the organisation this chat belongs to, or of the only organisation."""
+    chat = ctx.event.chat
+    bound = await ctx.store.units.for_chat(chat.platform, chat.workspace, chat.chat_id)
+    organisations = await ctx.store.units.organisations()
+    if bound is not None:
+        organisation_id = bound.organisation_id
+    elif len(organisations) == 1:
+        organisation_id = organisations[0].id
+    else:
+        raise Refusal("join/ask_in_group")
+    units = await ctx.store.units.of_organisation(organisation_id)
+    parents = {u.parent_id for u in units}
+    return [u for u in units if u.id not in parents]  # people belong to the units at the leaves
+
+
+def _name(unit: Unit | None, locale: str) -> str:
+    if unit is None:
+        return ""
+    return unit.name_zh if locale == "zh" else unit.name_en
