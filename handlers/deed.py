@@ -140,6 +140,8 @@ async def submit(ctx: Context) -> None:
     description = values.get("what", "")
     if not description:
         raise Refusal("deed/what_needed")
+    if len(description) > MAX_DESCRIPTION:  # the form says so, but not every platform checks
+        raise Refusal("errors/too_long", limit=MAX_DESCRIPTION)
     doers = await _doers(ctx, member, values.get("who", ""))
     category = next((c for c in categories(campaign) if c.key == values.get("category")), None)
     if category is None:

@@ -22,11 +22,13 @@ class Item(Protocol):
 
 
 def interval_for(history: ItemHistory) -> int:
+    """Days before an item comes back. A weak item comes back soon, but each time it has been
+    asked adds to the wait, so two stubborn items cannot crowd out every new one."""
     rate = history.correct_rate
     if rate is None:
         return INTERVAL_DAYS["unanswered"]
     if rate < WEAK_BELOW:
-        return INTERVAL_DAYS["weak"]
+        return INTERVAL_DAYS["weak"] * max(1, history.times_asked)
     if rate < MASTERED_FROM:
         return INTERVAL_DAYS["learning"]
     return INTERVAL_DAYS["mastered"]

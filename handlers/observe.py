@@ -105,6 +105,8 @@ async def submit(ctx: Context) -> None:
         raise Refusal("errors/stale_button")
     if not text:
         raise Refusal("observe/text_needed")
+    if len(text) > MAX_TEXT:  # the form says so, but not every platform checks
+        raise Refusal("errors/too_long", limit=MAX_TEXT)
     anonymous = values.get("anonymous") == "yes"
     deadlines = deadlines_of(campaign)
     observation = await ctx.store.observations.create(

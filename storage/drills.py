@@ -19,6 +19,7 @@ class ItemHistory:
     last_asked: dt.date
     answers: int
     correct: int
+    times_asked: int = 1
 
     @property
     def correct_rate(self) -> float | None:
@@ -84,14 +85,15 @@ class Drills:
                 func.max(Drill.local_date),
                 func.count(DrillAnswer.id),
                 func.coalesce(func.sum(case((DrillAnswer.correct, 1), else_=0)), 0),
+                func.count(func.distinct(Drill.id)),
             )
             .outerjoin(DrillAnswer, DrillAnswer.drill_id == Drill.id)
             .where(Drill.unit_id == unit_id)
             .group_by(Drill.drill_item_id)
         )
         return {
-            item_id: ItemHistory(_as_date(last), int(answers), int(correct))
-            for item_id, last, answers, correct in rows.tuples()
+            item_id: ItemHistory(_as_date(last), int(answers), int(correct), int(asked))
+            for item_id, last, answers, correct, asked in rows.all()
         }
 
     async def record_answer(
@@ -158,7 +160,7 @@ class OpenDrills:
             .where(Drill.unit_id == unit_id, Drill.opens_at <= moment, Drill.closes_at >= moment)
             .order_by(Drill.local_date)
         )
-        found = [(drill, item) for drill, item in rows.tuples()]
+        found = [(drill, item) for drill, item in rows.all()]
         if not found:
             return []
         answers = await self._session.execute(
@@ -167,6 +169,6 @@ class OpenDrills:
             )
         )
         answered: dict[int, set[int]] = {}
-        for drill_id, member_id in answers.tuples():
+        for drill_id, member_id in answers.all():
             answered.setdefault(drill_id, set()).add(member_id)
         return [(drill, item, answered.get(drill.id, set())) for drill, item in found]

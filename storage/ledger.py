@@ -97,7 +97,7 @@ class Ledger:
             .where(PointEntry.campaign_id == campaign_id, PointEntry.member_id == member_id)
             .group_by(PointEntry.source)
         )
-        return {source: int(points) for source, points in rows.tuples()}
+        return {source: int(points) for source, points in rows.all()}
 
     async def recent(self, campaign_id: int, member_id: int, limit: int = 10) -> list[PointEntry]:
         rows = await self._session.scalars(
@@ -124,7 +124,7 @@ class Ledger:
             .where(Member.unit_id.in_(unit_ids), Member.active, Member.role != Role.VOLUNTEER)
             .order_by(func.coalesce(points.c.points, 0).desc(), Member.id)
         )
-        return [Standing(m, name, hide, int(p)) for m, name, hide, p in rows.tuples()]
+        return [Standing(m, name, hide, int(p)) for m, name, hide, p in rows.all()]
 
     async def unit_standings(self, campaign_id: int, unit_ids: list[int]) -> list[UnitStanding]:
         """Units by points per member, so size does not decide; highest first."""
@@ -133,13 +133,13 @@ class Ledger:
             .where(Member.unit_id.in_(unit_ids), Member.active, Member.role != Role.VOLUNTEER)
             .group_by(Member.unit_id)
         )
-        members = {unit_id: count for unit_id, count in member_rows.tuples()}
+        members = {unit_id: count for unit_id, count in member_rows.all()}
         point_rows = await self._session.execute(
             select(PointEntry.unit_id, func.sum(PointEntry.points))
             .where(PointEntry.campaign_id == campaign_id, PointEntry.unit_id.in_(unit_ids))
             .group_by(PointEntry.unit_id)
         )
-        points = {unit_id: total for unit_id, total in point_rows.tuples()}
+        points = {unit_id: total for unit_id, total in point_rows.all()}
         standings = [
             UnitStanding(unit_id, int(points.get(unit_id, 0)), int(members.get(unit_id, 0)))
             for unit_id in unit_ids

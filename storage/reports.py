@@ -83,7 +83,7 @@ class ReportRows:
             )
             .order_by(Drill.local_date, Drill.id)
         )
-        return [(drill, answer, item) for drill, answer, item in rows.tuples()]
+        return [(drill, answer, item) for drill, answer, item in rows.all()]
 
     async def selfcheck_runs(self, scope: Scope) -> list[SelfCheckRun]:
         rows = await self._session.scalars(
@@ -114,7 +114,7 @@ class ReportRows:
             .join(Checklist, Checklist.id == ChecklistItem.checklist_id)
             .where(Checklist.campaign_id == campaign_id)
         )
-        return [(item, checklist) for item, checklist in rows.tuples()]
+        return [(item, checklist) for item, checklist in rows.all()]
 
     async def rectifications(self, unit_ids: list[int], until: dt.datetime) -> list[Rectification]:
         """Rectifications raised up to the end of the period (their state as it is now)."""

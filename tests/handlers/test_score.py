@@ -32,7 +32,7 @@ RULES_EN = {
     "drill_answered": "answered the drill",
     "drill_correct": "drill answered well",
     "deed_approved": "good deed approved",
-    "streak_bonus": "streak bonus",
+    "praise_received": "praise received",
 }
 
 
@@ -89,8 +89,16 @@ async def ids(bot: DemoSession) -> tuple[int, int, int]:
 
 
 async def award(
-    bot: DemoSession, unit_key: str, member: int, points: int, key: str, *, source: str = "deed"
+    bot: DemoSession,
+    unit_key: str,
+    member: int,
+    points: int,
+    key: str,
+    *,
+    source: str = "deed",
+    rule: str = "deed_approved",
 ) -> None:
+    """Points written straight through the ledger, as another feature would write them."""
     _, campaign, organisation = await ids(bot)
     async with bot.database.transaction() as session:
         store = Store(session)
@@ -103,7 +111,7 @@ async def award(
                 unit_id=unit.id,
                 member_id=member,
                 source=source,
-                rule="deed_approved",
+                rule=rule,
                 points=points,
                 key=key,
                 occurred_at=now,
@@ -174,17 +182,26 @@ async def test_score_in_english_and_chinese_is_sums_over_the_ledger(
 ) -> None:
     async with demo(plan, tmp_path / "demo.db") as bot:
         me = await two_mornings_and_a_deed(bot)
+        await award(
+            bot, "renmin-road", me, 10, "praise:1", source="observation", rule="praise_received"
+        )
+        # Someone in another unit with more points: ranked in the organisation, not in my unit.
+        zhou = await add_member(bot, "dongguan", "Zhou Lei")
+        await award(bot, "dongguan", zhou, 100, "deed:2:approved")
+
         mine = PointEntry.member_id == me
         total = await ledger_sum(bot, mine)
         stage = await ledger_sum(bot, mine, PointEntry.local_date.between(*STAGE_1))
         week = await ledger_sum(bot, mine, PointEntry.local_date.between(MONDAY, MONDAY))
         drills = await ledger_sum(bot, mine, PointEntry.source == "drill")
         deeds = await ledger_sum(bot, mine, PointEntry.source == "deed")
-        assert (total, stage, week, drills, deeds) == (27, 27, 17, 12, 15)
+        praise = await ledger_sum(bot, mine, PointEntry.source == "observation")
+        assert (total, stage, week, drills, deeds, praise) == (37, 37, 27, 12, 15, 10)
         unit = await member_points(bot, [bot.people.unit_id])
         everyone = await member_points(bot)
-        assert len(unit) == len(everyone) == 5  # you and four colleagues; other units are empty
+        assert (len(unit), len(everyone)) == (5, 6)  # you, four colleagues, and Zhou Lei
         assert unit[me] == total
+        assert rank(everyone, me) == rank(unit, me) + 1
 
         out = await bot.say("/score")
         assert out == "\n".join(
@@ -193,11 +210,12 @@ async def test_score_in_english_and_chinese_is_sums_over_the_ledger(
                 f"Total {total}; this stage (Stage 1: self-check and rectification (hardware))"
                 f" {stage}; this week {week}",
                 f"Rank in my unit: {rank(unit, me)} of 5; in the organisation:"
-                f" {rank(everyone, me)} of 5",
+                f" {rank(everyone, me)} of 6",
                 "Morning drills answered: 2 working days in a row",
                 "Where the points come from:",
                 f"• drills: {drills}",
                 f"• good deeds: {deeds}",
+                f"• observations: {praise}",
                 "Stage target 92: my unit has no finished self-check this stage yet (/check).",
             ]
         )
@@ -210,11 +228,12 @@ async def test_score_in_english_and_chinese_is_sums_over_the_ledger(
             [
                 "📊 我的积分",
                 f"总分 {total} 分;本阶段(第一阶段：自查整改（硬件）){stage} 分;本周 {week} 分",
-                f"本单位排名 第 {rank(unit, me)}/5 名;全系统 第 {rank(everyone, me)}/5 名",
+                f"本单位排名 第 {rank(unit, me)}/5 名;全系统 第 {rank(everyone, me)}/6 名",
                 "连续参加晨会演练 2 个工作日",
                 "积分来源:",
                 f"• 晨会演练:{drills} 分",
                 f"• 好人好事:{deeds} 分",
+                f"• 监督意见:{praise} 分",
                 "本阶段目标分 92 分:本单位本阶段还没有完成自查(/check)。",
             ]
         )
@@ -249,12 +268,19 @@ async def test_score_detail_lists_the_last_entries_with_their_rules(
             "• Fri 8 Jan 2027 drill answered well +8",
             "• Fri 8 Jan 2027 answered the drill +2",
         ]
+        assert out.splitlines()[1:] == [
+            f"• {r.local_date:%a} {r.local_date.day} {r.local_date:%b %Y} {RULES_EN[r.rule]}"
+            f" +{r.points}"
+            for r in rows
+        ]
         # Only the last ten.
         for n in range(12):
             await award(bot, "renmin-road", me, 1, f"deed:extra:{n}")
         lines = (await bot.say("/score detail")).splitlines()
         assert lines[1:] == ["• Mon 11 Jan 2027 good deed approved +1"] * 10
-        assert "🧾 最近的积分记录" in await bot.say("/lang zh") + await bot.say("/score 明细")
+        await bot.say("/lang zh")
+        lines = (await bot.say("/score 明细")).splitlines()
+        assert lines[0] == "🧾 最近的积分记录" and len(lines) == 11
 
 
 # --- /leaderboard --------------------------------------------------------------------------------

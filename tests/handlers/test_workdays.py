@@ -145,8 +145,8 @@ def test_working_days_between_and_the_previous_working_day() -> None:
 # --- streaks -------------------------------------------------------------------------------------
 
 
-def days(*numbers: int, month: int = 1) -> set[dt.date]:
-    return {D(2027, month, n) for n in numbers}
+def days(*numbers: int) -> set[dt.date]:
+    return {D(2027, 1, n) for n in numbers}
 
 
 def test_weekends_and_holidays_do_not_break_a_streak() -> None:
