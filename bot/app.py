@@ -11,14 +11,20 @@ import datetime as dt
 import logging
 import signal
 import time
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
+from bot.adapters.slack import EVENTS_PATH, SlackAdapter
 from bot.clock import SystemClock
 from bot.config import Settings
+from bot.core import Core, CoreSettings
 from bot.delivery import OutboundAdapter, Sender
 from bot.scheduler import Scheduler, start_ticking
-from handlers import JOBS
+from handlers import JOBS, build_router
+from handlers.dates import warm_up
+from messages import Renderer
 from storage.database import Database
 from storage.health import database_answers, outbox_counts
 from storage.migrate import upgrade_async
@@ -70,16 +76,16 @@ async def serve(settings: Settings) -> int:
         await upgrade_async(settings.database_url)
     database = Database(settings.database_url)
     clock = SystemClock()
-    adapters: dict[str, OutboundAdapter] = {}
-    for platform, configured in (
-        ("slack", settings.slack_configured),
-        ("telegram", settings.telegram_configured),
-    ):
-        if configured:
-            log.warning(
-                "platform.not_available platform=%s (its adapter is not built yet)", platform
-            )
+    warm_up()  # the date parsers' first call is slow: pay it now, not on someone's message
+    core = Core(database, build_router(), clock, CoreSettings(default_locale=settings.locale))
+    renderer = Renderer()
     app = build_http_app(database, time.monotonic())
+    adapters: dict[str, OutboundAdapter] = {}
+    closers: list[Callable[[], Awaitable[object]]] = []
+    if settings.slack_configured:
+        adapters["slack"] = await _start_slack(settings, core, renderer, clock, app, closers)
+    if settings.telegram_configured:
+        log.warning("platform.not_available platform=telegram (its adapter is not built yet)")
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.http_port)
@@ -97,6 +103,37 @@ async def serve(settings: Settings) -> int:
     finally:
         log.info("process.stopping")
         ticking.shutdown(wait=False)
+        for close in closers:
+            await close()
         await runner.cleanup()
         await database.dispose()
     return 0
+
+
+async def _start_slack(
+    settings: Settings,
+    core: Core,
+    renderer: Renderer,
+    clock: SystemClock,
+    app: web.Application,
+    closers: list[Callable[[], Awaitable[object]]],
+) -> SlackAdapter:
+    """Slack joins the HTTP server at /slack/events, or connects by Socket Mode (app token)."""
+    assert settings.slack_bot_token is not None and settings.slack_signing_secret is not None
+    slack = SlackAdapter(
+        core,
+        renderer,
+        clock,
+        token=settings.slack_bot_token.get_secret_value(),
+        signing_secret=settings.slack_signing_secret.get_secret_value(),
+        api_url=settings.slack_api_url,
+    )
+    if settings.slack_app_token is None:
+        slack.mount(app)
+        log.info("slack.http path=%s", EVENTS_PATH)
+        return slack
+    socket = AsyncSocketModeHandler(slack.app, settings.slack_app_token.get_secret_value())
+    await socket.connect_async()
+    closers.append(socket.close_async)
+    log.info("slack.socket_mode connected")
+    return slack

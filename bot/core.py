@@ -8,6 +8,7 @@ rolled back and nothing is lost for work that was kept.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import uuid
 from dataclasses import dataclass
@@ -74,6 +75,31 @@ class Core:
                 "event.failed kind=%s command=%s action=%s", event.kind, event.command, event.action
             )
             return Outcome([_personal(event, Text("errors/internal"))], locale)
+
+    async def defer(
+        self,
+        reply: Reply,
+        *,
+        platform: str,
+        workspace: str,
+        chat_id: str,
+        locale: str,
+        key: str,
+        not_before: dt.datetime,
+    ) -> None:
+        """Hand a reply the platform would not take now (rate limited) to the outbox, so the
+        sender delivers it later instead of it being dropped."""
+        async with self.database.transaction() as session:
+            await Store(session).outbox.enqueue(
+                key=key,
+                platform=platform,
+                workspace=workspace,
+                chat_id=chat_id,
+                reply=reply.to_json(),
+                locale=locale,
+                due_at=not_before,
+                now=self.clock.now(),
+            )
 
     async def _context(self, store: Store, event: Event) -> Context:
         found = await store.members.by_identity(

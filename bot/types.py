@@ -220,6 +220,9 @@ def _jsonable_data(value: Any) -> Any:
         return {str(k): _jsonable_data(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_jsonable_data(v) for v in value]
+    if is_dataclass(value) and not isinstance(value, type):
+        # e.g. the report's summary data: its dates must come back as dates too
+        return {f.name: _jsonable_data(getattr(value, f.name)) for f in dataclass_fields(value)}
     return _jsonable(value)
 
 

@@ -14,6 +14,7 @@ from handlers import (
     drill,
     fix,
     help,
+    home,
     inspect,
     join,
     language,
@@ -44,6 +45,7 @@ FEATURES: tuple[Callable[[Router], None], ...] = (
     stage.register,
     remind.register,
     report.register,
+    home.register,
 )
 
 # What the scheduler asks, every tick, for pushes that fell due (drills, reminders, notices).

@@ -591,6 +591,6 @@ async def test_pushes_are_printed_under_their_chat(console: Console) -> None:
     assert console.chat.take_transcript().splitlines() == [
         "── group chat group:renmin-road ──",
         "Thanks, saved.",
-        "── private message ──",
+        "── private message → tester ──",
         "Thanks, saved.",
     ]

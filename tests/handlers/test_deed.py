@@ -1,0 +1,431 @@
+"""Good deeds (好人好事): reported with the form, missing values asked for by text, approved or
+rejected by a supervisor of the unit, and scored by the plan's category formula.
+
+The bus-operator plan has three categories: money recovered (asks the amount), social impact (asks
+the level) and a sustained deed (asks the days); the postal-bank plan has none, so its deeds use
+the general category and ``points.deed_approved``. Several people share one demo: each has a
+console chat on the same core, and every push lands in its addressee's chat.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select, update
+
+from bot.adapters.console import PLATFORM, ConsoleChat
+from bot.core import Core, CoreSettings
+from bot.delivery import Destination
+from bot.delivery import Sender as OutboxSender
+from bot.demo import YOU, DemoOptions, DemoSession, demo_session
+from bot.types import ChatRef, Event, EventKind, Reply, Sender, Text
+from campaigns.formula import parse_formula
+from campaigns.loader import read_plan_file
+from campaigns.schema import DEED_NAMES, Plan
+from handlers import build_router
+from messages import Renderer
+from storage.models import Deed, DeedMember, Member, OutboxMessage, PointEntry, Role
+from storage.store import Store
+
+ROOT = Path(__file__).resolve().parents[2]
+PLANS = ROOT / "campaigns" / "plans"
+RENDER = Renderer()
+MONEY, SOCIAL, SUSTAINED = "1", "2", "3"  # the category choices, in the plan's order
+
+
+def read(name: str) -> Plan:
+    reading = read_plan_file(PLANS / name)
+    assert reading.problems == []
+    assert reading.plan is not None
+    return reading.plan
+
+
+@pytest.fixture(scope="module")
+def bus() -> Plan:
+    return read("bus-operator.yaml")
+
+
+@pytest.fixture(scope="module")
+def bank() -> Plan:
+    return read("postal-bank.yaml")
+
+
+def said(template: str, locale: str = "en", **data: Any) -> str:
+    return RENDER.render(Text(template, data), locale)
+
+
+def private(chat: str) -> str:
+    return said("console/private_header", chat=chat)
+
+
+def formula_points(plan: Plan, category: str, **values: float) -> int:
+    """The points the plan's formula gives, worked out with campaigns.formula directly."""
+    assert plan.scoring.deed_categories
+    [found] = [c for c in plan.scoring.deed_categories if c.key == category]
+    filled = {"amount": 0.0, "days": 0.0, "level": 0.0, "people": 1.0, **values}
+    return round(parse_formula(found.points, DEED_NAMES).evaluate(filled))
+
+
+class Desks:
+    """The console platform for several people: a push is printed in its addressee's chat."""
+
+    platform = PLATFORM
+    min_interval_per_chat = dt.timedelta(0)
+
+    def __init__(self, yours: ConsoleChat) -> None:
+        self.chats = {YOU: yours}
+
+    async def push(self, destination: Destination, reply: Reply, locale: str) -> str | None:
+        chat = self.chats.get(destination.chat_id, self.chats[YOU])
+        return await chat.push(destination, reply, locale)
+
+
+class Office:
+    """The demo plus console chats for colleagues, on the same database, core and clock."""
+
+    def __init__(self, bot: DemoSession, locale: str) -> None:
+        self.bot = bot
+        self.locale = locale
+        self.core = Core(bot.database, build_router(), bot.clock, CoreSettings(locale))
+        self.desks = Desks(bot.console)
+        bot.sender = OutboxSender(bot.database, bot.clock, {PLATFORM: self.desks})
+
+    def chat(self, user_id: str) -> ConsoleChat:
+        chat = ConsoleChat(
+            self.core,
+            self.bot.renderer,
+            self.bot.clock,
+            Sender(PLATFORM, user_id, locale=self.locale),
+            ChatRef(PLATFORM, user_id, is_group=False),
+            io.StringIO(),
+            attachments_dir=Path("unused"),
+        )
+        self.desks.chats[user_id] = chat
+        return chat
+
+    async def say(self, chat: ConsoleChat, *lines: str) -> str:
+        """Type lines and deliver what they queued for others (the clock stands still)."""
+        for line in lines:
+            await chat.say(line)
+        await self.bot.sender.flush()
+        return chat.take_transcript()
+
+    async def you(self, *lines: str) -> str:
+        return await self.say(self.bot.console, *lines)
+
+    async def handle(self, user_id: str, event_id: str | None = None, **fields: Any) -> str:
+        """One platform event (with the platform's id) straight into the core."""
+        outcome = await self.core.handle(
+            Event(
+                sender=Sender(PLATFORM, user_id, locale=self.locale),
+                chat=ChatRef(PLATFORM, user_id, is_group=False),
+                received_at=self.bot.clock.now(),
+                event_id=event_id,
+                **fields,
+            )
+        )
+        await self.bot.sender.flush()
+        return "\n".join(RENDER.render(r.text, outcome.locale) for r in outcome.replies if r.text)
+
+    async def member(self, user_id: str) -> Member:
+        async with self.bot.database.transaction() as session:
+            found = await Store(session).members.by_identity(PLATFORM, "", user_id)
+        assert found is not None
+        return found[0]
+
+
+@asynccontextmanager
+async def office(
+    plan: Plan, tmp_path: Path, template: Path, *, role: Role = Role.STAFF, locale: str = "en"
+) -> AsyncIterator[Office]:
+    path = tmp_path / "demo.db"
+    shutil.copy(template, path)  # already migrated: the session starts quicker
+    options = DemoOptions(role=role, plan=plan, db_path=path, locale=locale)
+    async with demo_session(options, io.StringIO()) as bot:
+        start = dt.datetime.combine(plan.starts_on, dt.time(7), ZoneInfo(plan.timezone))
+        if bot.clock.now() < start:
+            bot.clock.set(start)
+            await bot.fire_due()
+        async with bot.database.transaction() as session:
+            await session.execute(update(Member).values(locale=locale))
+        bot.console.take_transcript()
+        yield Office(bot, locale)
+
+
+async def rows(here: Office, model: Any, *where: Any) -> list[Any]:
+    async with here.bot.database.transaction() as session:
+        return list(await session.scalars(select(model).where(*where).order_by(model.id)))
+
+
+async def pushes(here: Office, template: str) -> list[int | None]:
+    """Who was sent a message made from ``template``."""
+    sent = await rows(here, OutboxMessage, OutboxMessage.member_id.is_not(None))
+    return [m.member_id for m in sent if Reply.from_json(m.reply).text.template == template]
+
+
+async def ledger(here: Office) -> list[tuple[int | None, str, int]]:
+    entries = await rows(here, PointEntry, PointEntry.source == "deed")
+    return [(e.member_id, e.rule, e.points) for e in entries]
+
+
+def deed_form(who: str, category: str, **values: str) -> dict[str, Any]:
+    """The submitted form as a platform delivers it (a Slack modal, say)."""
+    form = {"what": "Helped a lost child find her mother", "who": who, "category": category}
+    form.update({"amount": "", "days": "", "level": "", **values})
+    return {"kind": EventKind.FORM, "action": "deed.submit", "form": form}
+
+
+# --- money recovered: the form, a missing amount asked by text, approval ----------------------
+
+
+async def test_money_recovered_reported_asked_approved_and_scored(
+    bus: Plan, tmp_path: Path, sqlite_template: Path
+) -> None:
+    async with office(bus, tmp_path, sqlite_template) as here:
+        zhou, liu = here.chat("colleague-3"), here.chat("colleague-1")
+        me, liu_member = await here.member(YOU), await here.member("colleague-1")
+        zhou_member = await here.member("colleague-3")
+
+        out = await here.you("/deed")
+        assert out.endswith("» What happened? (when, where, what was done)"), (
+            "the form starts with what happened"
+        )
+        out = await here.you("Returned a lost wallet on the 6:40 run")
+        assert out.splitlines()[1:] == [
+            "  [1] me",
+            "  [2] Liu Jianguo",
+            "  [3] Huang Li",
+            "  [4] Zhou Hai",
+        ], "volunteers are not offered as doers"
+        await here.you("1,2", MONEY)
+        out = await here.you("-", "-", "-")  # no amount, days or level given
+        name = bus.scoring.deed_categories[0].name
+        category = Text("deed/category", {"zh": name.zh, "en": name.en})
+        assert out.endswith(said("deed/ask_amount", given="", category=category))
+        assert await rows(here, Deed) == []
+        assert await here.you("lots") == said("deed/ask_amount", given="lots", category=category)
+        await here.you("/help")  # wandering off does not lose the report
+        assert await here.you("3,000") == said("deed/reported", number=1, own=True)
+
+        [deed] = await rows(here, Deed)
+        assert (deed.description, deed.category_key, deed.amount, deed.status) == (
+            "Returned a lost wallet on the 6:40 run",
+            "money-recovered",
+            3000,
+            "pending",
+        )
+        doers = [d.member_id for d in await rows(here, DeedMember)]
+        assert doers == [me.id, liu_member.id]
+        # The unit's supervisors are told; nothing is earned before approval.
+        assert await pushes(here, "deed/to_approve") == [zhou_member.id]
+        assert zhou.take_transcript() == "\n".join(
+            [private("colleague-3"), said("deed/to_approve", number=1, reporter="Alex Li")]
+        )
+        assert await ledger(here) == []
+
+        out = await here.say(zhou, "/approve")
+        assert out.startswith(said("deed/queue", count=1))
+        assert "Recovered 3,000 yuan; reported by Alex Li" in out
+        assert out.endswith("  [1] ✅ Approve\n  [2] ❌ Reject")
+        points = formula_points(bus, "money-recovered", amount=3000, people=2)
+        assert points == 40
+        assert await here.say(zhou, "1") == said("deed/approved", number=1, points=40, people=2)
+        assert await here.say(zhou, "1") == said("deed/already_decided", number=1)
+        assert await here.say(zhou, "/approve") == said("deed/queue_empty")
+
+        assert await ledger(here) == [
+            (me.id, "deed_approved", 40),
+            (liu_member.id, "deed_approved", 40),
+        ]
+        notice = "\n".join(
+            [private("colleague-1"), said("deed/approved_notice", number=1, points=40)]
+        )
+        assert liu.take_transcript() == notice
+        assert said("deed/approved_notice", number=1, points=40) in await here.you("/help")
+        # You were named, so no separate word for the reporter.
+        assert await pushes(here, "deed/approved_reporter") == []
+
+
+async def test_each_category_follows_its_formula_and_repeats_do_nothing(
+    bus: Plan, tmp_path: Path, sqlite_template: Path
+) -> None:
+    async with office(bus, tmp_path, sqlite_template, locale="zh") as here:
+        here.chat("colleague-3")  # Zhou Hai's own chat, where his notices go
+        me = await here.member(YOU)
+        huang, zhou = await here.member("colleague-2"), await here.member("colleague-3")
+
+        # Social impact, level 2, for Huang Li; the platform delivers the submission twice.
+        form = deed_form(str(huang.id), "social-impact", level="2")
+        assert await here.handle(YOU, "form-1", **form) == said(
+            "deed/reported", "zh", number=1, own=False
+        )
+        assert await here.handle(YOU, "form-1", **form) == ""
+        assert len(await rows(here, Deed)) == 1
+
+        # A sustained deed with the days missing, then given in Chinese chat.
+        out = await here.you("/deed", "每天早班提前到站帮老人上车", "1", SUSTAINED, "-", "-", "-")
+        assert out.endswith(
+            said(
+                "deed/ask_days",
+                "zh",
+                given="",
+                category=Text(
+                    "deed/category",
+                    {
+                        "zh": bus.scoring.deed_categories[2].name.zh,
+                        "en": bus.scoring.deed_categories[2].name.en,
+                    },
+                ),
+            )
+        )
+        assert await here.you("20") == said("deed/reported", "zh", number=2, own=True)
+
+        social = formula_points(bus, "social-impact", level=2)
+        sustained = formula_points(bus, "sustained-deed", days=20)
+        assert (social, sustained) == (30, 45)
+        approve = {"kind": EventKind.ACTION, "action": "deed.approve"}
+        first = await here.handle("colleague-3", "ok-1", value="1", **approve)
+        assert first == said("deed/approved", "zh", number=1, points=30, people=1)
+        assert await here.handle("colleague-3", "ok-1", value="1", **approve) == ""
+        second = await here.handle("colleague-3", "ok-2", value="2", **approve)
+        assert second == said("deed/approved", "zh", number=2, points=45, people=1)
+
+    reporter = bus.scoring.points.deed_reported
+    assert await ledger(here) == [
+        (huang.id, "deed_approved", 30),
+        (me.id, "deed_reported", reporter),
+        (me.id, "deed_approved", 45),
+    ]
+    assert await pushes(here, "deed/approved_notice") == [huang.id, me.id]
+    assert await pushes(here, "deed/approved_reporter") == [me.id]
+    assert await pushes(here, "deed/to_approve") == [zhou.id, zhou.id]
+    [first_deed, second_deed] = await rows(here, Deed)
+    assert (first_deed.level, second_deed.days) == (2, 20)
+    assert first_deed.decided_by_member_id == zhou.id
+
+
+# --- rejection -------------------------------------------------------------------------------
+
+
+async def test_rejection_asks_a_reason_and_tells_the_reporter(
+    bus: Plan, tmp_path: Path, sqlite_template: Path
+) -> None:
+    async with office(bus, tmp_path, sqlite_template) as here:
+        zhou = here.chat("colleague-3")
+        liu = await here.member("colleague-1")
+        await here.handle(YOU, **deed_form(str(liu.id), "social-impact", level="3"))
+        out = await here.say(zhou, "/approve")
+        assert "impact level 3; reported by Alex Li" in out
+        assert await here.say(zhou, "2") == said("deed/ask_reason", number=1)
+        blank = await here.handle("colleague-3", kind=EventKind.TEXT, text="  ")
+        assert blank == said("deed/reason_needed")
+        reason = {"kind": EventKind.TEXT, "text": "No media report found; add the link"}
+        assert await here.handle("colleague-3", "why-1", **reason) == said(
+            "deed/rejected", number=1
+        )
+        assert await here.handle("colleague-3", "why-1", **reason) == ""
+        assert await here.say(zhou, "2") == said("deed/already_decided", number=1)
+        assert await here.say(zhou, "1") == said("deed/already_decided", number=1)
+        told = await here.you("/help")
+        assert told.startswith(
+            "\n".join(
+                [
+                    private(YOU),
+                    said(
+                        "deed/rejected_notice",
+                        number=1,
+                        reason="No media report found; add the link",
+                    ),
+                ]
+            )
+        )
+        [deed] = await rows(here, Deed)
+        assert (deed.status, deed.decision_reason) == (
+            "rejected",
+            "No media report found; add the link",
+        )
+        assert await ledger(here) == []
+        assert await pushes(here, "deed/rejected_notice") == [(await here.member(YOU)).id]
+
+
+# --- who may decide --------------------------------------------------------------------------
+
+
+async def test_nobody_decides_a_deed_they_reported_or_are_named_in(
+    bus: Plan, tmp_path: Path, sqlite_template: Path
+) -> None:
+    async with office(bus, tmp_path, sqlite_template, role=Role.SUPERVISOR) as here:
+        liu, zhou_member = await here.member("colleague-1"), await here.member("colleague-3")
+        # You (a supervisor) report a deed by Liu Jianguo: Zhou Hai is asked, not you.
+        await here.handle(YOU, **deed_form(str(liu.id), "social-impact", level="1"))
+        assert await pushes(here, "deed/to_approve") == [zhou_member.id]
+        assert "[1] ✅ Approve" in await here.you("/approve")
+        assert await here.you("1") == said("deed/not_own")
+        assert await here.you("2") == said("deed/not_own")
+        # A deed naming Zhou Hai: Zhou may not decide it either.
+        await here.handle(YOU, **deed_form(str(zhou_member.id), "social-impact", level="1"))
+        approve = {"kind": EventKind.ACTION, "action": "deed.approve", "value": "2"}
+        assert await here.handle("colleague-3", **approve) == said("deed/not_own")
+        # Zhou decides the first one.
+        assert await here.handle("colleague-3", **{**approve, "value": "1"}) == said(
+            "deed/approved", number=1, points=10, people=1
+        )
+        assert [d.status for d in await rows(here, Deed)] == ["approved", "pending"]
+
+
+async def test_staff_cannot_approve_volunteers_cannot_report_long_text_is_refused(
+    bus: Plan, tmp_path: Path, sqlite_template: Path
+) -> None:
+    async with office(bus, tmp_path, sqlite_template) as here:
+        liu = await here.member("colleague-1")
+        await here.handle("colleague-3", **deed_form(str(liu.id), "social-impact", level="1"))
+        assert await here.you("/approve") == said("errors/not_allowed", command="approve")
+        press = {"kind": EventKind.ACTION, "action": "deed.approve", "value": "1"}
+        assert await here.handle(YOU, **press) == said("errors/not_allowed", command="deed.approve")
+        # Over-long text is refused with the limit, whatever the platform's form let through.
+        rambling = deed_form(str(liu.id), "social-impact", level="1", what="好" * 1001)
+        assert await here.handle(YOU, **rambling) == said("errors/too_long", limit=1000)
+        await here.you("/deed")
+        assert await here.you("好" * 1001) == said("errors/too_long", limit=1000)
+        assert await here.you("/cancel") == said("console/form_cancelled")
+        assert await rows(here, Deed, Deed.reporter_member_id == (await here.member(YOU)).id) == []
+        volunteer = here.chat("colleague-4")
+        assert await here.say(volunteer, "/deed") == said("errors/not_allowed", command="deed")
+        assert [d.status for d in await rows(here, Deed)] == ["pending"]
+
+
+# --- a plan without categories -----------------------------------------------------------------
+
+
+async def test_postal_bank_uses_the_general_category(
+    bank: Plan, tmp_path: Path, sqlite_template: Path
+) -> None:
+    assert bank.scoring.deed_categories == []
+    async with office(bank, tmp_path, sqlite_template) as here:
+        chen = here.chat("colleague-4")
+        me, wang = await here.member(YOU), await here.member("colleague-1")
+        await here.you("/deed", "Stayed late to help an elderly customer")
+        out = await here.you("2")  # Wang Fang
+        assert out.endswith("» Category\n  [1] Good deed")  # the only category offered
+        out = await here.you("1")
+        assert out == said("deed/reported", number=1, own=False), "nothing more is asked"
+        assert said("deed/to_approve", number=1, reporter="Alex Li") in await here.say(
+            chen, "/approve"
+        )
+        approved = await here.say(chen, "1")
+        points = bank.scoring.points.deed_approved
+        assert approved == said("deed/approved", number=1, points=points, people=1)
+    assert await ledger(here) == [
+        (wang.id, "deed_approved", points),
+        (me.id, "deed_reported", bank.scoring.points.deed_reported),
+    ]
+    [deed] = await rows(here, Deed)
+    assert (deed.category_key, deed.amount, deed.days, deed.level) == ("general", None, None, None)

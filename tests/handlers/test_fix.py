@@ -1,0 +1,332 @@
+"""/fix: rectifications (整改) listed, closed with a note, reopened by a supervisor, and their
+owners reminded before and after the deadline as the demo clock moves, once each, even across a
+restart. Several people share one demo: each has a console chat on the same core, and every push
+lands in the chat of the person it is addressed to.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select, update
+
+from bot.adapters.console import PLATFORM, ConsoleChat
+from bot.core import Core, CoreSettings, Outcome
+from bot.delivery import Destination
+from bot.delivery import Sender as OutboxSender
+from bot.demo import YOU, DemoOptions, DemoSession, demo_session
+from bot.types import ChatRef, Event, EventKind, Reply, Sender, Text, Window
+from campaigns.loader import read_plan_file
+from campaigns.schema import Plan
+from handlers import build_router
+from handlers.fix import remind_rectification_owners
+from messages import Renderer
+from storage.models import Member, OutboxMessage, PointEntry, Rectification, Role
+from storage.store import Store
+
+ROOT = Path(__file__).resolve().parents[2]
+POSTAL_BANK = ROOT / "campaigns" / "plans" / "postal-bank.yaml"
+ZONE_NAME = "Asia/Shanghai"
+ZONE = ZoneInfo(ZONE_NAME)
+RENDER = Renderer()
+START = "2027-01-11 07:00"  # a Monday in stage 1, before the morning drill
+FAIL, PAUSE = "2", "4"
+
+
+@pytest.fixture(scope="module")
+def plan() -> Plan:
+    reading = read_plan_file(POSTAL_BANK)
+    assert reading.problems == []
+    assert reading.plan is not None
+    return reading.plan
+
+
+def at(local: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(local).replace(tzinfo=ZONE).astimezone(dt.UTC)
+
+
+def said(template: str, locale: str = "en", **data: Any) -> str:
+    return RENDER.render(Text(template, data), locale)
+
+
+def private(chat: str) -> str:
+    return said("console/private_header", chat=chat)
+
+
+class Desks:
+    """The console platform for several people: a push is printed in its addressee's chat."""
+
+    platform = PLATFORM
+    min_interval_per_chat = dt.timedelta(0)
+
+    def __init__(self, yours: ConsoleChat) -> None:
+        self.chats = {YOU: yours}
+
+    async def push(self, destination: Destination, reply: Reply, locale: str) -> str | None:
+        chat = self.chats.get(destination.chat_id, self.chats[YOU])
+        return await chat.push(destination, reply, locale)
+
+
+class Office:
+    """The demo plus console chats for colleagues, on the same database, core and clock."""
+
+    def __init__(self, bot: DemoSession) -> None:
+        self.bot = bot
+        self.core = Core(bot.database, build_router(), bot.clock, CoreSettings("en"))
+        self.desks = Desks(bot.console)
+        bot.sender = OutboxSender(bot.database, bot.clock, {PLATFORM: self.desks})
+
+    def chat(self, user_id: str) -> ConsoleChat:
+        chat = ConsoleChat(
+            self.core,
+            self.bot.renderer,
+            self.bot.clock,
+            Sender(PLATFORM, user_id, locale="en"),
+            ChatRef(PLATFORM, user_id, is_group=False),
+            io.StringIO(),
+            attachments_dir=Path("unused"),
+        )
+        self.desks.chats[user_id] = chat
+        return chat
+
+    async def say(self, chat: ConsoleChat, line: str) -> str:
+        """Type a line and deliver what it queued for others (the clock stands still)."""
+        await chat.say(line)
+        await self.bot.sender.flush()
+        return chat.take_transcript()
+
+    async def you(self, line: str) -> str:
+        return await self.say(self.bot.console, line)
+
+    async def handle(self, user_id: str, event_id: str | None = None, **fields: Any) -> str:
+        """One platform event (with the platform's id) straight into the core."""
+        outcome = await self.core.handle(
+            Event(
+                sender=Sender(PLATFORM, user_id, locale="en"),
+                chat=ChatRef(PLATFORM, user_id, is_group=False),
+                received_at=self.bot.clock.now(),
+                event_id=event_id,
+                **fields,
+            )
+        )
+        await self.bot.sender.flush()
+        return shown(outcome)
+
+
+def shown(outcome: Outcome) -> str:
+    return "\n".join(RENDER.render(r.text, outcome.locale) for r in outcome.replies if r.text)
+
+
+@asynccontextmanager
+async def demo(plan: Plan, path: Path, template: Path, *, role: Role) -> AsyncIterator[DemoSession]:
+    if not path.exists():
+        shutil.copy(template, path)  # already migrated: the session starts quicker
+    options = DemoOptions(role=role, plan=plan, db_path=path, locale="en")
+    async with demo_session(options, io.StringIO()) as bot:
+        if bot.clock.now() < at(START):
+            await jump(bot, START)
+        async with bot.database.transaction() as session:
+            await session.execute(update(Member).values(locale="en"))
+        yield bot
+
+
+async def jump(bot: DemoSession, local: str) -> None:
+    """Move the clock in one step where nothing of ours falls due, and fire what did."""
+    bot.clock.set(at(local))
+    await bot.fire_due()
+    bot.console.take_transcript()
+
+
+async def typed(bot: DemoSession, line: str) -> str:
+    """Type a line as you, with the clock standing still, and deliver what it queued."""
+    await bot.console.say(line)
+    await bot.sender.flush()
+    return bot.console.take_transcript()
+
+
+async def rows(bot: DemoSession, model: Any, *where: Any) -> list[Any]:
+    async with bot.database.transaction() as session:
+        return list(await session.scalars(select(model).where(*where).order_by(model.id)))
+
+
+async def member(bot: DemoSession, user_id: str) -> Member:
+    async with bot.database.transaction() as session:
+        found = await Store(session).members.by_identity(PLATFORM, "", user_id)
+    assert found is not None
+    return found[0]
+
+
+def line(fix: Rectification, what: str, *, note: str | None = None) -> Text:
+    data = {"number": fix.id, "what": what, "due": fix.due_at, "zone": ZONE_NAME}
+    return Text("fix/line", {**data, "overdue": False, "note": note})
+
+
+# --- listing, closing, reopening -------------------------------------------------------------
+
+
+async def test_list_close_reopen_and_who_is_told(
+    plan: Plan, tmp_path: Path, sqlite_template: Path
+) -> None:
+    async with demo(plan, tmp_path / "demo.db", sqlite_template, role=Role.SUPERVISOR) as bot:
+        office = Office(bot)
+        wang, chen = office.chat("colleague-1"), office.chat("colleague-4")
+        me, wang_member = await member(bot, YOU), await member(bot, "colleague-1")
+
+        # Wang Fang (staff) finds two problems; the unit head (you) owns both.
+        for typed in ("/check", FAIL, "sign broken", "by Friday", FAIL, "-", "3天内", PAUSE):
+            await office.say(wang, typed)
+        first, second = await rows(bot, Rectification)
+        assert (first.owner_member_id, second.owner_member_id) == (me.id, me.id)
+        assert first.created_by_member_id == wang_member.id
+        assert (first.due_at, second.due_at) == (at("2027-01-15 23:59"), at("2027-01-14 23:59"))
+        sign, machines = plan.checklists[0].items[0].text.en, plan.checklists[0].items[1].text.en
+
+        out = await office.you("/fix")
+        assert "📌 Wang Fang found a problem in a self-check; rectification #1 is yours" in out
+        listing = said(
+            "fix/list", lines=[line(second, machines), line(first, sign)], count=2
+        ).rstrip()
+        assert out.endswith(f"{listing}\n  [1] Close #2\n  [2] Close #1")
+        assert "• #2 Self-service area clearly signed;" in listing
+
+        # Close #1 with the button, then the note as text; a blank note is refused.
+        assert await office.you("2") == said("fix/ask_note", number=1)
+        assert await office.handle(YOU, kind=EventKind.TEXT, text=" ") == said("fix/note_needed")
+        assert await office.you("replaced the sign board") == said(
+            "fix/closed", number=1, points=15
+        )
+        assert wang.take_transcript() == "\n".join(
+            [
+                private("colleague-1"),
+                said("fix/closed_notice", number=1, by="Alex Li", note="replaced the sign board"),
+            ]
+        )
+
+        # Close #2 typed in one line; the platform delivers that event twice.
+        closing = {"kind": EventKind.COMMAND, "command": "fix", "args": "2 added the 95580 poster"}
+        closed = await office.handle(YOU, "close-2", **closing)
+        assert closed == said("fix/closed", number=2, points=15)
+        assert await office.handle(YOU, "close-2", **closing) == ""
+        assert await office.you("/fix 2 again") == said("fix/already_closed", number=2)
+        assert await office.you("/fix") == said("fix/none_open", supervisor=True)
+        assert wang.take_transcript().count("was closed by Alex Li") == 1
+
+        # Staff may not reopen, neither by the list nor by a button.
+        refused = said("errors/not_allowed", command="fix closed")
+        assert await office.say(wang, "/fix closed") == refused
+        pressed = await office.handle(
+            "colleague-1", kind=EventKind.ACTION, action="fix.reopen", value="2"
+        )
+        assert pressed == said("errors/not_allowed", command="fix.reopen")
+
+        # Another supervisor reopens #2 from the closed list; the owner (you) is told.
+        out = await office.say(chen, "/fix closed")
+        assert "• #2 Self-service area clearly signed;" in out
+        assert ": added the 95580 poster" in out
+        assert out.endswith("  [1] Reopen #2\n  [2] Reopen #1")
+        assert await office.say(chen, "1") == said("fix/reopened", number=2)
+        assert await office.say(chen, "1") == said("fix/not_closed", number=2)
+        out = await office.you("/fix")
+        assert out.startswith(
+            "\n".join([private(YOU), said("fix/reopened_notice", number=2, by="Chen Jing")])
+        )
+        assert "📌 My open rectifications (1)" in out
+        # Closing it again earns nothing more: the points were for closing it once.
+        assert await office.you("/fix 2 poster laminated") == said("fix/closed", number=2, points=0)
+        # Someone else's rectification cannot be closed.
+        assert await office.say(chen, "/fix 1 done") == said("fix/not_yours", number=1)
+
+    fixes = await rows(bot, Rectification)
+    assert [(f.status, f.close_note, f.reopen_count) for f in fixes] == [
+        ("closed", "replaced the sign board", 0),
+        ("closed", "poster laminated", 1),
+    ]
+    entries = await rows(bot, PointEntry)
+    assert [(e.member_id, e.rule, e.points, e.idempotency_key) for e in entries] == [
+        (me.id, "rectification_closed", 15, "fix:1:closed"),
+        (me.id, "rectification_closed", 15, "fix:2:closed"),
+    ]
+
+
+async def test_fix_is_for_staff_and_above(
+    plan: Plan, tmp_path: Path, sqlite_template: Path
+) -> None:
+    async with demo(plan, tmp_path / "demo.db", sqlite_template, role=Role.VOLUNTEER) as bot:
+        assert await typed(bot, "/fix") == said("errors/not_allowed", command="fix")
+    async with demo(plan, tmp_path / "staff.db", sqlite_template, role=Role.STAFF) as bot:
+        assert await typed(bot, "/fix") == said("fix/none_open", supervisor=False)
+        assert await typed(bot, "/fix 7 done") == said("fix/not_yours", number=7)
+        assert await typed(bot, "/fix seven") == said("fix/which")
+
+
+# --- reminders as the clock moves ----------------------------------------------------------
+
+
+async def reminder_rows(bot: DemoSession) -> list[OutboxMessage]:
+    return await rows(bot, OutboxMessage, OutboxMessage.idempotency_key.startswith("fix-remind:"))
+
+
+async def test_reminders_before_and_after_the_deadline_once_each(
+    plan: Plan, tmp_path: Path, sqlite_template: Path
+) -> None:
+    path = tmp_path / "demo.db"
+    assert plan.deadlines.rectification_remind_hours_before == 24
+    async with demo(plan, path, sqlite_template, role=Role.SUPERVISOR) as bot:
+        # Two failed items, both due tomorrow at 10:00; the second is closed at once.
+        for line in ("/check", FAIL, "-", "明天上午10点", FAIL, "-", "明天上午10点", PAUSE):
+            await typed(bot, line)
+        assert await typed(bot, "/fix 2 done already") == said("fix/closed", number=2, points=15)
+        [fix, _] = await rows(bot, Rectification)
+        assert fix.due_at == at("2027-01-12 10:00")
+        before = said("fix/reminder_before", number=1, due=fix.due_at, zone=ZONE_NAME)
+        overdue = said("fix/reminder_overdue", number=1, due=fix.due_at, zone=ZONE_NAME)
+        pushed: list[str] = []
+
+        async def move(to: str) -> str:
+            out = await bot.say(f"/clock {to}")
+            pushed.extend(p for p in (before, overdue) for _ in range(out.count(p)))
+            return out
+
+        assert before not in await move("2027-01-11 09:00")
+        assert before in await move("2027-01-11 11:00")  # 24 hours before 10:00 tomorrow
+        await jump(bot, "2027-01-12 09:00")
+        assert overdue not in await move("2027-01-12 09:59")
+        assert overdue in await move("2027-01-12 10:30")  # on the deadline
+        await jump(bot, "2027-01-13 09:00")
+        assert overdue in await move("2027-01-13 11:00")  # a day after
+        await jump(bot, "2027-01-14 09:00")
+        assert overdue in await move("2027-01-14 11:00")  # two days after
+        assert overdue not in await move("2027-01-14 13:00")
+        assert pushed == [before, overdue, overdue, overdue]
+        sent = await reminder_rows(bot)
+
+    suffix = f"@{PLATFORM}::{YOU}"
+    assert [(m.idempotency_key, m.status) for m in sent] == [
+        (f"fix-remind:1:0:{label}{suffix}", "sent")
+        for label in ("before", "overdue0", "overdue1", "overdue2")
+    ]
+    assert [m.next_attempt_at for m in sent] == [
+        at("2027-01-11 10:00"),
+        at("2027-01-12 10:00"),
+        at("2027-01-13 10:00"),
+        at("2027-01-14 10:00"),
+    ]
+
+    # After a restart nothing comes again: not as time goes on, nor if a job looks back.
+    async with demo(plan, path, sqlite_template, role=Role.SUPERVISOR) as bot:
+        out = await bot.say("/clock +3h")
+        assert before not in out and overdue not in out
+        for message in sent:
+            async with bot.database.transaction() as session:
+                moment = message.next_attempt_at
+                window = Window(moment - dt.timedelta(hours=1), moment + dt.timedelta(hours=1))
+                await remind_rectification_owners(Store(session), window)
+        assert [m.id for m in await reminder_rows(bot)] == [m.id for m in sent]

@@ -1,0 +1,416 @@
+"""Observations (监督意见) from a volunteer observer (义务监督员), handled under first-question
+responsibility (首问负责制): the unit's supervisors are told (without the observer's name when it is
+anonymous), the first to claim owns it, an overdue one escalates up the unit tree once per level as
+the clock moves, closing needs a resolution, the observer is told and rates it once, and verified
+praise earns the person praised. Volunteers see only their own observations and never scores.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select, update
+
+from bot.adapters.console import PLATFORM, ConsoleChat
+from bot.core import Core, CoreSettings
+from bot.delivery import Destination
+from bot.delivery import Sender as OutboxSender
+from bot.demo import YOU, DemoOptions, DemoSession, demo_session
+from bot.types import ChatRef, Event, EventKind, Reply, Sender, Text
+from campaigns.loader import read_plan_file
+from campaigns.schema import Plan
+from handlers import build_router
+from messages import Renderer
+from storage.models import Member, Observation, OutboxMessage, PointEntry, Role
+from storage.store import Store
+
+ROOT = Path(__file__).resolve().parents[2]
+POSTAL_BANK = ROOT / "campaigns" / "plans" / "postal-bank.yaml"
+ZONE_NAME = "Asia/Shanghai"
+ZONE = ZoneInfo(ZONE_NAME)
+RENDER = Renderer()
+START = "2027-01-11 07:00"  # a Monday in stage 1, before the morning drill
+HOUR = dt.timedelta(hours=1)
+COMPLAINT, PRAISE = "2", "1"
+SIGNED, ANONYMOUS = "1", "2"
+
+
+@pytest.fixture(scope="module")
+def plan() -> Plan:
+    reading = read_plan_file(POSTAL_BANK)
+    assert reading.problems == []
+    assert reading.plan is not None
+    return reading.plan
+
+
+def at(local: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(local).replace(tzinfo=ZONE).astimezone(dt.UTC)
+
+
+def said(template: str, locale: str = "en", **data: Any) -> str:
+    return RENDER.render(Text(template, data), locale)
+
+
+def private(chat: str, locale: str = "en") -> str:
+    return said("console/private_header", locale, chat=chat)
+
+
+def number_of(out: str, label: str) -> str:
+    """The number typed to pick ``label`` among the choices just printed."""
+    found = re.search(rf"^  \[(\d+)\] {re.escape(label)}$", out, re.MULTILINE)
+    assert found is not None, f"{label!r} is not offered in:\n{out}"
+    return found[1]
+
+
+class Desks:
+    """The console platform for several people: a push is printed in its addressee's chat."""
+
+    platform = PLATFORM
+    min_interval_per_chat = dt.timedelta(0)
+
+    def __init__(self, yours: ConsoleChat) -> None:
+        self.chats = {YOU: yours}
+
+    async def push(self, destination: Destination, reply: Reply, locale: str) -> str | None:
+        chat = self.chats.get(destination.chat_id, self.chats[YOU])
+        return await chat.push(destination, reply, locale)
+
+
+class Office:
+    """The demo plus console chats for other people, on the same database, core and clock."""
+
+    def __init__(self, bot: DemoSession, locale: str) -> None:
+        self.bot = bot
+        self.locale = locale
+        self.core = Core(bot.database, build_router(), bot.clock, CoreSettings(locale))
+        self.desks = Desks(bot.console)
+        bot.sender = OutboxSender(bot.database, bot.clock, {PLATFORM: self.desks})
+
+    def chat(self, user_id: str) -> ConsoleChat:
+        chat = ConsoleChat(
+            self.core,
+            self.bot.renderer,
+            self.bot.clock,
+            Sender(PLATFORM, user_id, locale=self.locale),
+            ChatRef(PLATFORM, user_id, is_group=False),
+            io.StringIO(),
+            attachments_dir=Path("unused"),
+        )
+        self.desks.chats[user_id] = chat
+        return chat
+
+    async def say(self, chat: ConsoleChat, *lines: str) -> str:
+        """Type lines and deliver what they queued for others (the clock stands still)."""
+        for line in lines:
+            await chat.say(line)
+        await self.bot.sender.flush()
+        return chat.take_transcript()
+
+    async def you(self, *lines: str) -> str:
+        return await self.say(self.bot.console, *lines)
+
+    async def handle(self, user_id: str, event_id: str | None = None, **fields: Any) -> str:
+        """One platform event (with the platform's id) straight into the core."""
+        outcome = await self.core.handle(
+            Event(
+                sender=Sender(PLATFORM, user_id, locale=self.locale),
+                chat=ChatRef(PLATFORM, user_id, is_group=False),
+                received_at=self.bot.clock.now(),
+                event_id=event_id,
+                **fields,
+            )
+        )
+        await self.bot.sender.flush()
+        return "\n".join(RENDER.render(r.text, outcome.locale) for r in outcome.replies if r.text)
+
+    async def member(self, user_id: str) -> Member:
+        async with self.bot.database.transaction() as session:
+            found = await Store(session).members.by_identity(PLATFORM, "", user_id)
+        assert found is not None
+        return found[0]
+
+    async def add(self, user_id: str, name: str, role: Role, unit_key: str | None) -> int:
+        """A new member with their own console identity; a volunteer may belong to no unit."""
+        now = self.bot.clock.now()
+        async with self.bot.database.transaction() as session:
+            store = Store(session)
+            organisation = await store.units.organisation_by_key("psbc")
+            assert organisation is not None
+            unit = await store.units.by_key(organisation.id, unit_key) if unit_key else None
+            member = await store.members.add(
+                organisation_id=organisation.id,
+                unit_id=unit.id if unit else None,
+                display_name=name,
+                role=role,
+                locale=self.locale,
+                now=now,
+            )
+            await store.members.add_identity(
+                member, platform=PLATFORM, external_id=user_id, private_chat_id=user_id, now=now
+            )
+            return member.id
+
+    async def jump(self, moment: dt.datetime) -> None:
+        """Move the clock in one step and fire what fell due."""
+        self.bot.clock.set(moment)
+        await self.bot.fire_due()
+
+    async def walk(self, to: dt.datetime) -> None:
+        """Move the clock with /clock: hour by hour, firing what falls due on the way."""
+        local = to.astimezone(ZONE)
+        await self.bot.say(f"/clock {local:%Y-%m-%d %H:%M}")
+
+
+@asynccontextmanager
+async def office(
+    plan: Plan, tmp_path: Path, template: Path, *, locale: str = "en"
+) -> AsyncIterator[Office]:
+    path = tmp_path / "demo.db"
+    shutil.copy(template, path)  # already migrated: the session starts quicker
+    options = DemoOptions(role=Role.SUPERVISOR, plan=plan, db_path=path, locale=locale)
+    async with demo_session(options, io.StringIO()) as bot:
+        if bot.clock.now() < at(START):
+            bot.clock.set(at(START))
+            await bot.fire_due()
+        async with bot.database.transaction() as session:
+            await session.execute(update(Member).values(locale=locale))
+        bot.console.take_transcript()
+        yield Office(bot, locale)
+
+
+async def rows(here: Office, model: Any, *where: Any) -> list[Any]:
+    async with here.bot.database.transaction() as session:
+        return list(await session.scalars(select(model).where(*where).order_by(model.id)))
+
+
+async def sent(here: Office, template: str) -> list[OutboxMessage]:
+    messages = await rows(here, OutboxMessage, OutboxMessage.member_id.is_not(None))
+    return [m for m in messages if Reply.from_json(m.reply).text.template == template]
+
+
+def rendered(message: OutboxMessage) -> str:
+    text = Reply.from_json(message.reply).text
+    assert text is not None
+    return RENDER.render(text, message.locale)
+
+
+async def observe(here: Office, chat: ConsoleChat, kind: str, text: str, signed: str) -> str:
+    """Fill in /observe about the demo unit (Renmin Road Outlet) and submit it."""
+    out = await here.say(chat, "/observe")
+    await here.say(chat, number_of(out, "Renmin Road Outlet"), kind, text)
+    return await here.say(chat, signed)
+
+
+# --- an anonymous complaint: claimed, overdue, escalated, closed, rated ----------------------
+
+
+async def test_anonymous_complaint_claimed_escalated_closed_and_rated(
+    plan: Plan, tmp_path: Path, sqlite_template: Path
+) -> None:
+    async with office(plan, tmp_path, sqlite_template) as here:
+        vera_id = await here.add("vera", "Vera Volunteer", Role.VOLUNTEER, None)
+        paul_id = await here.add("paul", "Paul Parent", Role.SUPERVISOR, "chengdong")
+        kim_id = await here.add("kim", "Kim County", Role.SUPERVISOR, "linhe-county")
+        vera, chen = here.chat("vera"), here.chat("colleague-4")
+        paul, kim = here.chat("paul"), here.chat("kim")
+        me, chen_id = (await here.member(YOU)).id, (await here.member("colleague-4")).id
+        hours = plan.deadlines.observation_close_hours
+        created = here.bot.clock.now()
+        due = created + dt.timedelta(hours=hours)
+
+        out = await observe(here, vera, COMPLAINT, "Teller at window 2 was rude", ANONYMOUS)
+        assert out == said("observe/saved", number=1, hours=48, anonymous=True, points=0)
+        assert await here.say(vera, "no photo") == said("observe/no_photo")
+
+        # Both supervisors of the unit are told, and nothing names the observer.
+        notices = await sent(here, "observe/new_notice")
+        assert sorted(m.member_id for m in notices) == sorted([me, chen_id])
+        for message in notices:
+            assert Reply.from_json(message.reply).text.data["observer"] is None
+            assert "Vera" not in rendered(message)
+        notice = said(
+            "observe/new_notice",
+            number=1,
+            kind=Text("observe/kind_complaint"),
+            unit_zh="人民路网点",
+            unit_en="Renmin Road Outlet",
+            text="Teller at window 2 was rude",
+            observer=None,
+            due=due,
+            zone=ZONE_NAME,
+        )
+        assert chen.take_transcript() == f"{private('colleague-4')}\n{notice}\n  [1] 🙋 Claim it"
+        assert "from Vera" not in notice
+
+        # First come, first owner; the second gets "already claimed".
+        # Chen Jing presses Claim; her platform delivers the press twice.
+        claimed = said("observe/claimed", number=1, due=due, zone=ZONE_NAME)
+        press = {"kind": EventKind.ACTION, "action": "observe.claim", "value": "1"}
+        assert await here.handle("colleague-4", "claim-1", **press) == claimed
+        assert await here.handle("colleague-4", "claim-1", **press) == ""
+        late = await here.you("1")
+        assert late.endswith(said("observe/already_claimed", number=1, owner="Chen Jing"))
+
+        # Not closed in time: one level up at the deadline, the next level a period later.
+        await here.jump(due - 2 * HOUR)
+        await here.walk(due - dt.timedelta(minutes=30))
+        assert await sent(here, "observe/escalated_notice") == []
+        await here.walk(due + HOUR)
+        [to_paul] = await sent(here, "observe/escalated_notice")
+        assert to_paul.member_id == paul_id
+        assert to_paul.idempotency_key.startswith(f"obs-escalate:1:1:{paul_id}@")
+        escalated = said(
+            "observe/escalated_notice",
+            number=1,
+            unit_zh="人民路网点",
+            unit_en="Renmin Road Outlet",
+            text="Teller at window 2 was rude",
+            due=due,
+            zone=ZONE_NAME,
+        )
+        assert paul.take_transcript() == f"{private('paul')}\n{escalated}\n  [1] 🙋 Claim it"
+        await here.jump(due + dt.timedelta(hours=hours - 1))
+        assert len(await sent(here, "observe/escalated_notice")) == 1
+        await here.walk(due + dt.timedelta(hours=hours + 1))
+        to_paul_again, to_kim = await sent(here, "observe/escalated_notice")
+        assert (to_paul_again.id, to_kim.member_id) == (to_paul.id, kim_id)
+        assert kim.take_transcript() == f"{private('kim')}\n{escalated}\n  [1] 🙋 Claim it"
+        # The top of the tree: nowhere further to go, nobody told again.
+        await here.jump(due + dt.timedelta(hours=3 * hours + 2))
+        assert len(await sent(here, "observe/escalated_notice")) == 2
+        assert paul.take_transcript() == "" and kim.take_transcript() == ""
+        [observation] = await rows(here, Observation)
+        assert (observation.escalation_count, observation.status) == (2, "claimed")
+
+        # Closing needs a resolution; the observer is told and asked to rate it.
+        out = await here.say(chen, "/observations")
+        assert "escalated 2 level(s)" in out and "(overdue); owner Chen Jing" in out
+        assert out.endswith("  [1] ✅ Close it")
+        assert await here.say(chen, "1") == said("observe/ask_resolution", number=1)
+        blank = await here.handle("colleague-4", kind=EventKind.TEXT, text=" ")
+        assert blank == said("observe/resolution_needed")
+        resolution = {"kind": EventKind.TEXT, "text": "Apologised; the teller was retrained"}
+        closed = await here.handle("colleague-4", "close-1", **resolution)
+        assert closed == said("observe/closed", number=1, late=True)
+        assert await here.handle("colleague-4", "close-1", **resolution) == ""
+        told = said("observe/closed_notice", number=1, resolution=resolution["text"])
+        ratings = "\n".join(f"  [{n}] {n}" for n in range(1, 6))
+        assert vera.take_transcript() == f"{private('vera')}\n{told}\n{ratings}"
+        assert len(await sent(here, "observe/closed_notice")) == 1
+
+        # The observer rates it once.
+        rate = {"kind": EventKind.ACTION, "action": "observe.rate", "value": "1:4"}
+        assert await here.handle("vera", "rate-1", **rate) == said("observe/rated", rating=4)
+        assert await here.handle("vera", "rate-1", **rate) == ""
+        assert await here.say(vera, "5") == said("observe/already_rated")
+        [observation] = await rows(here, Observation)
+        assert (observation.status, observation.rating) == ("closed", 4)
+        assert observation.closed_by_member_id == chen_id
+        assert observation.resolution == "Apologised; the teller was retrained"
+
+        # A volunteer sees their own observations and never scores.
+        mine = await here.say(vera, "/observe mine")
+        assert mine == said(
+            "observe/mine",
+            lines=[
+                Text(
+                    "observe/mine_line",
+                    {
+                        "number": 1,
+                        "kind": Text("observe/kind_complaint"),
+                        "status": Text("observe/status_closed"),
+                        "text": "Teller at window 2 was rude",
+                        "resolution": "Apologised; the teller was retrained",
+                        "rating": 4,
+                    },
+                )
+            ],
+        )
+        for command in ("score", "leaderboard", "observations"):
+            refused = said("errors/not_allowed", command=command)
+            assert await here.say(vera, f"/{command}") == refused
+    assert vera_id not in [e.member_id for e in await rows(here, PointEntry)]
+
+
+# --- signed praise, credited to a colleague; "mine" is only mine (in Chinese) -----------------
+
+
+async def test_signed_praise_credits_the_person_praised(
+    plan: Plan, tmp_path: Path, sqlite_template: Path
+) -> None:
+    async with office(plan, tmp_path, sqlite_template, locale="zh") as here:
+        await here.add("vera", "志愿者小维", Role.VOLUNTEER, "renmin-road")
+        vera, wang = here.chat("vera"), here.chat("colleague-1")
+        wang_id = (await here.member("colleague-1")).id
+
+        # Over-long text is refused with the limit, whatever the platform's form let through.
+        form = {"unit": str(here.bot.people.unit_id), "kind": "praise", "anonymous": "no"}
+        rambling = {"kind": EventKind.FORM, "action": "observe.submit"}
+        refused = await here.handle("vera", **rambling, form={**form, "text": "好" * 1001})
+        assert refused == said("errors/too_long", "zh", limit=1000)
+
+        out = await here.say(vera, "/observe")
+        out = await here.say(vera, number_of(out, "人民路网点"), PRAISE, "王芳耐心帮老人办业务")
+        out = await here.say(vera, SIGNED)
+        assert out == said("observe/saved", "zh", number=1, hours=48, anonymous=False, points=0)
+        # Signed: the notice names the observer.
+        [first, second] = await sent(here, "observe/new_notice")
+        assert Reply.from_json(first.reply).text.data["observer"] == "志愿者小维"
+        assert "来自 志愿者小维" in rendered(first) and "来自 志愿者小维" in rendered(second)
+
+        # A staff member's own observation (about the same unit) earns the submitter points.
+        await here.say(wang, "/observe")
+        out = await here.say(wang, "1", "3", "叫号机声音太小", SIGNED)
+        assert out.endswith(
+            said("observe/saved", "zh", number=2, hours=48, anonymous=False, points=3)
+        )
+
+        # You claim the praise, close it, and credit Wang Fang.
+        out = await here.you("/observations")
+        assert said("observe/open_count", "zh", count=2) in out
+        press = {"kind": EventKind.ACTION, "action": "observe.claim", "value": "1"}
+        assert await here.handle(YOU, **press) == said(
+            "observe/claimed",
+            "zh",
+            number=1,
+            due=at(START) + dt.timedelta(hours=48),
+            zone=ZONE_NAME,
+        )
+        close = {"kind": EventKind.ACTION, "action": "observe.close", "value": "1"}
+        assert await here.handle(YOU, **close) == said("observe/ask_resolution", "zh", number=1)
+        out = await here.you("核实属实,予以表扬")
+        assert out.startswith(said("observe/ask_credit", "zh", number=1))
+        assert "志愿者小维" not in out  # volunteers are not credited
+        out = await here.you(number_of(out, "王芳"))
+        assert out == said("observe/closed", "zh", number=1, late=False)
+
+        assert wang.take_transcript().endswith(
+            said("observe/praised_notice", "zh", number=1, text="王芳耐心帮老人办业务")
+        )
+        told = said("observe/closed_notice", "zh", number=1, resolution="核实属实,予以表扬")
+        assert told in vera.take_transcript()
+
+        # "/observe mine" shows only the volunteer's own.
+        mine = await here.say(vera, "/observe mine")
+        assert "#1 表扬 [已办结] 王芳耐心帮老人办业务 → 核实属实,予以表扬" in mine
+        assert "叫号机" not in mine and "#2" not in mine
+
+    entries = [(e.member_id, e.rule, e.points) for e in await rows(here, PointEntry)]
+    observation_points = [
+        e for e in entries if e[1] in ("praise_received", "observation_submitted")
+    ]
+    assert observation_points == [
+        (wang_id, "observation_submitted", plan.scoring.points.observation_submitted),
+        (wang_id, "praise_received", plan.scoring.points.praise_received),
+    ]
+    [praise, _] = await rows(here, Observation)
+    assert (praise.praised_member_id, praise.status) == (wang_id, "closed")

@@ -1,0 +1,614 @@
+"""Self-check (自查) end to end through the console chat, with the postal-bank plan.
+
+A full walk with pass / fail / N/A answers; "100−1=0" for a failed critical item; the weighted
+score against a hand computation; a rectification (整改) per failed item, owned by the unit head,
+with the deadline the person typed read back and stored in UTC; bad dates; notes typed before a
+press; leaving and resuming in a new session (a restart); double presses and repeated events; and
+one walk on each database (SQLite and PostgreSQL) wired like ``bot/demo.py`` does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.adapters.console import PLATFORM, ConsoleChat
+from bot.clock import MovableClock
+from bot.core import Core, CoreSettings, Outcome
+from bot.demo import YOU, DemoOptions, DemoSession, demo_session
+from bot.types import ChatRef, Event, EventKind, Reply, Sender, Text
+from campaigns.loader import read_plan_file
+from campaigns.schema import Plan
+from handlers import build_router
+from handlers.limits import MAX_TEXT
+from handlers.selfcheck import weighted_score
+from messages import Renderer
+from storage.database import Database
+from storage.models import (
+    ChecklistItem,
+    Conversation,
+    Member,
+    OutboxMessage,
+    PointEntry,
+    Rectification,
+    Role,
+    SelfCheckAnswer,
+    SelfCheckRun,
+)
+from storage.plans import load_plan
+from storage.store import Store
+
+ROOT = Path(__file__).resolve().parents[2]
+POSTAL_BANK = ROOT / "campaigns" / "plans" / "postal-bank.yaml"
+ZONE_NAME = "Asia/Shanghai"
+ZONE = ZoneInfo(ZONE_NAME)
+RENDER = Renderer()
+START = "2027-01-11 07:00"  # a Monday in stage 1 (target 92), before the morning drill
+PASS, FAIL, NA = "1", "2", "3"  # the item buttons, in the order they are offered
+PAUSE = "4"
+
+
+@pytest.fixture(scope="module")
+def plan() -> Plan:
+    reading = read_plan_file(POSTAL_BANK)
+    assert reading.problems == []
+    assert reading.plan is not None
+    return reading.plan
+
+
+@pytest.fixture
+def db(tmp_path: Path, sqlite_template: Path) -> Path:
+    """Where the demo keeps its SQLite file: a copy of the migrated template, to start quicker."""
+    path = tmp_path / "demo.db"
+    shutil.copy(sqlite_template, path)
+    return path
+
+
+def at(local: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(local).replace(tzinfo=ZONE).astimezone(dt.UTC)
+
+
+def said(template: str, locale: str, **data: Any) -> str:
+    return RENDER.render(Text(template, data), locale)
+
+
+@asynccontextmanager
+async def demo(
+    plan: Plan, path: Path, *, role: Role = Role.STAFF, locale: str = "en"
+) -> AsyncIterator[DemoSession]:
+    options = DemoOptions(role=role, plan=plan, db_path=path, locale=locale)
+    async with demo_session(options, io.StringIO()) as bot:
+        if bot.clock.now() < at(START):
+            bot.clock.set(at(START))
+            await bot.fire_due()
+            bot.console.take_transcript()
+        yield bot
+
+
+def typing(bot: DemoSession) -> Any:
+    """Type into the session's console chat without running the scheduler after each line: the
+    clock stands still during a walk, so nothing falls due; this keeps 28-item walks quick."""
+
+    async def say(line: str) -> str:
+        await bot.console.say(line)
+        return bot.console.take_transcript()
+
+    return say
+
+
+def core_of(bot: DemoSession) -> Core:
+    """The shipped router on the session's database and clock: for events with platform ids."""
+    return Core(bot.database, build_router(), bot.clock, CoreSettings(default_locale=bot.locale))
+
+
+def event(bot_clock: MovableClock, user: str = YOU, locale: str = "en", **fields: Any) -> Event:
+    return Event(
+        sender=Sender(PLATFORM, user, locale=locale),
+        chat=ChatRef(PLATFORM, user, is_group=False),
+        received_at=bot_clock.now(),
+        **fields,
+    )
+
+
+def shown(outcome: Outcome) -> str:
+    return "\n".join(RENDER.render(r.text, outcome.locale) for r in outcome.replies if r.text)
+
+
+async def items_of(database: Database) -> list[ChecklistItem]:
+    async with database.transaction() as session:
+        return list(await session.scalars(select(ChecklistItem).order_by(ChecklistItem.position)))
+
+
+async def rows(database: Database, model: Any, *where: Any) -> list[Any]:
+    async with database.transaction() as session:
+        return list(await session.scalars(select(model).where(*where).order_by(model.id)))
+
+
+async def member_named(database: Database, name: str) -> Member:
+    [member] = await rows(database, Member, Member.display_name == name)
+    return member
+
+
+async def you(database: Database) -> Member:
+    async with database.transaction() as session:
+        found = await Store(session).members.by_identity(PLATFORM, "", YOU)
+    assert found is not None
+    return found[0]
+
+
+async def walk(
+    say: Any, items: list[ChecklistItem], script: dict[str, list[str]]
+) -> dict[str, str]:
+    """Answer every item in order: ``script`` lines for the keys it names, a pass for the rest.
+    Returns what was printed in answer to each item's lines."""
+    printed: dict[str, str] = {}
+    for item in items:
+        printed[item.key] = "\n".join([await say(line) for line in script.get(item.key, [PASS])])
+    return printed
+
+
+def hand_score(plan: Plan, fails: set[str], not_applicable: set[str]) -> float:
+    """The weighted pass rate worked out by hand from the plan's weights (N/A left out)."""
+    counted = [i for i in plan.checklists[0].items if i.key not in not_applicable]
+    passed = sum(i.weight for i in counted if i.key not in fails)
+    return round(100 * passed / sum(i.weight for i in counted), 1)
+
+
+# --- a full self-check with a critical failure -----------------------------------------------
+
+
+async def test_full_check_with_a_critical_failure_scores_zero(plan: Plan, db: Path) -> None:
+    async with demo(plan, db, locale="en") as bot:
+        items = await items_of(bot.database)
+        by_key = {i.key: i for i in items}
+        out = await bot.say("/check")
+        assert said("check/started", "en", title="Outlet mystery-shopper standard", count=28) in out
+        assert out.endswith(
+            "Item 1 of 28 [hardware]\n"
+            "Shop sign and fascia intact and clean, lights working at night\n"
+            "  [1] ✅ Pass\n  [2] ❌ Fail\n  [3] ➖ N/A\n  [4] ⏸ Pause"
+        )
+        script = {
+            # A note typed before pressing is kept; the note question is then skipped.
+            "hw-self-service-signs": [
+                "UnionPay sign torn",
+                FAIL,
+                "月底前",
+                PASS,
+                "yesterday",
+                "周五前",
+            ],
+            "hw-machines-working": [FAIL, "machine 2 out of cash", "3天内"],
+            "hw-accessibility": [NA],
+            "sw-count-cash": [FAIL, "-", "by Friday"],
+            "sw-triage": [FAIL, "nobody at the door", "-"],
+            "sw-guard-patrol": [NA],
+        }
+        printed = await walk(typing(bot), items, script)
+        head = await member_named(bot.database, "Chen Jing")
+        me = await you(bot.database)
+
+    # The bad date gets the clear message and the flow waits for a valid one.
+    signs = printed["hw-self-service-signs"]
+    assert said("check/note_kept", "en") in signs
+    assert said("check/bad_date", "en", given="月底前") in signs
+    assert said("check/finish_failed_first", "en") in signs
+    assert said("check/date_past", "en", due=at("2027-01-10 23:59"), zone=ZONE_NAME) in signs
+    assert "failed. Say briefly what is wrong" not in signs
+
+    [run] = await rows(bot.database, SelfCheckRun)
+    fixes = await rows(bot.database, Rectification)
+    due = {
+        "hw-self-service-signs": at("2027-01-15 23:59"),  # 周五前
+        "hw-machines-working": at("2027-01-14 23:59"),  # 3天内
+        "sw-count-cash": at("2027-01-15 23:59"),  # by Friday
+        "sw-triage": at("2027-01-18 23:59"),  # - : the plan's 7 days
+    }
+    assert [(f.item_id, f.due_at, f.owner_member_id) for f in fixes] == [
+        (by_key[key].id, moment, head.id) for key, moment in due.items()
+    ]
+    assert due["hw-self-service-signs"] == dt.datetime(2027, 1, 15, 15, 59, tzinfo=dt.UTC)
+    assert all(f.created_by_member_id == me.id and f.run_id == run.id for f in fixes)
+    assert [f.description for f in fixes] == [
+        "UnionPay sign torn",
+        "machine 2 out of cash",
+        "",
+        "nobody at the door",
+    ]
+    # Each deadline is read back to the person as it was understood.
+    for fix in fixes:
+        key = next(k for k, i in by_key.items() if i.id == fix.item_id)
+        echo = said(
+            "check/rectification_created",
+            "en",
+            number=fix.id,
+            item=by_key[key].text_en,
+            due=fix.due_at,
+            zone=ZONE_NAME,
+            owner="Chen Jing",
+            mine=False,
+        )
+        assert echo in printed[key]
+    assert "Due Fri 15 Jan 2027 23:59; owner: Chen Jing." in printed["hw-self-service-signs"]
+
+    # "100−1=0": the critical item failed, so the run scores 0 and says why.
+    assert run.score == 0
+    assert run.zeroed_by_item_id == by_key["sw-count-cash"].id
+    finished = said(
+        "check/finished",
+        "en",
+        score=0.0,
+        target=92.0,
+        failed=[by_key[k].text_en for k in due],
+        zeroed_by=by_key["sw-count-cash"].text_en,
+        rectifications=4,
+        points=20,
+    )
+    assert finished in printed["sw-first-question"]
+    assert '"100−1=0": the critical item "Reminds the customer to count the cash' in finished
+    answers = await rows(bot.database, SelfCheckAnswer)
+    assert weighted_score(items, answers) == (0.0, by_key["sw-count-cash"])
+    results = {a.item_id: (a.result, a.comment) for a in answers}
+    assert results[by_key["hw-self-service-signs"].id] == ("fail", "UnionPay sign torn")
+    assert results[by_key["hw-accessibility"].id] == ("na", None)
+    assert results[by_key["hw-shop-sign"].id] == ("pass", None)
+
+    # The unit head is told of each rectification, in the outbox.
+    told = await rows(bot.database, OutboxMessage, OutboxMessage.member_id == head.id)
+    assert [Reply.from_json(m.reply).text.template for m in told] == ["fix/assigned"] * 4
+    # Points for completing, once.
+    [entry] = await rows(bot.database, PointEntry)
+    assert (entry.member_id, entry.rule, entry.points) == (me.id, "selfcheck_completed", 20)
+
+
+async def test_finishing_twice_or_a_late_press_scores_once(plan: Plan, db: Path) -> None:
+    async with demo(plan, db, locale="en") as bot:
+        items = await items_of(bot.database)
+        await bot.say("/check")
+        await walk(typing(bot), items[:-1], {})
+        [run] = await rows(bot.database, SelfCheckRun)
+        core = core_of(bot)
+        last = f"{run.id}:{items[-1].id}:pass"
+        press = event(bot.clock, kind=EventKind.ACTION, action="check.answer", value=last)
+        first = await core.handle(
+            event(bot.clock, kind=EventKind.ACTION, action="check.answer", value=last, event_id="9")
+        )
+        assert "🧾 Self-check finished: score 100 (stage target 92: reached)" in shown(first)
+        assert "You earned 20 points." in shown(first)
+        repeated = await core.handle(
+            event(bot.clock, kind=EventKind.ACTION, action="check.answer", value=last, event_id="9")
+        )
+        assert repeated.replies == []
+        assert shown(await core.handle(press)) == said("check/already_finished", "en")
+        entries = await rows(bot.database, PointEntry)
+        assert [(e.rule, e.points) for e in entries] == [("selfcheck_completed", 20)]
+        [run] = await rows(bot.database, SelfCheckRun)
+        assert run.score == 100 and run.finished_at == bot.clock.now()
+
+
+# --- the weighted score when no critical item fails (in Chinese, as a supervisor) -------------
+
+
+async def test_weighted_score_without_a_critical_failure_in_chinese(plan: Plan, db: Path) -> None:
+    fails = {"hw-shop-sign", "hw-walls-floors"}
+    not_applicable = {"hw-accessibility", "sw-guard-patrol"}
+    async with demo(plan, db, role=Role.SUPERVISOR, locale="zh") as bot:
+        items = await items_of(bot.database)
+        by_key = {i.key: i for i in items}
+        out = await bot.say("/check")
+        assert "开始自查:营业网点“神秘人”检查标准,共 28 项。" in out
+        script = {
+            "hw-shop-sign": [FAIL, "灯箱不亮", "三天内"],
+            "hw-walls-floors": [FAIL, "-", "-"],
+            "hw-accessibility": [NA],
+            "sw-guard-patrol": [NA],
+        }
+        printed = await walk(typing(bot), items, script)
+        me = await you(bot.database)
+
+    expected = hand_score(plan, fails, not_applicable)
+    # Weights: 100 in all, 6 not applicable, 7 failed: 87 / 94.
+    assert expected == round(100 * 87 / 94, 1) == 92.6
+    answers = await rows(bot.database, SelfCheckAnswer)
+    assert weighted_score(items, answers) == (expected, None)
+    [run] = await rows(bot.database, SelfCheckRun)
+    assert run.score == expected and run.zeroed_by_item_id is None
+
+    # A supervisor is the unit head: the rectifications are their own.
+    fixes = await rows(bot.database, Rectification)
+    assert [(f.item_id, f.owner_member_id, f.due_at) for f in fixes] == [
+        (by_key["hw-shop-sign"].id, me.id, at("2027-01-14 23:59")),
+        (by_key["hw-walls-floors"].id, me.id, at("2027-01-18 23:59")),
+    ]
+    assert "期限:2027年1月14日(周四) 23:59;负责人:你自己。" in printed["hw-shop-sign"]
+    finished = said(
+        "check/finished",
+        "zh",
+        score=expected,
+        target=92.0,
+        failed=[by_key["hw-shop-sign"].text_zh, by_key["hw-walls-floors"].text_zh],
+        zeroed_by=None,
+        rectifications=2,
+        points=20,
+    )
+    assert finished in printed["sw-first-question"]
+    assert "🧾 自查完成:得分 92.6 分(本阶段目标 92 分,已达标)" in finished
+    assert "100−1=0" not in finished
+    assert await rows(bot.database, OutboxMessage, OutboxMessage.member_id.is_not(None)) == []
+
+
+def test_weighted_score_by_hand() -> None:
+    items = [
+        ChecklistItem(id=1, key="a", weight=3, critical=False),
+        ChecklistItem(id=2, key="b", weight=5, critical=False),
+        ChecklistItem(id=3, key="c", weight=2, critical=True),
+        ChecklistItem(id=4, key="d", weight=10, critical=False),
+    ]
+
+    def answers(*results: str) -> list[SelfCheckAnswer]:
+        return [SelfCheckAnswer(item_id=i, result=r) for i, r in enumerate(results, start=1)]
+
+    assert weighted_score(items, answers("pass", "fail", "pass", "na")) == (50.0, None)
+    assert weighted_score(items, answers("pass", "pass", "fail", "na")) == (0.0, items[2])
+    assert weighted_score(items, answers("na", "na", "na", "na")) == (100.0, None)
+    assert weighted_score(items, answers("fail", "pass", "pass", "pass")) == (85.0, None)
+    # Answers for items of another checklist are ignored.
+    stray = [*answers("pass"), SelfCheckAnswer(item_id=99, result="fail")]
+    assert weighted_score(items, stray) == (100.0, None)
+
+
+# --- leaving half-way and resuming -----------------------------------------------------------
+
+
+async def test_leaving_and_resuming_in_a_new_session_keeps_everything(plan: Plan, db: Path) -> None:
+    path = db
+    async with demo(plan, path, locale="en") as bot:
+        items = await items_of(bot.database)
+        await bot.say("/check")
+        await bot.say(PASS)
+        # A note for item 2, typed and not yet pressed: then the person goes away.
+        assert await bot.say("the fascia light flickers") == said("check/note_kept", "en")
+
+    async with demo(plan, path, locale="en") as bot:
+        out = await bot.say("/check")
+        assert out.startswith(said("check/resumed", "en", done=1))
+        assert f"Item 2 of 28 [hardware]\n{items[1].text_en}" in out
+        out = await bot.say(FAIL)
+        # The note typed in the last session is this item's note: only the deadline is asked.
+        assert out == "\n".join(
+            [
+                said("check/recorded", "en", result=Text("check/result_fail")),
+                said("check/ask_due", "en", days=7),
+            ]
+        )
+
+    async with demo(plan, path, locale="en") as bot:
+        out = await bot.say("/check")
+        assert out == "\n".join(
+            [said("check/resumed", "en", done=2), said("check/ask_due", "en", days=7)]
+        )
+        out = await bot.say("3天内")
+        assert "Due Thu 14 Jan 2027 23:59; owner: Chen Jing." in out
+        assert f"Item 3 of 28 [hardware]\n{items[2].text_en}" in out
+
+    answers = await rows(bot.database, SelfCheckAnswer)
+    assert [(a.item_id, a.result, a.comment) for a in answers] == [
+        (items[0].id, "pass", None),
+        (items[1].id, "fail", "the fascia light flickers"),
+    ]
+    [fix] = await rows(bot.database, Rectification)
+    assert (fix.item_id, fix.due_at, fix.description) == (
+        items[1].id,
+        at("2027-01-14 23:59"),
+        "the fascia light flickers",
+    )
+
+
+async def test_pausing_at_the_deadline_question_never_loses_the_rectification(
+    plan: Plan, db: Path
+) -> None:
+    async with demo(plan, db, locale="en") as bot:
+        items = await items_of(bot.database)
+        await bot.say("/check")
+        await bot.say(FAIL)
+        await bot.say("-")
+        assert await bot.say(PAUSE) == said("check/paused", "en")
+        out = await bot.say("/check")
+        assert out == "\n".join(
+            [said("check/resumed", "en", done=1), said("check/ask_due", "en", days=7)]
+        )
+        assert await bot.say(PAUSE) == said("check/paused", "en")
+        # An old button for the next item, pressed after the pause: the deadline comes first.
+        [run] = await rows(bot.database, SelfCheckRun)
+        core = core_of(bot)
+        outcome = await core.handle(
+            event(
+                bot.clock,
+                kind=EventKind.ACTION,
+                action="check.answer",
+                value=f"{run.id}:{items[1].id}:pass",
+            )
+        )
+        assert said("check/ask_due", "en", days=7) in shown(outcome)
+        out = await bot.say("within 3 days")
+        assert "Due Thu 14 Jan 2027 23:59; owner: Chen Jing." in out
+        assert f"Item 2 of 28 [hardware]\n{items[1].text_en}" in out
+
+    [fix] = await rows(bot.database, Rectification)
+    assert fix.item_id == items[0].id
+    answers = await rows(bot.database, SelfCheckAnswer)
+    assert [(a.item_id, a.result) for a in answers] == [(items[0].id, "fail")]
+
+
+# --- double presses and repeated platform events ---------------------------------------------
+
+
+async def test_double_press_and_repeated_events_change_nothing(plan: Plan, db: Path) -> None:
+    async with demo(plan, db, locale="en") as bot:
+        items = await items_of(bot.database)
+        await bot.say("/check")
+        [run] = await rows(bot.database, SelfCheckRun)
+        core = core_of(bot)
+
+        def press(item: ChecklistItem, result: str, event_id: str) -> Event:
+            value = f"{run.id}:{item.id}:{result}"
+            return event(
+                bot.clock,
+                kind=EventKind.ACTION,
+                action="check.answer",
+                value=value,
+                event_id=event_id,
+            )
+
+        first = await core.handle(press(items[0], "pass", "p-1"))
+        assert said("check/recorded", "en", result=Text("check/result_pass")) in shown(first)
+        assert (await core.handle(press(items[0], "pass", "p-1"))).replies == []
+        # The same button again (a new press), or the other answer for the same item.
+        for result, event_id in (("pass", "p-2"), ("fail", "p-3")):
+            again = shown(await core.handle(press(items[0], result, event_id)))
+            assert again.startswith(said("check/already_answered", "en"))
+            assert f"Item 2 of 28 [hardware]\n{items[1].text_en}" in again
+
+        # Over-long text is refused with the limit, and nothing of it is kept.
+        long_note = event(bot.clock, kind=EventKind.TEXT, text="x" * (MAX_TEXT + 1))
+        assert shown(await core.handle(long_note)) == said("errors/too_long", "en", limit=MAX_TEXT)
+        note = event(bot.clock, kind=EventKind.TEXT, text="sign is fine", event_id="t-1")
+        assert shown(await core.handle(note)) == said("check/note_kept", "en")
+        assert (await core.handle(note)).replies == []
+
+        failed = await core.handle(press(items[1], "fail", "p-4"))
+        assert said("check/ask_due", "en", days=7) in shown(failed)
+        assert (await core.handle(press(items[1], "fail", "p-4"))).replies == []
+        assert shown(await core.handle(press(items[1], "fail", "p-5"))) == said(
+            "check/finish_failed_first", "en"
+        )
+        rambling = "明天" * 60  # longer than any date anyone types
+        too_long = event(bot.clock, kind=EventKind.TEXT, text=rambling)
+        assert shown(await core.handle(too_long)) == said("check/bad_date", "en", given=rambling)
+        deadline = event(bot.clock, kind=EventKind.TEXT, text="by Friday", event_id="t-2")
+        assert "Due Fri 15 Jan 2027 23:59" in shown(await core.handle(deadline))
+        assert (await core.handle(deadline)).replies == []
+
+    answers = await rows(bot.database, SelfCheckAnswer)
+    assert [(a.item_id, a.result, a.comment) for a in answers] == [
+        (items[0].id, "pass", None),
+        (items[1].id, "fail", "sign is fine"),
+    ]
+    assert len(await rows(bot.database, Rectification)) == 1
+    [conversation] = await rows(bot.database, Conversation)
+    assert (conversation.step, conversation.data) == ("item", {"run_id": run.id})
+
+
+async def test_staff_and_supervisors_may_check_volunteers_may_not(plan: Plan, db: Path) -> None:
+    async with demo(plan, db, role=Role.VOLUNTEER, locale="en") as bot:
+        assert await bot.say("/check") == said("errors/not_allowed", "en", command="check")
+        assert await rows(bot.database, SelfCheckRun) == []
+
+
+# --- one walk on each database, wired like bot/demo.py ---------------------------------------
+
+
+@dataclass
+class Wired:
+    database: Database
+    chat: ConsoleChat
+    core: Core
+    clock: MovableClock
+    me: int
+    head: int
+
+    async def say(self, line: str) -> str:
+        await self.chat.say(line)
+        return self.chat.take_transcript()
+
+
+@asynccontextmanager
+async def wired(database: Database, plan: Plan) -> AsyncIterator[Wired]:
+    now = at(START)
+    async with database.transaction() as session:
+        store = Store(session)
+        summary = await load_plan(session, plan, now)
+        assert plan.demo is not None
+        unit = await store.units.by_key(summary.organisation_id, plan.demo.unit)
+        assert unit is not None
+        people = {}
+        for name, role, head in (("Ann", Role.STAFF, False), ("Hu", Role.SUPERVISOR, True)):
+            member = await store.members.add(
+                organisation_id=summary.organisation_id,
+                unit_id=unit.id,
+                display_name=name,
+                role=role,
+                is_unit_head=head,
+                locale="en",
+                now=now,
+            )
+            await store.members.add_identity(
+                member, platform=PLATFORM, external_id=name, private_chat_id=name, now=now
+            )
+            people[name] = member.id
+    clock = MovableClock(now)
+    core = Core(database, build_router(), clock, CoreSettings(default_locale="zh"))
+    chat = ConsoleChat(
+        core,
+        RENDER,
+        clock,
+        Sender(PLATFORM, "Ann"),
+        ChatRef(PLATFORM, "Ann", is_group=False),
+        io.StringIO(),
+        attachments_dir=Path("unused"),
+    )
+    yield Wired(database, chat, core, clock, people["Ann"], people["Hu"])
+
+
+async def test_a_self_check_on_each_database(database: Database, plan: Plan) -> None:
+    async with wired(database, plan) as ann:
+        items = await items_of(database)
+        by_key = {i.key: i for i in items}
+        assert "Item 1 of 28" in await ann.say("/check")
+        script = {
+            "hw-leaflets": [NA],
+            "sw-privacy": ["PIN pad shield missing", FAIL, "someday", "周五前"],
+        }
+        printed = await walk(ann.say, items[:-1], script)
+        assert said("check/bad_date", "en", given="someday") in printed["sw-privacy"]
+        assert "Due Fri 15 Jan 2027 23:59; owner: Hu." in printed["sw-privacy"]
+        # The last press arrives with the platform's event id, and then once more.
+        [run] = await rows(database, SelfCheckRun)
+        last = event(
+            ann.clock,
+            "Ann",
+            kind=EventKind.ACTION,
+            action="check.answer",
+            value=f"{run.id}:{items[-1].id}:pass",
+            event_id="last",
+        )
+        finished = shown(await ann.core.handle(last))
+        assert '"100−1=0": the critical item "Reminds customers to shield their PIN' in finished
+        assert "You earned 20 points." in finished
+        assert (await ann.core.handle(last)).replies == []
+        [run] = await rows(database, SelfCheckRun)
+
+    assert run.score == 0 and run.zeroed_by_item_id == by_key["sw-privacy"].id
+    [fix] = await rows(database, Rectification)
+    assert fix.due_at == dt.datetime(2027, 1, 15, 15, 59, tzinfo=dt.UTC)
+    assert fix.due_at.tzinfo == dt.UTC
+    assert (fix.owner_member_id, fix.created_by_member_id) == (ann.head, ann.me)
+    async with database.transaction() as session:
+        entries = await session.scalar(select(func.count()).select_from(PointEntry))
+        answers = await session.scalar(select(func.count()).select_from(SelfCheckAnswer))
+    assert (entries, answers) == (1, 28)
+    [told] = await rows(database, OutboxMessage)
+    assert told.member_id == ann.head and told.locale == "en"
+    assert RENDER.render(Reply.from_json(told.reply).text, told.locale).startswith(
+        "📌 Ann found a problem in a self-check; rectification #1 is yours: Reminds customers"
+    )
