@@ -143,6 +143,8 @@ class Core:
             _unrouted(context)
             return
         if refusal := _refusal(route, context.member):
+            if event.kind is not EventKind.COMMAND:
+                refusal = f"{refusal}_button"  # a button or a form: no command to name
             context.private(refusal, command=route.name)
             return
         await route.handler(context)

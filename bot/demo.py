@@ -195,6 +195,7 @@ async def _prepare(database: Database, options: DemoOptions) -> DemoPeople:
                 unit_id=unit.id,
                 display_name=Renderer().render(Text("demo/your_name"), options.locale),
                 role=options.role,
+                locale=options.locale,  # the demo's language; /lang changes it and it is kept
                 now=now,
             )
             await store.members.add_identity(
@@ -218,6 +219,7 @@ async def _prepare(database: Database, options: DemoOptions) -> DemoPeople:
                     role=Role(colleague.role),
                     is_unit_head=colleague.role == "supervisor"
                     and options.role is not Role.SUPERVISOR,
+                    locale=options.locale,
                     now=now,
                 )
                 await store.members.add_identity(

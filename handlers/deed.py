@@ -15,6 +15,7 @@ from campaigns.formula import parse_formula
 from campaigns.schema import DEED_NAMES, DeedCategory
 from handlers.context import Context
 from handlers.errors import Refusal
+from handlers.limits import MAX_REPORT_TEXT
 from handlers.plan_rules import local_date, points_of
 from handlers.router import STAFF_AND_ABOVE, SUPERVISORS, Router
 from handlers.scoring import award_points
@@ -22,7 +23,7 @@ from storage.models import Campaign, Deed, Member, Role, Unit
 
 MISSING_FLOW = "deed.missing"
 REJECT_FLOW = "deed.reject"
-MAX_DESCRIPTION = 1000
+MAX_DESCRIPTION = MAX_REPORT_TEXT
 QUEUE_LIMIT = 10
 GENERAL = "general"
 LEVELS = ("1", "2", "3")
@@ -382,15 +383,18 @@ async def _scope(ctx: Context, member: Member, unit: Unit) -> list[int]:
 
 
 async def _approvers(ctx: Context, unit: Unit, deed: Deed) -> list[Member]:
-    doers = set(await ctx.store.deeds.doers(deed.id))
-    people = await ctx.store.members.of_unit(unit.id)
-    return [
-        m
-        for m in people
-        if m.role in (Role.SUPERVISOR, Role.ADMIN)
-        and m.id != deed.reporter_member_id
-        and m.id not in doers
-    ]
+    """The nearest supervisors who may decide: the unit's own, else those of the units above
+    (nobody decides a deed they reported or are named in)."""
+    excluded = set(await ctx.store.deeds.doers(deed.id)) | {deed.reporter_member_id}
+    for level in await ctx.store.units.lineage(unit.id):
+        found = [
+            m
+            for m in await ctx.store.members.of_unit(level.id)
+            if m.role in (Role.SUPERVISOR, Role.ADMIN) and m.id not in excluded
+        ]
+        if found:
+            return found
+    return [m for m in await ctx.store.members.admins(unit.organisation_id) if m.id not in excluded]
 
 
 async def _context(ctx: Context) -> tuple[Member, Unit, Campaign]:

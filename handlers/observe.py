@@ -14,6 +14,7 @@ import datetime as dt
 from bot.types import Button, Choice, Form, FormField, Reply, Text, Window
 from handlers.context import Context
 from handlers.errors import Refusal
+from handlers.limits import MAX_REPORT_TEXT
 from handlers.notify import queue_private
 from handlers.plan_rules import deadlines_of, local_date, points_of
 from handlers.router import EVERYONE, SUPERVISORS, Router
@@ -24,7 +25,7 @@ from storage.store import Store
 KINDS = ("praise", "complaint", "suggestion", "hazard")
 CLOSE_FLOW = "observe.close"
 PHOTO_FLOW = "observe.photo"
-MAX_TEXT = 1000
+MAX_TEXT = MAX_REPORT_TEXT
 LIST_LIMIT = 10
 RATINGS = (1, 2, 3, 4, 5)
 
@@ -132,7 +133,8 @@ async def submit(ctx: Context) -> None:
             source="observation",
             rule="observation_submitted",
             points=rule_points,
-            key=f"obs:{observation.id}:submitted",
+            # Once a day per person, so reporting many small things does not farm points.
+            key=f"obs:{member.id}:{local_date(own_unit, ctx.now()).isoformat()}:submitted",
             at=ctx.now(),
             ref=("observation", observation.id),
         ):
@@ -505,7 +507,7 @@ async def escalate_overdue(store: Store, window: Window) -> None:
                             "zone": origin.timezone,
                         },
                     ),
-                    buttons=reply.buttons,
+                    buttons=reply.buttons if observation.status == "open" else (),
                 ),
                 key=f"obs-escalate:{observation.id}:{observation.escalation_count}:{person.id}",
                 due_at=window.until,

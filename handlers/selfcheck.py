@@ -366,7 +366,8 @@ async def _finish(ctx: Context, run: SelfCheckRun, items: list[ChecklistItem]) -
         source="check",
         rule="selfcheck_completed",
         points=points,
-        key=f"check:{run.id}:completed",
+        # Once a day per person: running self-checks back to back earns nothing more.
+        key=f"check:{run.member_id}:{local_date(unit, ctx.now()).isoformat()}:completed",
         at=ctx.now(),
         ref=("selfcheck_run", run.id),
     )
