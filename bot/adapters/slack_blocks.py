@@ -37,18 +37,18 @@ def neutral_action(slack_action_id: str) -> str:
 def message_blocks(
     reply: Reply, locale: str, renderer: Renderer
 ) -> tuple[list[dict[str, Any]], str]:
-    """The blocks of a message and its plain-text fallback (for notifications and old clients)."""
+    """The blocks of a message and its fallback text (for notifications and old clients)."""
     blocks: list[dict[str, Any]] = []
-    plain: list[str] = []
+    shown: list[str] = []  # the fallback is read as mrkdwn too: it is escaped the same way
     if reply.text is not None:
-        blocks += [
-            _section(chunk) for chunk in _chunks(renderer.render(reply.text, locale, Target.SLACK))
-        ]
-        plain.append(renderer.render(reply.text, locale, Target.PLAIN))
+        rendered = renderer.render(reply.text, locale, Target.SLACK)
+        blocks += [_section(chunk) for chunk in _chunks(rendered)]
+        shown.append(rendered)
     if reply.quiz is not None:
         quiz = reply.quiz
-        blocks += [_section(chunk) for chunk in _chunks(escape_for(Target.SLACK, quiz.question))]
-        plain.append(quiz.question)
+        question = escape_for(Target.SLACK, quiz.question)
+        blocks += [_section(chunk) for chunk in _chunks(question)]
+        shown.append(question)
         options = [
             _button(label, quiz.action, f"{quiz.ref}:{i}", i, "default")
             for i, label in enumerate(quiz.options)
@@ -61,7 +61,7 @@ def message_blocks(
                 for i, b in enumerate(reply.buttons)
             ]
         )
-    fallback = "\n".join(plain)[:FALLBACK_LIMIT] or " "
+    fallback = "\n".join(shown)[:FALLBACK_LIMIT] or " "
     return blocks[:MAX_BLOCKS], fallback
 
 

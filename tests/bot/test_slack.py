@@ -1,0 +1,355 @@
+"""The Slack adapter end to end: the real slack-bolt AsyncApp behind our HTTP server, posting to a
+local fake Slack Web API; signed requests go in over HTTP and we assert on what the app sent."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import pytest_asyncio
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import func, select
+
+from bot.adapters.slack import SlackAdapter
+from bot.app import build_http_app
+from bot.clock import MovableClock
+from bot.core import Core, CoreSettings
+from bot.delivery import Sender
+from bot.scheduler import Scheduler
+from campaigns.loader import read_plan_file
+from handlers import JOBS, build_router
+from messages import Renderer
+from storage.database import Database
+from storage.models import Deed, DrillAnswer, OutboxMessage, PointEntry, Role
+from storage.plans import load_plan
+from storage.store import Store
+from tests.fakes.slack_api import (
+    TEAM_ID,
+    TOKEN,
+    FakeSlack,
+    block_action,
+    event_callback,
+    signed_request,
+    slash_command,
+    view_submission,
+)
+
+SECRET = "test-signing-secret"
+PLAN = Path(__file__).resolve().parents[2] / "campaigns" / "plans" / "postal-bank.yaml"
+CHANNEL = "C0RENMIN"
+STAFF, SUPERVISOR, ADMIN, STRANGER = "U0STAFF", "U0SUPER", "U0ADMIN", "U0NEW"
+MONDAY_0800 = dt.datetime(2027, 1, 4, 8, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
+@dataclass
+class Bot:
+    slack: FakeSlack
+    http: TestClient
+    database: Database
+    clock: MovableClock
+    scheduler: Scheduler
+    sender: Sender
+
+    async def post(self, body: bytes, **headers: Any) -> int:
+        response = await self.http.post(
+            "/slack/events", data=body, headers=signed_request(body, SECRET, **headers)
+        )
+        return response.status
+
+    async def command(
+        self, command: str, text: str = "", user: str = STAFF, channel: str = CHANNEL
+    ) -> None:
+        body = slash_command(command, text, user, channel, response_url=self.slack.response_url())
+        assert await self.post(body) == 200
+
+    async def press(self, message: dict[str, Any], label: str, user: str = STAFF) -> None:
+        """Press the button whose label contains ``label`` on a message the app sent."""
+        for block in message.get("blocks", []):
+            for element in block.get("elements", []):
+                if element.get("type") == "button" and label in element["text"]["text"]:
+                    body = block_action(
+                        element["action_id"],
+                        element["value"],
+                        user,
+                        CHANNEL,
+                        message_ts="1700000000.000100",
+                        response_url=self.slack.response_url(),
+                    )
+                    assert await self.post(body) == 200
+                    return
+        raise AssertionError(f"no button {label!r} in {message}")
+
+    async def rows(self, model: Any) -> int:
+        async with self.database.transaction() as session:
+            return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def text_of(args: dict[str, Any]) -> str:
+    """Everything a message shows: its blocks' texts and its fallback text."""
+    parts = [args.get("text", "")]
+    for block in args.get("blocks", []):
+        if block.get("type") == "section":
+            parts.append(block["text"]["text"])
+        for element in block.get("elements", []):
+            if element.get("type") == "button":
+                parts.append(element["text"]["text"])
+    return "\n".join(parts)
+
+
+@pytest_asyncio.fixture
+async def bot(sqlite_url: str) -> AsyncIterator[Bot]:
+    database = Database(sqlite_url)
+    plan = read_plan_file(PLAN).plan
+    assert plan is not None
+    now = MONDAY_0800.astimezone(dt.UTC)
+    async with database.transaction() as session:
+        store = Store(session)
+        summary = await load_plan(session, plan, now)
+        unit = await store.units.by_key(summary.organisation_id, "renmin-road")
+        assert unit is not None
+        await store.units.bind_chat(unit.id, "slack", TEAM_ID, CHANNEL, now)
+        for user, name, role in (
+            (STAFF, "Wang Fang", Role.STAFF),
+            (SUPERVISOR, "Chen Jing", Role.SUPERVISOR),
+            (ADMIN, "Li Ming", Role.ADMIN),
+        ):
+            member = await store.members.add(
+                organisation_id=summary.organisation_id,
+                unit_id=unit.id,
+                display_name=name,
+                role=role,
+                is_unit_head=role is Role.SUPERVISOR,
+                now=now,
+            )
+            await store.members.add_identity(
+                member,
+                platform="slack",
+                workspace=TEAM_ID,
+                external_id=user,
+                private_chat_id=user,
+                now=now,
+            )
+    clock = MovableClock(now)
+    core = Core(database, build_router(), clock, CoreSettings(default_locale="zh"))
+    async with FakeSlack() as slack:
+        adapter = SlackAdapter(
+            core, Renderer(), clock, token=TOKEN, signing_secret=SECRET, api_url=slack.base_url
+        )
+        app = build_http_app(database, time.monotonic())
+        adapter.mount(app)
+        http = TestClient(TestServer(app, host="127.0.0.1"))
+        await http.start_server()
+        try:
+            yield Bot(
+                slack,
+                http,
+                database,
+                clock,
+                Scheduler(database, clock, JOBS),
+                Sender(database, clock, {"slack": adapter}),
+            )
+        finally:
+            await http.close()
+            await database.dispose()
+
+
+async def test_a_slash_command_answers_only_the_asker_in_a_channel(bot: Bot) -> None:
+    await bot.command("/score")
+    [call] = await bot.slack.wait_for("chat.postEphemeral")
+    assert call.args["channel"] == CHANNEL and call.args["user"] == STAFF
+    assert "My points" in text_of(call.args)  # users.info says en-US
+    assert bot.slack.count("chat.postMessage") == 0
+
+
+async def test_the_umbrella_command_and_help(bot: Bot) -> None:
+    await bot.command("/uplift", "leaderboard")
+    [call] = await bot.slack.wait_for("chat.postEphemeral")
+    assert "Renmin Road Outlet" in text_of(call.args)
+    await bot.command("/uplift", "")
+    calls = await bot.slack.wait_for("chat.postEphemeral", count=2)
+    assert "/drill" in text_of(calls[1].args)
+
+
+async def test_every_command_answers(bot: Bot) -> None:
+    """Each slash command of the manifest reaches its feature and answers something."""
+    answered = 0
+    for command, user in (
+        ("/score", STAFF),
+        ("/drill", STAFF),
+        ("/check", STAFF),
+        ("/fix", STAFF),
+        ("/stage", STAFF),
+        ("/leaderboard", STAFF),
+        ("/help", STAFF),
+        ("/approve", SUPERVISOR),
+        ("/remind", SUPERVISOR),
+    ):
+        await bot.command(command, user=user)
+        answered += 1
+        await bot.slack.wait_for("chat.postEphemeral", count=answered)
+    for command in ("/deed", "/observe", "/inspect"):
+        await bot.command(command, user=SUPERVISOR)
+    views = await bot.slack.wait_for("views.open", count=3)
+    assert [v.args["view"]["callback_id"] for v in views] == [
+        "deed.submit",
+        "observe.submit",
+        "inspect.submit",
+    ]
+
+
+async def test_a_drill_answered_by_button_scores_once_whatever_the_presses(bot: Bot) -> None:
+    await bot.command("/drill")
+    [drill] = await bot.slack.wait_for("chat.postEphemeral")
+    assert any(b["type"] == "actions" for b in drill.args["blocks"])
+    first_option = drill.args["blocks"][-1]["elements"][0]["text"]["text"]
+    await bot.press(drill.args, first_option)
+    await bot.press(drill.args, first_option)  # a double press
+    answers = await bot.slack.wait_for("chat.postEphemeral", count=3)
+    assert "already answered" in text_of(answers[2].args)
+    assert await bot.rows(DrillAnswer) == 1
+    async with bot.database.transaction() as session:
+        rules = list(await session.scalars(select(PointEntry.rule)))
+    assert sorted(rules) in (["drill_answered"], ["drill_answered", "drill_correct"])
+
+
+async def test_a_self_check_item_is_updated_in_place(bot: Bot) -> None:
+    await bot.command("/check")
+    calls = await bot.slack.wait_for("chat.postEphemeral", count=2)
+    item = calls[1].args
+    assert "Item 1 of" in text_of(item)
+    await bot.press(item, "Pass")
+    [replaced] = await bot.slack.wait_for("response_url")
+    assert replaced.args["replace_original"] in (True, "true")
+    assert "Recorded" in text_of(replaced.args)
+
+
+async def test_a_deed_form_is_a_modal_and_its_submission_is_saved(bot: Bot) -> None:
+    await bot.command("/deed", user=STAFF)
+    [opened] = await bot.slack.wait_for("views.open")
+    view = opened.args["view"]
+    assert view["type"] == "modal" and view["callback_id"] == "deed.submit"
+    values = {
+        "what": {
+            "what": {"type": "plain_text_input", "value": "Returned a lost wallet <!channel>"}
+        },
+        "who": {"who": {"type": "multi_static_select", "selected_options": [{"value": "me"}]}},
+        "category": {
+            "category": {"type": "static_select", "selected_option": {"value": "general"}}
+        },
+    }
+    body = view_submission("deed.submit", values, view["private_metadata"], STAFF)
+    assert await bot.post(body) == 200
+    await bot.slack.wait_for("chat.postEphemeral")
+    assert await bot.rows(Deed) == 1
+    # The unit's supervisor and admin are told privately, through the outbox.
+    await bot.sender.flush()
+    notices = await bot.slack.wait_for("chat.postMessage", count=2)
+    assert sorted(n.args["channel"] for n in notices) == sorted([SUPERVISOR, ADMIN])
+
+
+async def test_user_text_cannot_ping_or_link(bot: Bot) -> None:
+    await bot.command(
+        "/remind", "me in 2 hours check <!channel> <https://evil.example|click>", user=SUPERVISOR
+    )
+    [echo] = await bot.slack.wait_for("chat.postEphemeral")
+    shown = text_of(echo.args)
+    assert "<!channel>" not in shown and "<https://evil" not in shown
+    assert "&lt;!channel&gt;" in shown
+
+
+async def test_requests_with_a_bad_or_stale_signature_are_refused(bot: Bot) -> None:
+    body = slash_command("/score", "", STAFF, CHANNEL)
+    bad = signed_request(body, "not-the-secret")
+    assert (await bot.http.post("/slack/events", data=body, headers=bad)).status == 401
+    stale = signed_request(body, SECRET, timestamp=int(time.time()) - 3600)
+    assert (await bot.http.post("/slack/events", data=body, headers=stale)).status == 401
+    await asyncio.sleep(0)
+    assert bot.slack.count("chat.postEphemeral") == 0
+
+
+async def test_a_retried_event_is_handled_once(bot: Bot) -> None:
+    event = {
+        "type": "app_mention",
+        "user": STAFF,
+        "text": "<@U0FAKEBOT> score",
+        "channel": CHANNEL,
+        "ts": "1.2",
+    }
+    body = event_callback(event, event_id="Ev0RETRY", team_id=TEAM_ID)
+    assert await bot.post(body) == 200
+    assert await bot.post(body, retry_num=1) == 200
+    assert await bot.post(body, retry_num=2) == 200
+    await bot.slack.wait_for("chat.postEphemeral")
+    await asyncio.sleep(0.2)
+    assert bot.slack.count("chat.postEphemeral") == 1
+
+
+async def test_a_direct_message_is_a_private_conversation(bot: Bot) -> None:
+    event = {
+        "type": "message",
+        "channel_type": "im",
+        "user": STAFF,
+        "text": "my score",
+        "channel": "D0STAFF",
+        "ts": "1.3",
+    }
+    assert await bot.post(event_callback(event, event_id="Ev0DM", team_id=TEAM_ID)) == 200
+    [reply] = await bot.slack.wait_for("chat.postMessage")
+    assert reply.args["channel"] == "D0STAFF" and "My points" in text_of(reply.args)
+
+
+async def test_the_home_tab_shows_my_overview(bot: Bot) -> None:
+    event = {"type": "app_home_opened", "user": STAFF, "channel": "D0STAFF", "tab": "home"}
+    assert await bot.post(event_callback(event, event_id="Ev0HOME", team_id=TEAM_ID)) == 200
+    [published] = await bot.slack.wait_for("views.publish")
+    assert published.args["user_id"] == STAFF
+    assert "Open rectifications" in json.dumps(published.args["view"], ensure_ascii=False)
+
+
+async def test_a_stranger_joins_a_unit_from_the_channel(bot: Bot) -> None:
+    await bot.command("/score", user=STRANGER)
+    [refusal] = await bot.slack.wait_for("chat.postEphemeral")
+    assert "not in this campaign" in text_of(refusal.args)
+    await bot.command("/join", user=STRANGER)
+    offers = await bot.slack.wait_for("chat.postEphemeral", count=2)
+    await bot.press(offers[1].args, "Renmin Road Outlet", user=STRANGER)
+    [welcome] = await bot.slack.wait_for("response_url")
+    assert "Welcome to Renmin Road Outlet" in text_of(welcome.args)
+
+
+async def test_drills_are_pushed_to_the_channel_at_a_paced_rate_through_429s(bot: Bot) -> None:
+    bot.slack.rate_limit("chat.postMessage", times=3, retry_after=30)
+    bot.clock.set(dt.datetime(2027, 1, 4, 8, 31, tzinfo=ZoneInfo("Asia/Shanghai")))
+    await bot.scheduler.tick()
+    for _ in range(4):
+        await bot.sender.flush()
+        bot.clock.advance(dt.timedelta(seconds=31))
+    pushed = [c for c in bot.slack.calls("chat.postMessage") if c.status == 200]
+    assert [c.args["channel"] for c in pushed] == [CHANNEL, CHANNEL]  # the drill and the stage news
+    async with bot.database.transaction() as session:
+        statuses = list(await session.scalars(select(OutboxMessage.status)))
+    assert statuses and set(statuses) == {"sent"}  # nothing dropped, nothing failed
+
+
+async def test_a_report_uploads_its_chart_and_spreadsheet(bot: Bot) -> None:
+    await bot.command("/report", "this week", user=SUPERVISOR)
+    completes = await bot.slack.wait_for("files.completeUploadExternal", count=2, timeout=30)
+    names = sorted(f["title"] for c in completes for f in c.args["files"])
+    assert names[0].endswith(".png") and names[1].endswith(".xlsx")
+    assert all(bot.slack.files[f["id"]].content for c in completes for f in c.args["files"])
+
+
+async def test_tokens_never_reach_the_logs(bot: Bot, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    await bot.command("/score")
+    await bot.slack.wait_for("chat.postEphemeral")
+    assert TOKEN not in caplog.text and SECRET not in caplog.text
