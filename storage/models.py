@@ -200,8 +200,8 @@ class Checklist(Base):
     key: Mapped[str] = mapped_column(String(64))
     title_zh: Mapped[str] = mapped_column(String(200))
     title_en: Mapped[str] = mapped_column(String(200))
-    stage_keys: Mapped[list[str]] = mapped_column(JSON)  # empty: every stage
-    unit_keys: Mapped[list[str]] = mapped_column(JSON)  # these units and below; empty: all
+    stage_keys: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty: every stage
+    unit_keys: Mapped[list[str]] = mapped_column(JSON, default=list)  # these units and below
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 

@@ -181,8 +181,7 @@ async def test_the_umbrella_command_and_help(bot: Bot) -> None:
 
 async def test_every_command_answers(bot: Bot) -> None:
     """Each slash command of the manifest reaches its feature and answers something."""
-    answered = 0
-    for command, user in (
+    personal = (
         ("/score", STAFF),
         ("/drill", STAFF),
         ("/check", STAFF),
@@ -192,9 +191,9 @@ async def test_every_command_answers(bot: Bot) -> None:
         ("/help", STAFF),
         ("/approve", SUPERVISOR),
         ("/remind", SUPERVISOR),
-    ):
+    )
+    for answered, (command, user) in enumerate(personal, start=1):
         await bot.command(command, user=user)
-        answered += 1
         await bot.slack.wait_for("chat.postEphemeral", count=answered)
     for command in ("/deed", "/observe", "/inspect"):
         await bot.command(command, user=SUPERVISOR)

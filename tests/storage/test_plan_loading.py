@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, inspect, select
 
 from campaigns.loader import read_plan_file
-from campaigns.schema import ChoiceDrill, Plan, ScenarioDrill, semantic_errors
+from campaigns.schema import ChoiceDrill, Plan, PlanParts, ScenarioDrill, semantic_errors
 from storage.database import Database
 from storage.models import (
     Campaign,
@@ -96,7 +96,7 @@ def _edited(plan: Plan) -> Plan:
     )
     data["drills"] = data["drills"][:-1]
     edited = Plan.model_validate(data)
-    assert semantic_errors(edited) == []
+    assert semantic_errors(PlanParts.of(edited)) == []
     return edited
 
 
