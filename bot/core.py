@@ -17,6 +17,7 @@ from bot.clock import Clock
 from bot.types import Audience, Event, EventKind, Reply, Text
 from handlers.context import Context
 from handlers.errors import Refusal
+from handlers.form_flow import start_form
 from handlers.limits import MAX_COMMAND_ARGS, MAX_TEXT
 from handlers.locale import pick_locale
 from handlers.notify import queue_private
@@ -50,8 +51,11 @@ class Core:
         self.clock = clock
         self.settings = settings
 
-    async def handle(self, event: Event) -> Outcome:
-        """Handle one event; never raises for a person's input or a handler's failure."""
+    async def handle(self, event: Event, *, native_forms: bool = True) -> Outcome:
+        """Handle one event; never raises for a person's input or a handler's failure.
+
+        An adapter whose platform has no forms (Telegram) passes ``native_forms=False``: a form
+        is then asked one field at a time, its progress kept in the database."""
         locale = pick_locale(event.sender.locale, fallback=self.settings.default_locale)
         try:
             async with self.database.transaction() as session:
@@ -66,6 +70,8 @@ class Core:
                 context = await self._context(store, event)
                 locale = context.locale
                 await self._dispatch(context)
+                if not native_forms:
+                    await _forms_as_conversations(context)
                 locale = context.locale  # a handler may have changed it (/lang)
                 return Outcome(await self._deliver_others(store, context), locale)
         except Refusal as refusal:
@@ -168,6 +174,13 @@ class Core:
                 fallback_locale=self.settings.default_locale,
             )
         return here
+
+
+async def _forms_as_conversations(context: Context) -> None:
+    forms = [reply.form for reply in context.replies if reply.form is not None]
+    context.replies = [reply for reply in context.replies if reply.form is None]
+    for form in forms[:1]:  # one form at a time
+        await start_form(context, form)
 
 
 def _too_long(event: Event) -> int | None:

@@ -13,6 +13,7 @@ from handlers import (
     deed,
     drill,
     fix,
+    form_flow,
     help,
     home,
     inspect,
@@ -46,6 +47,7 @@ FEATURES: tuple[Callable[[Router], None], ...] = (
     remind.register,
     report.register,
     home.register,
+    form_flow.register,
 )
 
 # What the scheduler asks, every tick, for pushes that fell due (drills, reminders, notices).

@@ -5,6 +5,8 @@ only organisation there is. Supervisors and admins are promoted by an admin (/ro
 
 from __future__ import annotations
 
+import datetime as dt
+
 from bot.types import Button, Text
 from handlers.context import Context
 from handlers.errors import Refusal
@@ -12,6 +14,7 @@ from handlers.router import ADMINS, EVERYONE, Router
 from storage.models import Role, Unit
 
 MAX_CHOICES = 25
+INVITATION_LIFETIME = dt.timedelta(days=7)
 
 
 def register(router: Router) -> None:
@@ -24,6 +27,10 @@ def register(router: Router) -> None:
         open_to_strangers=True,
     )
     router.action("join.unit", join_unit, roles=EVERYONE, open_to_strangers=True)
+    router.command("start", start, roles=EVERYONE, open_to_strangers=True)
+    router.command(
+        "invite", invite, roles=ADMINS, aliases=("邀请",), help_template="help/line_invite"
+    )
     router.command(
         "bind", bind_chat, roles=ADMINS, aliases=("绑定",), help_template="help/line_bind"
     )
@@ -57,12 +64,17 @@ async def join_unit(ctx: Context) -> None:
     unit = units.get(int(ctx.event.value)) if ctx.event.value.isdigit() else None
     if unit is None:
         raise Refusal("errors/stale_button")
+    await _enrol(ctx, unit, Role.STAFF, replace_pressed=True)
+
+
+async def _enrol(ctx: Context, unit: Unit, role: Role, *, replace_pressed: bool = False) -> None:
+    """Make the sender a member of ``unit``, reachable privately on their platform."""
     sender = ctx.event.sender
     member = await ctx.store.members.add(
         organisation_id=unit.organisation_id,
         unit_id=unit.id,
         display_name=sender.display_name or sender.user_id,
-        role=Role.STAFF,
+        role=role,
         now=ctx.now(),
     )
     await ctx.store.members.add_identity(
@@ -75,7 +87,67 @@ async def join_unit(ctx: Context) -> None:
         now=ctx.now(),
     )
     ctx.member, ctx.unit = member, unit
-    ctx.reply("join/joined", to=ctx.personal, replace_pressed=True, unit=_name(unit, ctx.locale))
+    ctx.reply(
+        "join/joined",
+        to=ctx.personal,
+        replace_pressed=replace_pressed,
+        unit=_name(unit, ctx.locale),
+    )
+
+
+async def start(ctx: Context) -> None:
+    """``/start`` (Telegram's first message) and ``/start <code>`` deep links that join a unit."""
+    code = ctx.event.args.strip()
+    if ctx.member is not None:
+        ctx.private("join/already", unit=_name(ctx.unit, ctx.locale) if ctx.unit else "")
+        return
+    if not code:
+        await offer_units(ctx)
+        return
+    invitation = await ctx.store.invites.valid(code, ctx.now())
+    if invitation is None:
+        raise Refusal("join/bad_code")
+    unit = await ctx.store.units.get(invitation.unit_id)
+    assert unit is not None
+    await _enrol(ctx, unit, Role(invitation.role))
+
+
+async def invite(ctx: Context) -> None:
+    """``/invite <unit> [role]`` (admins): a code valid for a week, for /start <code>."""
+    assert ctx.member is not None
+    words = ctx.event.args.split()
+    role = Role.STAFF
+    if words and words[-1].casefold() in {r.value for r in Role}:
+        role = Role(words.pop().casefold())
+    wanted = " ".join(words).casefold()
+    units = await ctx.store.units.of_organisation(ctx.member.organisation_id)
+    unit = next(
+        (
+            u
+            for u in units
+            if wanted in (u.key.casefold(), u.name_zh.casefold(), u.name_en.casefold())
+        ),
+        None,
+    )
+    if unit is None:
+        raise Refusal(
+            "join/unknown_unit", given=" ".join(words), units=", ".join(u.key for u in units)
+        )
+    code = await ctx.store.invites.create(
+        unit_id=unit.id,
+        role=role,
+        created_by_member_id=ctx.member.id,
+        expires_at=ctx.now() + INVITATION_LIFETIME,
+        now=ctx.now(),
+    )
+    ctx.private(
+        "join/invitation",
+        code=code.code,
+        unit=_name(unit, ctx.locale),
+        role=Text(f"roles/{role}"),
+        until=code.expires_at,
+        zone=unit.timezone,
+    )
 
 
 async def bind_chat(ctx: Context) -> None:

@@ -490,6 +490,33 @@ class Reminder(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
+class JoinCode(Base):
+    """An invitation code for a unit (Telegram deep links: /start <code>), made by an admin."""
+
+    __tablename__ = "join_code"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
+    role: Mapped[str] = mapped_column(String(16), default=Role.STAFF)
+    created_by_member_id: Mapped[int] = mapped_column(ForeignKey("member.id"))
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class SentPoll(Base):
+    """A quiz sent as a native poll: its answers arrive with only the poll's id."""
+
+    __tablename__ = "sent_poll"
+    __table_args__ = (UniqueConstraint("platform", "poll_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    poll_id: Mapped[str] = mapped_column(String(64))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    ref: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
 class SchedulerMark(Base):
     """How far the scheduler has looked for due pushes, so a restart resumes from there."""
 

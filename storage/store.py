@@ -12,6 +12,7 @@ from storage.deeds import Deeds
 from storage.drills import Drills
 from storage.events import ProcessedEvents
 from storage.inspections import Inspections
+from storage.invites import Invites, Polls
 from storage.ledger import Ledger
 from storage.members import Members
 from storage.observations import Observations
@@ -39,3 +40,5 @@ class Store:
         self.observations = Observations(session)
         self.inspections = Inspections(session)
         self.reminders = Reminders(session)
+        self.invites = Invites(session)
+        self.polls = Polls(session)
