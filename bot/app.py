@@ -17,6 +17,7 @@ from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 from bot.adapters.slack import EVENTS_PATH, SlackAdapter
+from bot.adapters.telegram import TelegramAdapter
 from bot.clock import SystemClock
 from bot.config import Settings
 from bot.core import Core, CoreSettings
@@ -85,7 +86,7 @@ async def serve(settings: Settings) -> int:
     if settings.slack_configured:
         adapters["slack"] = await _start_slack(settings, core, renderer, clock, app, closers)
     if settings.telegram_configured:
-        log.warning("platform.not_available platform=telegram (its adapter is not built yet)")
+        adapters["telegram"] = await _start_telegram(settings, core, renderer, clock, app, closers)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.http_port)
@@ -137,3 +138,31 @@ async def _start_slack(
     closers.append(socket.close_async)
     log.info("slack.socket_mode connected")
     return slack
+
+
+async def _start_telegram(
+    settings: Settings,
+    core: Core,
+    renderer: Renderer,
+    clock: SystemClock,
+    app: web.Application,
+    closers: list[Callable[[], Awaitable[object]]],
+) -> TelegramAdapter:
+    """Telegram long-polls by default, or takes a webhook on our HTTP server."""
+    assert settings.telegram_bot_token is not None
+    secret = settings.telegram_webhook_secret
+    telegram = TelegramAdapter(
+        core,
+        renderer,
+        clock,
+        token=settings.telegram_bot_token.get_secret_value(),
+        api_url=settings.telegram_api_url,
+        webhook_url=settings.telegram_webhook_url,
+        webhook_secret=secret.get_secret_value() if secret else None,
+    )
+    if settings.telegram_webhook_url:
+        telegram.mount(app)
+    await telegram.start()
+    closers.append(telegram.stop)
+    log.info("telegram.started mode=%s", "webhook" if settings.telegram_webhook_url else "polling")
+    return telegram

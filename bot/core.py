@@ -107,6 +107,26 @@ class Core:
                 now=self.clock.now(),
             )
 
+    async def remember_poll(
+        self, *, platform: str, poll_id: str, chat_id: str, action: str, ref: str
+    ) -> None:
+        """A quiz sent as a native poll: keep what its answers mean (they carry only its id)."""
+        async with self.database.transaction() as session:
+            await Store(session).polls.remember(
+                platform=platform,
+                poll_id=poll_id,
+                chat_id=chat_id,
+                action=action,
+                ref=ref,
+                now=self.clock.now(),
+            )
+
+    async def poll(self, platform: str, poll_id: str) -> tuple[str, str] | None:
+        """The (action, ref) a poll answer stands for, or None for a poll we did not send."""
+        async with self.database.transaction() as session:
+            found = await Store(session).polls.find(platform, poll_id)
+        return None if found is None else (found.action, found.ref)
+
     async def _context(self, store: Store, event: Event) -> Context:
         found = await store.members.by_identity(
             event.sender.platform, event.sender.workspace, event.sender.user_id

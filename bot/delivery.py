@@ -15,6 +15,7 @@ from typing import Protocol
 from bot.clock import Clock
 from bot.types import Reply
 from storage.database import Database
+from storage.models import OutboxMessage
 from storage.outbox import Outbox
 from storage.store import Store
 
@@ -52,7 +53,10 @@ class OutboundAdapter(Protocol):
     """What a platform adapter offers the sender."""
 
     platform: str
-    min_interval_per_chat: dt.timedelta  # e.g. one message a second per chat
+
+    def pace(self, destination: Destination) -> dt.timedelta:
+        """The least time between two messages to one chat (e.g. a second; 3 s in a group)."""
+        ...
 
     async def push(self, destination: Destination, reply: Reply, locale: str) -> str | None:
         """Send; return the platform's message id. Raise RateLimited or DeliveryFailed."""
@@ -75,54 +79,72 @@ class Sender:
             ids = [message.id for message in due]
         sent = 0
         for message_id in ids:
-            async with self._database.transaction() as session:
-                sent += await self._deliver_one(Store(session).outbox, message_id)
+            sent += await self._deliver_one(message_id)
         return sent
 
-    async def _deliver_one(self, outbox: Outbox, message_id: int) -> int:
-        message = await outbox.get(message_id)
-        if message is None or message.status != "pending":
-            return 0
-        adapter = self._adapters[message.platform]
+    async def _deliver_one(self, message_id: int) -> int:
+        """Read the row, send it with no transaction open (the platform may be slow, and an
+        adapter may need the database itself), then record the outcome. A crash between
+        sending and recording sends it again: at least once, never lost."""
         now = self._clock.now()
-        chat = (message.platform, message.workspace, message.chat_id)
-        ready_at = (
-            self._last_sent.get(chat, now - adapter.min_interval_per_chat)
-            + adapter.min_interval_per_chat
-        )
-        if ready_at > now:
-            outbox.retry_later(message, ready_at, "per-chat pacing")
-            return 0
-        destination = Destination(
-            message.platform,
-            message.workspace,
-            message.chat_id,
-            is_private=message.member_id is not None,
-        )
-        try:
-            message_ref = await adapter.push(
-                destination, Reply.from_json(message.reply), message.locale
+        async with self._database.transaction() as session:
+            outbox = Store(session).outbox
+            message = await outbox.get(message_id)
+            if message is None or message.status != "pending":
+                return 0
+            adapter = self._adapters[message.platform]
+            chat = (message.platform, message.workspace, message.chat_id)
+            destination = Destination(
+                message.platform,
+                message.workspace,
+                message.chat_id,
+                is_private=message.member_id is not None,
             )
-        except RateLimited as limited:
-            retry_at = now + dt.timedelta(seconds=limited.retry_after)
-            outbox.retry_later(
-                message, retry_at, f"rate limited: retry after {limited.retry_after}s"
+            interval = adapter.pace(destination)
+            ready_at = self._last_sent.get(chat, now - interval) + interval
+            if ready_at > now:
+                outbox.retry_later(message, ready_at, "per-chat pacing")
+                return 0
+            reply, locale = Reply.from_json(message.reply), message.locale
+        outcome: Exception | None = None
+        message_ref: str | None = None
+        try:
+            message_ref = await adapter.push(destination, reply, locale)
+        except (RateLimited, DeliveryFailed) as error:
+            outcome = error
+        async with self._database.transaction() as session:
+            message = await Store(session).outbox.get(message_id)
+            assert message is not None
+            return self._record(message, outcome, message_ref, now, chat)
+
+    def _record(
+        self,
+        message: OutboxMessage,
+        outcome: Exception | None,
+        message_ref: str | None,
+        now: dt.datetime,
+        chat: tuple[str, str, str],
+    ) -> int:
+        if isinstance(outcome, RateLimited):
+            retry_at = now + dt.timedelta(seconds=outcome.retry_after)
+            Outbox.retry_later(
+                message, retry_at, f"rate limited: retry after {outcome.retry_after}s"
             )
             log.warning(
                 "delivery.rate_limited platform=%s retry_after=%s",
                 message.platform,
-                limited.retry_after,
+                outcome.retry_after,
             )
             return 0
-        except DeliveryFailed as failure:
+        if isinstance(outcome, DeliveryFailed):
             Outbox.mark_failed(
-                message, failure.reason, final=failure.final, retry_at=now + RETRY_BACKOFF
+                message, outcome.reason, final=outcome.final, retry_at=now + RETRY_BACKOFF
             )
             log.warning(
                 "delivery.failed id=%s final=%s reason=%s",
                 message.id,
-                failure.final,
-                failure.reason,
+                outcome.final,
+                outcome.reason,
             )
             return 0
         Outbox.mark_sent(message, now, message_ref)

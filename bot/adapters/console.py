@@ -39,7 +39,6 @@ class ConsoleChat:
     """One person's chat with the bot in the terminal."""
 
     platform = PLATFORM
-    min_interval_per_chat = dt.timedelta(0)
 
     def __init__(
         self,
@@ -138,6 +137,10 @@ class ConsoleChat:
         )  # type: ignore[arg-type]
 
     # --- output ------------------------------------------------------------------------------
+
+    def pace(self, destination: Destination) -> dt.timedelta:
+        """The terminal has no rate limits."""
+        return dt.timedelta(0)
 
     async def push(self, destination: Destination, reply: Reply, locale: str) -> str | None:
         """Deliver an outbox message: print it under the chat it went to."""

@@ -64,7 +64,6 @@ class Where:
 
 class SlackAdapter:
     platform = PLATFORM
-    min_interval_per_chat = dt.timedelta(seconds=1)
 
     def __init__(
         self,
@@ -321,6 +320,10 @@ class SlackAdapter:
             {"state": reply.form.state, "channel": where.channel},
         )
         await self._call(self.client.views_open, trigger_id=where.trigger_id, view=view)
+
+    def pace(self, destination: Destination) -> dt.timedelta:
+        """About one message a second per channel (Slack's chat.postMessage limit)."""
+        return dt.timedelta(seconds=1)
 
     async def push(self, destination: Destination, reply: Reply, locale: str) -> str | None:
         """Deliver an outbox message: to a channel, or to a person's DM (their user id)."""
