@@ -169,7 +169,7 @@ class Core:
             _unrouted(context)
             return
         if refusal := _refusal(route, context.member):
-            if event.kind is not EventKind.COMMAND:
+            if event.kind in (EventKind.ACTION, EventKind.FORM):
                 refusal = f"{refusal}_button"  # a button or a form: no command to name
             context.private(refusal, command=route.name)
             return
