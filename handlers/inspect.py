@@ -20,6 +20,7 @@ from handlers.plan_rules import deadlines_of, local_date, points_of
 from handlers.pushes import push_to_unit
 from handlers.router import SUPERVISORS, Router
 from handlers.scoring import award_points
+from handlers.units import unit_choice
 from storage.models import Campaign, ChecklistItem, Member, Role, Stage, Unit
 
 KINDS = ("mystery", "video", "cross")
@@ -45,15 +46,7 @@ async def open_form(ctx: Context) -> None:
     ]
     items = await _stage_items(ctx, campaign, stage)
     fields = (
-        FormField(
-            "unit",
-            Text("inspect/field_unit"),
-            "choice",
-            choices=tuple(
-                Choice(str(u.id), Text("observe/unit", {"zh": u.name_zh, "en": u.name_en}))
-                for u in units
-            ),
-        ),
+        unit_choice("unit", Text("inspect/field_unit"), units),
         FormField(
             "kind",
             Text("inspect/field_kind"),

@@ -11,6 +11,7 @@ from bot.types import Button, Text
 from handlers.context import Context
 from handlers.errors import Refusal
 from handlers.router import ADMINS, EVERYONE, Router
+from handlers.units import unit_name, unit_named
 from storage.models import Role, Unit
 
 MAX_CHOICES = 25
@@ -41,7 +42,7 @@ def register(router: Router) -> None:
 
 async def offer_units(ctx: Context) -> None:
     if ctx.member is not None:
-        ctx.private("join/already", unit=_name(ctx.unit, ctx.locale) if ctx.unit else "")
+        ctx.private("join/already", unit=unit_name(ctx.unit, ctx.locale) if ctx.unit else "")
         return
     units = await _joinable_units(ctx)
     chat_unit = await ctx.store.units.for_chat(
@@ -58,7 +59,7 @@ async def offer_units(ctx: Context) -> None:
 
 async def join_unit(ctx: Context) -> None:
     if ctx.member is not None:
-        ctx.private("join/already", unit=_name(ctx.unit, ctx.locale) if ctx.unit else "")
+        ctx.private("join/already", unit=unit_name(ctx.unit, ctx.locale) if ctx.unit else "")
         return
     units = {u.id: u for u in await _joinable_units(ctx)}
     unit = units.get(int(ctx.event.value)) if ctx.event.value.isdigit() else None
@@ -91,7 +92,7 @@ async def _enrol(ctx: Context, unit: Unit, role: Role, *, replace_pressed: bool 
         "join/joined",
         to=ctx.personal,
         replace_pressed=replace_pressed,
-        unit=_name(unit, ctx.locale),
+        unit=unit_name(unit, ctx.locale),
     )
 
 
@@ -99,7 +100,7 @@ async def start(ctx: Context) -> None:
     """``/start`` (Telegram's first message) and ``/start <code>`` deep links that join a unit."""
     code = ctx.event.args.strip()
     if ctx.member is not None:
-        ctx.private("join/already", unit=_name(ctx.unit, ctx.locale) if ctx.unit else "")
+        ctx.private("join/already", unit=unit_name(ctx.unit, ctx.locale) if ctx.unit else "")
         return
     if not code:
         await offer_units(ctx)
@@ -119,16 +120,8 @@ async def invite(ctx: Context) -> None:
     role = Role.STAFF
     if words and words[-1].casefold() in {r.value for r in Role}:
         role = Role(words.pop().casefold())
-    wanted = " ".join(words).casefold()
     units = await ctx.store.units.of_organisation(ctx.member.organisation_id)
-    unit = next(
-        (
-            u
-            for u in units
-            if wanted in (u.key.casefold(), u.name_zh.casefold(), u.name_en.casefold())
-        ),
-        None,
-    )
+    unit = unit_named(units, " ".join(words))
     if unit is None:
         raise Refusal(
             "join/unknown_unit", given=" ".join(words), units=", ".join(u.key for u in units)
@@ -143,7 +136,7 @@ async def invite(ctx: Context) -> None:
     ctx.private(
         "join/invitation",
         code=code.code,
-        unit=_name(unit, ctx.locale),
+        unit=unit_name(unit, ctx.locale),
         role=Text(f"roles/{role}"),
         until=code.expires_at,
         zone=unit.timezone,
@@ -155,16 +148,8 @@ async def bind_chat(ctx: Context) -> None:
     assert ctx.member is not None
     if not ctx.event.chat.is_group:
         raise Refusal("join/bind_in_group")
-    wanted = ctx.event.args.strip().casefold()
     units = await ctx.store.units.of_organisation(ctx.member.organisation_id)
-    unit = next(
-        (
-            u
-            for u in units
-            if wanted in (u.key.casefold(), u.name_zh.casefold(), u.name_en.casefold())
-        ),
-        None,
-    )
+    unit = unit_named(units, ctx.event.args)
     if unit is None:
         raise Refusal(
             "join/unknown_unit", given=ctx.event.args.strip(), units=", ".join(u.key for u in units)
@@ -174,8 +159,8 @@ async def bind_chat(ctx: Context) -> None:
         unit.id, chat.platform, chat.workspace, chat.chat_id, ctx.now()
     ):
         current = await ctx.store.units.for_chat(chat.platform, chat.workspace, chat.chat_id)
-        raise Refusal("join/already_bound", unit=_name(current, ctx.locale) if current else "")
-    ctx.reply("join/bound", unit=_name(unit, ctx.locale))
+        raise Refusal("join/already_bound", unit=unit_name(current, ctx.locale) if current else "")
+    ctx.reply("join/bound", unit=unit_name(unit, ctx.locale))
 
 
 async def set_role(ctx: Context) -> None:
@@ -212,9 +197,3 @@ async def _joinable_units(ctx: Context) -> list[Unit]:
     units = await ctx.store.units.of_organisation(organisation_id)
     parents = {u.parent_id for u in units}
     return [u for u in units if u.id not in parents]  # people belong to the units at the leaves
-
-
-def _name(unit: Unit | None, locale: str) -> str:
-    if unit is None:
-        return ""
-    return unit.name_zh if locale == "zh" else unit.name_en

@@ -19,6 +19,7 @@ from handlers.notify import queue_private
 from handlers.plan_rules import deadlines_of, local_date, points_of
 from handlers.router import EVERYONE, SUPERVISORS, Router
 from handlers.scoring import award_points
+from handlers.units import unit_choice
 from storage.models import Campaign, Member, Observation, Role, Unit
 from storage.store import Store
 
@@ -65,15 +66,7 @@ async def open_form(ctx: Context) -> None:
     units = await ctx.store.units.of_organisation(member.organisation_id)
     units.sort(key=lambda u: (u.id != member.unit_id, u.depth, u.id))
     fields = (
-        FormField(
-            "unit",
-            Text("observe/field_unit"),
-            "choice",
-            choices=tuple(
-                Choice(str(u.id), Text("observe/unit", {"zh": u.name_zh, "en": u.name_en}))
-                for u in units
-            ),
-        ),
+        unit_choice("unit", Text("observe/field_unit"), units),
         FormField(
             "kind",
             Text("observe/field_kind"),

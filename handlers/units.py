@@ -1,0 +1,35 @@
+"""Small helpers about units shared by features: naming one, finding one, offering a choice."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from bot.types import Choice, FormField, Text
+from storage.models import Unit
+
+
+def unit_name(unit: Unit | None, locale: str) -> str:
+    if unit is None:
+        return ""
+    return unit.name_zh if locale == "zh" else unit.name_en
+
+
+def unit_named(units: Iterable[Unit], text: str) -> Unit | None:
+    """The unit whose key or Chinese or English name is ``text`` (case-insensitive)."""
+    wanted = text.strip().casefold()
+    return next(
+        (
+            u
+            for u in units
+            if wanted in (u.key.casefold(), u.name_zh.casefold(), u.name_en.casefold())
+        ),
+        None,
+    )
+
+
+def unit_choice(name: str, label: Text, units: Iterable[Unit]) -> FormField:
+    """A form field picking one unit, shown in the reader's language."""
+    choices = tuple(
+        Choice(str(u.id), Text("observe/unit", {"zh": u.name_zh, "en": u.name_en})) for u in units
+    )
+    return FormField(name, label, "choice", choices=choices)
