@@ -318,3 +318,80 @@ async def test_a_webhook_needs_the_secret(sqlite_url: str) -> None:
             await adapter.stop()
             await http.close()
             await database.dispose()
+
+
+PRIVATE_ONLY_FORMS = {"deed", "observe", "inspect"}
+
+
+async def test_every_command_answers_in_private_and_in_a_group(bot: Bot) -> None:
+    """Each command of the menus reaches its feature in a private chat and in the group; in the
+    group, personal answers go to the private chat and the group only gets a pointer."""
+    commands = [
+        "help", "score", "drill", "check", "fix", "deed", "observe", "stage", "leaderboard",
+        "approve", "observations", "inspect", "remind", "reminders", "lang", "join", "start",
+    ]  # fmt: skip
+    for command in commands:
+        before = len([c for c in bot.tg.calls("sendMessage") if int(c["chat_id"]) == SUPERVISOR])
+        await bot.say(f"/{command}", user=SUPERVISOR)
+        await bot.sent_to(SUPERVISOR, count=before + 1)
+        await _leave_any_flow(bot)
+    group_before = len([c for c in bot.tg.calls("sendMessage") if int(c["chat_id"]) == GROUP])
+    for command in ("score", "stage", "leaderboard", "help"):
+        before = len([c for c in bot.tg.calls("sendMessage") if int(c["chat_id"]) == SUPERVISOR])
+        await bot.say(f"/{command}", user=SUPERVISOR, group=True)
+        await bot.sent_to(SUPERVISOR, count=before + 1)
+    pointers = await bot.sent_to(GROUP, count=group_before + 4)
+    assert all("private" in p["text"] for p in pointers[group_before:])
+    await bot.say("/bind renmin-road", user=ADMIN, group=True)
+    [answer] = await bot.sent_to(ADMIN)
+    assert "already bound" in answer["text"]  # a refusal is personal, so it comes privately
+
+
+async def _leave_any_flow(bot: Bot) -> None:
+    """A command that opened a form or a flow is cancelled, so the next command starts clean."""
+    async with bot.database.transaction() as session:
+        await Store(session).conversations.end(await _member_id(session, SUPERVISOR))
+
+
+async def _member_id(session: Any, user_id: int) -> int:
+    from storage.models import PlatformIdentity
+
+    member_id = await session.scalar(
+        select(PlatformIdentity.member_id).where(PlatformIdentity.external_id == str(user_id))
+    )
+    assert member_id is not None
+    return int(member_id)
+
+
+async def test_an_observation_photo_is_received(bot: Bot) -> None:
+    from storage.models import Observation
+
+    await bot.say("/observe")
+    await bot.sent_to(STAFF, count=2)
+    await bot.say("1")  # the unit
+    await bot.sent_to(STAFF, count=3)
+    last = bot.tg.calls("sendMessage")[-1]
+    complaint = _button(last, "complaint")
+    bot.tg.queue_update(bot.tg.callback_query(complaint["callback_data"], STAFF, bot.person(STAFF)))
+    await bot.sent_to(STAFF, count=4)
+    await bot.say("The ramp at the door is blocked")
+    await bot.sent_to(STAFF, count=5)
+    last = bot.tg.calls("sendMessage")[-1]
+    signed = _button(last, "sign it")
+    bot.tg.queue_update(bot.tg.callback_query(signed["callback_data"], STAFF, bot.person(STAFF)))
+    await bot.sent_to(STAFF, count=6)  # saved; a photo may follow
+    bot.tg.queue_update(
+        bot.tg.message(
+            chat_id=STAFF, user=bot.person(STAFF), photo=b"\x89PNG photo", caption="here"
+        )
+    )
+    await bot.sent_to(STAFF, count=7)
+    async with bot.database.transaction() as session:
+        observation = await session.scalar(select(Observation))
+    assert observation is not None and observation.kind == "complaint"
+    assert observation.photo_ref and bot.tg.file_bytes(observation.photo_ref) == b"\x89PNG photo"
+
+
+def _button(message: Any, label: str) -> dict[str, Any]:
+    keyboard = message["reply_markup"]["inline_keyboard"]
+    return next(button for row in keyboard for button in row if button["text"] == label)
