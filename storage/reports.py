@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -55,9 +56,20 @@ class ReportRows:
         )
         return list(rows)
 
-    async def ledger(self, scope: Scope) -> list[PointEntry]:
-        rows = await self._session.scalars(
-            select(PointEntry)
+    async def ledger(self, scope: Scope) -> list[Any]:
+        """The ledger rows of the period, as plain rows (columns by name): reports read many."""
+        rows = await self._session.execute(
+            select(
+                PointEntry.id,
+                PointEntry.local_date,
+                PointEntry.member_id,
+                PointEntry.unit_id,
+                PointEntry.source,
+                PointEntry.rule,
+                PointEntry.points,
+                PointEntry.idempotency_key,
+                PointEntry.ref_id,
+            )
             .where(
                 PointEntry.campaign_id == scope.campaign_id,
                 PointEntry.unit_id.in_(scope.unit_ids),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import logging
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,7 @@ from telegram import (
 from telegram.constants import ChatType, MessageEntityType, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.warnings import PTBDeprecationWarning
 
 from bot.clock import Clock
 from bot.core import Core
@@ -450,7 +452,11 @@ class TelegramAdapter:
         try:
             return await request
         except RetryAfter as error:
-            wait = error.retry_after
+            with (
+                warnings.catch_warnings()
+            ):  # PTB warns that this becomes a timedelta: both are read
+                warnings.simplefilter("ignore", PTBDeprecationWarning)
+                wait = error.retry_after
             seconds = wait.total_seconds() if isinstance(wait, dt.timedelta) else float(wait)
             raise RateLimited(seconds) from None
         except Forbidden:
