@@ -18,6 +18,15 @@ reference (docs.slack.dev/reference/methods/...).
 The server shares the test's event loop: talk to it with AsyncWebClient / bolt's AsyncApp. A
 synchronous WebClient would block the loop the server needs (wrap it in asyncio.to_thread).
 
+It also plays Slack's Socket Mode side, as slack_sdk's SocketModeClient expects it (the flow of
+slack-sdk's tests/slack_sdk/socket_mode/mock_socket_mode_server.py and mock_web_api_handler.py):
+`apps.connections.open`, called with the app-level token (`xapp-...`), answers a ws:// URL on this
+server; a client connecting there gets a `{"type": "hello", ...}` message, then whatever envelopes
+the test pushes, and answers each with an ack `{"envelope_id": ..., ["payload": {...}]}`:
+
+    envelope_id = await slack.socket_send("slash_commands", slash_command_payload(...))
+    ack = await slack.wait_for_ack(envelope_id)
+
 The second half of the module builds what Slack SENDS to the app: `signed_request` headers and
 slash command, block action, view submission and Events API bodies, shaped like Slack's documented
 examples and slack-bolt's scenario tests, ready to POST to the adapter's /slack/events.
@@ -33,14 +42,16 @@ import itertools
 import json
 import secrets
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from aiohttp import web
+from aiohttp import WSCloseCode, WSMsgType, web
 from multidict import CIMultiDict
 
 TOKEN = "xoxb-fake-uplift-token"
+APP_TOKEN = "xapp-fake-uplift-token"
 TEAM_ID = "T0FAKETEAM"
 TEAM_NAME = "Uplift Test Workspace"
 TEAM_DOMAIN = "uplift-test"
@@ -54,6 +65,12 @@ UPLOAD = "upload"
 """Pseudo-method name under which POSTs to an upload URL are recorded."""
 RESPONSE_URL = "response_url"
 """Pseudo-method name under which POSTs to a `FakeSlack.response_url()` are recorded."""
+SOCKET_PATH = "/socket-mode"
+ENVELOPE_TYPES = ("slash_commands", "interactive", "events_api")
+"""What a Socket Mode envelope's `type` can be (besides hello and disconnect messages)."""
+# Interactive payloads whose ack may carry a response (errors, a new view, options), as slash
+# commands' acks may; every other envelope is acked bare.
+_RESPONSE_PAYLOAD_INTERACTIONS = ("view_submission", "block_suggestion")
 
 # Arguments that arrive as JSON text inside a form or query string (slack_sdk sends `files` to
 # files.completeUploadExternal that way); decoded before recording so tests compare structures.
@@ -89,6 +106,29 @@ class FakeFile:
 
 
 @dataclass
+class SocketAck:
+    """An acknowledgement the client sent over the Socket Mode websocket."""
+
+    envelope_id: str
+    payload: dict[str, Any] | None  # what ack(...) answered, when it answered something
+    message: dict[str, Any]  # the whole message as received
+    time: float  # time.monotonic() on arrival
+
+
+@dataclass
+class SocketConnection:
+    """One Socket Mode websocket a client opened on the fake."""
+
+    ws: web.WebSocketResponse
+    ticket: str
+    opened: float  # time.monotonic()
+    received: list[str] = field(default_factory=list)  # every text message, acks included
+    closed: bool = False
+    close_code: int | None = None
+    _closed_event: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+
+
+@dataclass
 class _Scripted:
     status: int
     body: dict[str, Any]
@@ -105,17 +145,22 @@ def _truthy(value: Any) -> bool:
 
 
 class FakeSlack:
-    """The fake Web API server. Configure `users` / `channels`, script `rate_limit` / `fail`."""
+    """The fake Web API server. Configure `users` / `channels`, script `rate_limit` / `fail`.
+
+    Also Slack's Socket Mode side: `socket_send` envelopes, read `socket_acks` / `wait_for_ack`.
+    """
 
     def __init__(
         self,
         *,
         token: str = TOKEN,
+        app_token: str = APP_TOKEN,
         team_id: str = TEAM_ID,
         bot_user_id: str = BOT_USER_ID,
         bot_id: str = BOT_ID,
     ) -> None:
         self.token = token
+        self.app_token = app_token
         self.team_id = team_id
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
@@ -125,6 +170,10 @@ class FakeSlack:
         """Per channel id, fields that override the synthesised conversations.info channel."""
         self.files: dict[str, FakeFile] = {}
         self.root_url = ""
+        self.socket_connections: list[SocketConnection] = []
+        """Every Socket Mode websocket opened, in order; the last open one gets `socket_send`."""
+        self.socket_acks: list[SocketAck] = []
+        self._tickets: set[str] = set()
         self._calls: list[Call] = []
         self._scripted: dict[str, list[_Scripted]] = {}
         self._runner: web.AppRunner | None = None
@@ -141,6 +190,7 @@ class FakeSlack:
             "conversations.open": self._conversations_open,
             "files.getUploadURLExternal": self._get_upload_url,
             "files.completeUploadExternal": self._complete_upload,
+            "apps.connections.open": self._apps_connections_open,
         }
 
     # ---- lifecycle -------------------------------------------------------------------------
@@ -150,6 +200,7 @@ class FakeSlack:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_post("/response/{key}", self._response)
+        app.router.add_get(SOCKET_PATH, self._socket)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
@@ -158,6 +209,11 @@ class FakeSlack:
         return self
 
     async def stop(self) -> None:
+        """Close open Socket Mode websockets (1001 going away, as a server restart), then stop."""
+        for connection in self.socket_connections:
+            if not connection.closed:
+                with contextlib.suppress(Exception):
+                    await connection.ws.close(code=WSCloseCode.GOING_AWAY, message=b"stopping")
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -205,10 +261,11 @@ class FakeSlack:
         return self.calls(method)
 
     def reset(self) -> None:
-        """Forget calls, files and scripted answers; keep users/channels configuration."""
+        """Forget calls, files, acks and scripted answers; keep configuration and connections."""
         self._calls.clear()
         self._scripted.clear()
         self.files.clear()
+        self.socket_acks.clear()
 
     def _summary(self) -> list[str]:
         return [c.method for c in self._calls]
@@ -257,7 +314,8 @@ class FakeSlack:
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else args.get("token")
         if not token:
             return 200, _error("not_authed"), {}
-        if token != self.token:
+        # apps.connections.open takes the app-level token and only it; everything else the bot's.
+        if token != (self.app_token if method == "apps.connections.open" else self.token):
             return 200, _error("invalid_auth"), {}
         scripted = self._next_scripted(method)
         if scripted is not None:
@@ -288,6 +346,132 @@ class FakeSlack:
         call = self._record(RESPONSE_URL, {"key": request.match_info["key"], **body}, request)
         call.response = "ok"
         return web.Response(text="ok")
+
+    # ---- Socket Mode -----------------------------------------------------------------------
+
+    def _apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A websocket URL on this server, with a ticket as Slack's (wss://.../link/?ticket=)."""
+        ticket = secrets.token_hex(8)
+        self._tickets.add(ticket)
+        ws_root = "ws" + self.root_url.removeprefix("http")
+        return {"ok": True, "url": f"{ws_root}{SOCKET_PATH[1:]}?ticket={ticket}&app_id={APP_ID}"}
+
+    async def _socket(self, request: web.Request) -> web.StreamResponse:
+        if request.query.get("ticket") not in self._tickets:
+            return web.Response(status=401, text="invalid ticket: call apps.connections.open")
+        ws = web.WebSocketResponse(timeout=2.0)  # autoping: answers the client's pings
+        await ws.prepare(request)
+        connection = SocketConnection(ws, request.query["ticket"], time.monotonic())
+        self.socket_connections.append(connection)
+        try:
+            await ws.send_json(
+                {
+                    "type": "hello",
+                    "num_connections": sum(not c.closed for c in self.socket_connections),
+                    "debug_info": {
+                        "host": "applink-fake-uplift",
+                        "build_number": 1,
+                        "approximate_connection_time": 18060,
+                    },
+                    "connection_info": {"app_id": APP_ID},
+                }
+            )
+            async for message in ws:  # ends on the client's close frame or a dropped connection
+                if message.type == WSMsgType.TEXT:
+                    connection.received.append(message.data)
+                    self._record_ack(message.data)
+        finally:
+            connection.closed = True
+            connection.close_code = ws.close_code
+            connection._closed_event.set()
+        return ws
+
+    def _record_ack(self, text: str) -> None:
+        with contextlib.suppress(ValueError):
+            message = json.loads(text)
+            if isinstance(message, dict) and "envelope_id" in message:
+                self.socket_acks.append(
+                    SocketAck(
+                        str(message["envelope_id"]),
+                        message.get("payload"),
+                        message,
+                        time.monotonic(),
+                    )
+                )
+
+    def socket_connection(self) -> SocketConnection:
+        """The most recent open Socket Mode connection."""
+        for connection in reversed(self.socket_connections):
+            if not connection.closed:
+                return connection
+        raise AssertionError(
+            f"no open Socket Mode connection ({len(self.socket_connections)} opened and closed)"
+        )
+
+    async def wait_for_socket(self, timeout: float = 5.0) -> SocketConnection:
+        """Wait until a client holds an open Socket Mode connection (it was sent hello)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not any(not c.closed for c in self.socket_connections):
+            if loop.time() >= deadline:
+                raise AssertionError(
+                    f"no Socket Mode connection within {timeout}s; received: {self._summary()}"
+                )
+            await asyncio.sleep(0.01)
+        return self.socket_connection()
+
+    async def wait_for_socket_close(
+        self, connection: SocketConnection | None = None, timeout: float = 5.0
+    ) -> SocketConnection:
+        """Wait until `connection` (default: the current one) is closed, by either side."""
+        connection = connection or self.socket_connection()
+        try:
+            await asyncio.wait_for(connection._closed_event.wait(), timeout)
+        except TimeoutError:
+            raise AssertionError(f"the Socket Mode connection stayed open {timeout}s") from None
+        return connection
+
+    async def socket_send(
+        self,
+        envelope_type: str,
+        payload: dict[str, Any],
+        *,
+        envelope_id: str | None = None,
+        retry_attempt: int = 0,
+        retry_reason: str = "",
+    ) -> str:
+        """Push an envelope down the current connection, as Slack does; return its envelope_id.
+
+        `payload` is what the HTTP body would carry: `slash_command_payload(...)` for
+        "slash_commands", `block_action_payload(...)` / `view_submission_payload(...)` for
+        "interactive", `event_callback_payload(...)` for "events_api" (whose envelopes also say
+        `retry_attempt` / `retry_reason`, as redeliveries do).
+        """
+        envelope = socket_envelope(
+            envelope_type,
+            payload,
+            envelope_id=envelope_id,
+            retry_attempt=retry_attempt,
+            retry_reason=retry_reason,
+        )
+        await self.socket_connection().ws.send_json(envelope)
+        return str(envelope["envelope_id"])
+
+    async def wait_for_ack(self, envelope_id: str, timeout: float = 5.0) -> SocketAck:
+        """Wait for the client's ack of an envelope (Slack redelivers unacked ones after 3 s)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            for ack in self.socket_acks:
+                if ack.envelope_id == envelope_id:
+                    return ack
+            if loop.time() >= deadline:
+                acked = [a.envelope_id for a in self.socket_acks]
+                raise AssertionError(
+                    f"no ack of envelope {envelope_id} within {timeout}s; acked: {acked}; "
+                    f"received: {self._summary()}"
+                )
+            await asyncio.sleep(0.01)
 
     # ---- methods ---------------------------------------------------------------------------
 
@@ -580,12 +764,77 @@ def signed_request(
     return headers
 
 
+def socket_envelope(
+    envelope_type: str,
+    payload: dict[str, Any],
+    *,
+    envelope_id: str | None = None,
+    retry_attempt: int = 0,
+    retry_reason: str = "",
+) -> dict[str, Any]:
+    """A Socket Mode envelope, shaped as slack-sdk's mock socket mode server sends them.
+
+    `accepts_response_payload` is true for slash commands, view submissions and block
+    suggestions (their ack may carry an answer); events_api envelopes also carry the retry fields.
+    """
+    if envelope_type not in ENVELOPE_TYPES:
+        raise ValueError(f"envelope type {envelope_type!r} is not one of {ENVELOPE_TYPES}")
+    accepts = envelope_type == "slash_commands" or (
+        envelope_type == "interactive" and payload.get("type") in _RESPONSE_PAYLOAD_INTERACTIONS
+    )
+    envelope: dict[str, Any] = {
+        "envelope_id": envelope_id or str(uuid.uuid4()),
+        "payload": payload,
+        "type": envelope_type,
+        "accepts_response_payload": accepts,
+    }
+    if envelope_type == "events_api":
+        envelope["retry_attempt"] = retry_attempt
+        envelope["retry_reason"] = retry_reason
+    return envelope
+
+
 def _trigger_id() -> str:
     return f"{next(_SEQ)}.{int(time.time())}.{secrets.token_hex(16)}"
 
 
 def _default_response_url(kind: str, team_id: str) -> str:
     return f"https://hooks.slack.com/{kind}/{team_id}/{next(_SEQ)}/{secrets.token_hex(12)}"
+
+
+def slash_command_payload(
+    command: str,
+    text: str,
+    user_id: str,
+    channel_id: str,
+    team_id: str = TEAM_ID,
+    trigger_id: str | None = None,
+    *,
+    user_name: str | None = None,
+    channel_name: str = "general",
+    response_url: str | None = None,
+) -> dict[str, str]:
+    """A slash command invocation's fields, in Slack's order, all strings as in the form body.
+
+    This dict is what a Socket Mode `slash_commands` envelope carries as its payload;
+    `slash_command` form-encodes it for HTTP. Pass `response_url=slack.response_url()` if the
+    app may call `respond()`; the default points at hooks.slack.com like the real thing.
+    """
+    return {
+        "token": "verification-token",
+        "team_id": team_id,
+        "team_domain": TEAM_DOMAIN,
+        "channel_id": channel_id,
+        "channel_name": "directmessage" if channel_id.startswith("D") else channel_name,
+        "user_id": user_id,
+        "user_name": user_name or user_id.lower(),
+        "command": command,
+        "text": text,
+        "api_app_id": APP_ID,
+        "is_enterprise_install": "false",
+        "response_url": response_url or _default_response_url("commands", team_id),
+        "trigger_id": trigger_id or _trigger_id(),
+    }
 
 
 def slash_command(
@@ -600,28 +849,19 @@ def slash_command(
     channel_name: str = "general",
     response_url: str | None = None,
 ) -> bytes:
-    """A slash command invocation: a form-encoded body, fields in Slack's order.
-
-    Pass `response_url=slack.response_url()` if the app may call `respond()`; the default points
-    at hooks.slack.com like the real thing.
-    """
-    return urlencode(
-        {
-            "token": "verification-token",
-            "team_id": team_id,
-            "team_domain": TEAM_DOMAIN,
-            "channel_id": channel_id,
-            "channel_name": "directmessage" if channel_id.startswith("D") else channel_name,
-            "user_id": user_id,
-            "user_name": user_name or user_id.lower(),
-            "command": command,
-            "text": text,
-            "api_app_id": APP_ID,
-            "is_enterprise_install": "false",
-            "response_url": response_url or _default_response_url("commands", team_id),
-            "trigger_id": trigger_id or _trigger_id(),
-        }
-    ).encode()
+    """A slash command invocation over HTTP: `slash_command_payload` as a form-encoded body."""
+    payload = slash_command_payload(
+        command,
+        text,
+        user_id,
+        channel_id,
+        team_id,
+        trigger_id,
+        user_name=user_name,
+        channel_name=channel_name,
+        response_url=response_url,
+    )
+    return urlencode(payload).encode()
 
 
 def _user(user_id: str, team_id: str) -> dict[str, str]:
@@ -632,7 +872,7 @@ def _payload_form(payload: dict[str, Any]) -> bytes:
     return urlencode({"payload": json.dumps(payload, ensure_ascii=False)}).encode()
 
 
-def block_action(
+def block_action_payload(
     action_id: str,
     value: str,
     user_id: str,
@@ -644,12 +884,13 @@ def block_action(
     block_id: str = "actions",
     message: dict[str, Any] | None = None,
     response_url: str | None = None,
-) -> bytes:
-    """A button press on a message: form body `payload=<JSON>` of type block_actions.
+) -> dict[str, Any]:
+    """A button press on a message: the block_actions payload (a Socket Mode `interactive`
+    envelope's payload; `block_action` wraps it in a form body for HTTP).
 
     `message` is the message the button sits on (blocks and all), as Slack echoes it back.
     """
-    payload = {
+    return {
         "type": "block_actions",
         "user": _user(user_id, team_id),
         "api_app_id": APP_ID,
@@ -687,10 +928,38 @@ def block_action(
             }
         ],
     }
+
+
+def block_action(
+    action_id: str,
+    value: str,
+    user_id: str,
+    channel_id: str,
+    message_ts: str,
+    team_id: str = TEAM_ID,
+    trigger_id: str | None = None,
+    *,
+    block_id: str = "actions",
+    message: dict[str, Any] | None = None,
+    response_url: str | None = None,
+) -> bytes:
+    """A button press over HTTP: form body `payload=<JSON>` of `block_action_payload`."""
+    payload = block_action_payload(
+        action_id,
+        value,
+        user_id,
+        channel_id,
+        message_ts,
+        team_id,
+        trigger_id,
+        block_id=block_id,
+        message=message,
+        response_url=response_url,
+    )
     return _payload_form(payload)
 
 
-def view_submission(
+def view_submission_payload(
     callback_id: str,
     values: dict[str, dict[str, dict[str, Any]]],
     private_metadata: str = "",
@@ -700,14 +969,15 @@ def view_submission(
     view_id: str = "V0FAKEVIEW",
     trigger_id: str | None = None,
     blocks: list[dict[str, Any]] | None = None,
-) -> bytes:
-    """A modal's Submit: form body `payload=<JSON>` of type view_submission.
+) -> dict[str, Any]:
+    """A modal's Submit: the view_submission payload (a Socket Mode `interactive` envelope's
+    payload; `view_submission` wraps it in a form body for HTTP).
 
     `values` is view.state.values: {block_id: {action_id: {"type": "plain_text_input",
     "value": "..."}}} (a static_select gives {"type": "static_select", "selected_option":
     {"text": {...}, "value": "..."}}).
     """
-    payload = {
+    return {
         "type": "view_submission",
         "team": {"id": team_id, "domain": TEAM_DOMAIN},
         "user": _user(user_id, team_id),
@@ -739,17 +1009,44 @@ def view_submission(
         "is_enterprise_install": False,
         "enterprise": None,
     }
+
+
+def view_submission(
+    callback_id: str,
+    values: dict[str, dict[str, dict[str, Any]]],
+    private_metadata: str = "",
+    user_id: str = "U0SUBMITTER",
+    team_id: str = TEAM_ID,
+    *,
+    view_id: str = "V0FAKEVIEW",
+    trigger_id: str | None = None,
+    blocks: list[dict[str, Any]] | None = None,
+) -> bytes:
+    """A modal's Submit over HTTP: form body `payload=<JSON>` of `view_submission_payload`."""
+    payload = view_submission_payload(
+        callback_id,
+        values,
+        private_metadata,
+        user_id,
+        team_id,
+        view_id=view_id,
+        trigger_id=trigger_id,
+        blocks=blocks,
+    )
     return _payload_form(payload)
 
 
-def event_callback(
+def event_callback_payload(
     event: dict[str, Any],
     event_id: str | None = None,
     team_id: str = TEAM_ID,
     *,
     event_time: int | None = None,
-) -> bytes:
-    """An Events API delivery: a JSON body wrapping `event`. Same `event_id` = same event.
+) -> dict[str, Any]:
+    """An Events API delivery wrapping `event`. Same `event_id` = same event.
+
+    This dict is what a Socket Mode `events_api` envelope carries as its payload;
+    `event_callback` serialises it as the JSON body of an HTTP delivery.
 
     app_mention:     {"type": "app_mention", "user": "U1", "text": "<@U0FAKEBOT> score",
                       "ts": "1515449522.000016", "channel": "C1",
@@ -761,26 +1058,35 @@ def event_callback(
                       "tab": "home", "event_ts": "1515449522000016"}
     """
     now = int(time.time())
-    return json.dumps(
-        {
-            "token": "verification-token",
-            "team_id": team_id,
-            "api_app_id": APP_ID,
-            "event": event,
-            "type": "event_callback",
-            "event_id": event_id or f"Ev{next(_SEQ):010d}",
-            "event_time": event_time or now,
-            "authorizations": [
-                {
-                    "enterprise_id": None,
-                    "team_id": team_id,
-                    "user_id": BOT_USER_ID,
-                    "is_bot": True,
-                    "is_enterprise_install": False,
-                }
-            ],
-            "is_ext_shared_channel": False,
-            "event_context": f"4-{secrets.token_hex(16)}",
-        },
-        ensure_ascii=False,
-    ).encode()
+    return {
+        "token": "verification-token",
+        "team_id": team_id,
+        "api_app_id": APP_ID,
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id or f"Ev{next(_SEQ):010d}",
+        "event_time": event_time or now,
+        "authorizations": [
+            {
+                "enterprise_id": None,
+                "team_id": team_id,
+                "user_id": BOT_USER_ID,
+                "is_bot": True,
+                "is_enterprise_install": False,
+            }
+        ],
+        "is_ext_shared_channel": False,
+        "event_context": f"4-{secrets.token_hex(16)}",
+    }
+
+
+def event_callback(
+    event: dict[str, Any],
+    event_id: str | None = None,
+    team_id: str = TEAM_ID,
+    *,
+    event_time: int | None = None,
+) -> bytes:
+    """An Events API delivery over HTTP: `event_callback_payload` as a JSON body."""
+    payload = event_callback_payload(event, event_id, team_id, event_time=event_time)
+    return json.dumps(payload, ensure_ascii=False).encode()

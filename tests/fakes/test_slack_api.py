@@ -5,18 +5,24 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
+import aiohttp
 import pytest
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.signature import SignatureVerifier
+from slack_sdk.socket_mode.aiohttp import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from tests.fakes import slack_fixtures
 from tests.fakes.slack_api import (
+    APP_ID,
     BOT_ID,
     BOT_USER_ID,
     RESPONSE_URL,
@@ -24,10 +30,15 @@ from tests.fakes.slack_api import (
     UPLOAD,
     FakeSlack,
     block_action,
+    block_action_payload,
     event_callback,
+    event_callback_payload,
     signed_request,
     slash_command,
+    slash_command_payload,
+    socket_envelope,
     view_submission,
+    view_submission_payload,
 )
 
 fake_slack = slack_fixtures.fake_slack
@@ -388,3 +399,198 @@ async def test_bolt_accepts_every_built_payload(fake_slack: FakeSlack) -> None:
     assert (posted[0].args["channel"], posted[0].args["text"]) == ("C1", "hi <@U1>")
     responded = (await fake_slack.wait_for(RESPONSE_URL))[0].args
     assert (responded["key"], responded["text"]) == ("r9", "report follows")
+
+
+# ---- Socket Mode --------------------------------------------------------------------------------
+
+
+async def test_apps_connections_open_takes_only_the_app_token(fake_slack: FakeSlack) -> None:
+    client = client_for(fake_slack)
+
+    opened = await client.apps_connections_open(app_token=fake_slack.app_token)
+    with pytest.raises(SlackApiError) as bot_token:
+        await client.apps_connections_open(app_token=fake_slack.token)
+    with pytest.raises(SlackApiError) as wrong:
+        await client.apps_connections_open(app_token="xapp-wrong")
+    with pytest.raises(SlackApiError) as app_token_elsewhere:
+        await AsyncWebClient(token=fake_slack.app_token, base_url=fake_slack.base_url).auth_test()
+
+    assert opened["url"].startswith(f"ws://127.0.0.1:{fake_slack.root_url.split(':')[-1][:-1]}/")
+    assert "/socket-mode?ticket=" in opened["url"]
+    assert bot_token.value.response["error"] == "invalid_auth"
+    assert wrong.value.response["error"] == "invalid_auth"
+    assert app_token_elsewhere.value.response["error"] == "invalid_auth"
+    call = fake_slack.calls("apps.connections.open")[0]
+    assert call.headers["authorization"] == f"Bearer {fake_slack.app_token}"
+
+
+async def test_socket_mode_client_gets_hello_and_envelopes_and_acks(fake_slack: FakeSlack) -> None:
+    """slack_sdk's own aiohttp SocketModeClient against the fake: the wire format it expects."""
+    web_client = AsyncWebClient(base_url=fake_slack.base_url)
+    client = SocketModeClient(app_token=fake_slack.app_token, web_client=web_client)
+    messages: list[dict] = []
+    requests: list[SocketModeRequest] = []
+
+    async def on_message(_client, message: dict, _raw: str | None) -> None:
+        messages.append(message)
+
+    async def on_request(socket: SocketModeClient, request: SocketModeRequest) -> None:
+        requests.append(request)
+        answer = {"text": "thanks"} if request.type == "slash_commands" else None
+        await socket.send_socket_mode_response(
+            SocketModeResponse(envelope_id=request.envelope_id, payload=answer)
+        )
+
+    client.message_listeners.append(on_message)
+    client.socket_mode_request_listeners.append(on_request)
+    try:
+        await client.connect()
+        connection = await fake_slack.wait_for_socket()
+        command = slash_command_payload("/score", "本周", "U1", "C1")
+        event = event_callback_payload({"type": "app_home_opened", "user": "U1"}, "Ev1")
+        command_id = await fake_slack.socket_send("slash_commands", command)
+        event_id = await fake_slack.socket_send("events_api", event, retry_attempt=1)
+
+        command_ack = await fake_slack.wait_for_ack(command_id)
+        event_ack = await fake_slack.wait_for_ack(event_id)
+    finally:
+        await client.close()
+
+    assert messages[0]["type"] == "hello"
+    assert messages[0]["connection_info"] == {"app_id": APP_ID}
+    assert [(r.type, r.envelope_id) for r in requests] == [
+        ("slash_commands", command_id),
+        ("events_api", event_id),
+    ]
+    assert requests[0].payload == command and requests[0].accepts_response_payload is True
+    assert requests[1].payload == event and requests[1].accepts_response_payload is False
+    assert requests[1].retry_attempt == 1
+    assert command_ack.message == {"envelope_id": command_id, "payload": {"text": "thanks"}}
+    assert event_ack.message == {"envelope_id": event_id} and event_ack.payload is None
+    closed = await fake_slack.wait_for_socket_close(connection)
+    assert closed.close_code == 1000
+    assert fake_slack.count("apps.connections.open") == 1
+
+
+async def test_bolt_in_socket_mode_accepts_every_built_payload(fake_slack: FakeSlack) -> None:
+    """The same builders as over HTTP, delivered as envelopes to bolt's AsyncSocketModeHandler."""
+    app = AsyncApp(client=client_for(fake_slack), signing_secret=SECRET)
+
+    @app.command("/score")
+    async def score(ack, command, client) -> None:
+        await ack()
+        await client.chat_postEphemeral(
+            channel=command["channel_id"], user=command["user_id"], text="90"
+        )
+
+    @app.action("answer")
+    async def answer(ack, body, client) -> None:
+        await ack()
+        await client.chat_update(
+            channel=body["channel"]["id"], ts=body["container"]["message_ts"], text="ok"
+        )
+
+    @app.view("deed")
+    async def deed(ack) -> None:
+        await ack(response_action="errors", errors={"b": "too short"})
+
+    @app.event("app_mention")
+    async def mention(event, say) -> None:
+        await say(f"hi <@{event['user']}>")
+
+    handler = AsyncSocketModeHandler(app, fake_slack.app_token)
+    mention_event = {
+        "type": "app_mention",
+        "user": "U1",
+        "text": f"<@{BOT_USER_ID}> score",
+        "ts": "1.000001",
+        "channel": "C1",
+        "event_ts": "1.000001",
+    }
+    try:
+        await handler.connect_async()
+        connection = await fake_slack.wait_for_socket()
+        sent = [
+            await fake_slack.socket_send(
+                "slash_commands", slash_command_payload("/score", "", "U1", "C1")
+            ),
+            await fake_slack.socket_send(
+                "interactive", block_action_payload("answer", "A", "U1", "C1", "111.222")
+            ),
+            await fake_slack.socket_send(
+                "interactive", view_submission_payload("deed", {}, "", "U1")
+            ),
+            await fake_slack.socket_send("events_api", event_callback_payload(mention_event)),
+        ]
+        acks = [await fake_slack.wait_for_ack(envelope_id) for envelope_id in sent]
+        await fake_slack.wait_for("chat.postEphemeral")
+        await fake_slack.wait_for("chat.update")
+        posted = await fake_slack.wait_for("chat.postMessage")
+    finally:
+        await handler.close_async()
+
+    assert [a.payload for a in acks] == [
+        None,
+        None,
+        {"response_action": "errors", "errors": {"b": "too short"}},
+        None,
+    ]
+    assert fake_slack.last("chat.update").args["ts"] == "111.222"
+    assert (posted[0].args["channel"], posted[0].args["text"]) == ("C1", "hi <@U1>")
+    await fake_slack.wait_for_socket_close(connection)
+
+
+async def test_envelopes_say_whether_their_ack_may_answer() -> None:
+    command = socket_envelope("slash_commands", slash_command_payload("/score", "", "U1", "C1"))
+    action = socket_envelope("interactive", block_action_payload("a", "v", "U1", "C1", "1.2"))
+    submission = socket_envelope("interactive", view_submission_payload("deed", {}))
+    event = socket_envelope("events_api", event_callback_payload({"type": "x"}), envelope_id="E1")
+
+    assert [e["accepts_response_payload"] for e in (command, action, submission, event)] == [
+        True,
+        False,
+        True,
+        False,
+    ]
+    assert event == {
+        "envelope_id": "E1",
+        "payload": event["payload"],
+        "type": "events_api",
+        "accepts_response_payload": False,
+        "retry_attempt": 0,
+        "retry_reason": "",
+    }
+    assert command["payload"]["command"] == "/score" and len(command["envelope_id"]) == 36
+    assert (
+        slash_command("/s", "t", "U1", "C1", trigger_id="1.2.3", response_url="u")
+        == urlencode(
+            slash_command_payload("/s", "t", "U1", "C1", trigger_id="1.2.3", response_url="u")
+        ).encode()
+    )
+    with pytest.raises(ValueError, match="hello"):
+        socket_envelope("hello", {})
+
+
+async def test_the_websocket_needs_a_ticket_and_is_closed_on_stop() -> None:
+    slack = await FakeSlack().start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            refused = await session.get(f"{slack.root_url}socket-mode")
+            assert refused.status == 401
+            opened = await client_for(slack).apps_connections_open(app_token=slack.app_token)
+            async with session.ws_connect(opened["url"]) as ws:
+                hello = await ws.receive_json(timeout=2)
+                with pytest.raises(AssertionError, match="stayed open"):
+                    await slack.wait_for_socket_close(timeout=0.05)
+                started = time.monotonic()
+                await slack.stop()
+                closing = await ws.receive(timeout=2)
+                assert time.monotonic() - started < 2
+    finally:
+        await slack.stop()
+
+    assert hello["type"] == "hello" and hello["num_connections"] == 1
+    assert closing.type == aiohttp.WSMsgType.CLOSE and closing.data == 1001
+    assert slack.socket_connections[0].closed
+    with pytest.raises(AssertionError, match="no open Socket Mode connection"):
+        await slack.socket_send("events_api", {})
