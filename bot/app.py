@@ -15,8 +15,10 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_sdk.errors import SlackApiError
+from telegram.error import TelegramError
 
-from bot.adapters.slack import EVENTS_PATH, SlackAdapter
+from bot.adapters.slack import SlackAdapter
 from bot.adapters.telegram import TelegramAdapter
 from bot.clock import SystemClock
 from bot.config import Settings
@@ -71,8 +73,21 @@ def build_http_app(database: Database, started: float) -> web.Application:
     return app
 
 
+class PlatformStartFailed(Exception):
+    """A platform refused to connect (a wrong token, say): the process stops with a reason."""
+
+    def __init__(self, platform: str, reason: str) -> None:
+        super().__init__(f"{platform}: {reason}")
+        self.platform = platform
+        self.reason = reason
+
+
 async def serve(settings: Settings) -> int:
-    """Run until SIGINT or SIGTERM; return the exit status."""
+    """Run until SIGINT or SIGTERM; return the exit status.
+
+    The HTTP server and the signal handlers come up first, so /healthz answers and a stop
+    request is honoured while the platforms connect; a platform that refuses to connect stops
+    the process with PlatformStartFailed."""
     if is_sqlite(settings.database_url):
         await upgrade_async(settings.database_url)
     database = Database(settings.database_url)
@@ -82,28 +97,52 @@ async def serve(settings: Settings) -> int:
     renderer = Renderer()
     app = build_http_app(database, time.monotonic())
     adapters: dict[str, OutboundAdapter] = {}
-    closers: list[Callable[[], Awaitable[object]]] = []
-    if settings.slack_configured:
-        adapters["slack"] = await _start_slack(settings, core, renderer, clock, app, closers)
-    if settings.telegram_configured:
-        adapters["telegram"] = await _start_telegram(settings, core, renderer, clock, app, closers)
+    slack = _slack_adapter(settings, core, renderer, clock) if settings.slack_configured else None
+    telegram = (
+        _telegram_adapter(settings, core, renderer, clock) if settings.telegram_configured else None
+    )
+    if slack is not None:
+        adapters["slack"] = slack
+        if settings.slack_app_token is None:
+            slack.mount(app)
+    if telegram is not None:
+        adapters["telegram"] = telegram
+        if settings.telegram_webhook_url:
+            telegram.mount(app)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.http_port)
     await site.start()
     log.info("http.listening host=%s port=%s", settings.http_host, settings.http_port)
-    ticking = start_ticking(
-        Scheduler(database, clock, JOBS), Sender(database, clock, adapters).flush, TICK_EVERY
-    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    closers: list[Callable[[], Awaitable[object]]] = []
+    ticking = None
     try:
+        if slack is not None and settings.slack_app_token is not None:
+            closers.append(
+                await _connect_socket_mode(slack, settings.slack_app_token.get_secret_value())
+            )
+        if telegram is not None:
+            try:
+                await telegram.start()
+            except TelegramError as error:
+                raise PlatformStartFailed("telegram", str(error)) from None
+            closers.append(telegram.stop)
+            log.info(
+                "telegram.started mode=%s",
+                "webhook" if settings.telegram_webhook_url else "polling",
+            )
+        ticking = start_ticking(
+            Scheduler(database, clock, JOBS), Sender(database, clock, adapters).flush, TICK_EVERY
+        )
         await stop.wait()
     finally:
         log.info("process.stopping")
-        ticking.shutdown(wait=False)
+        if ticking is not None:
+            ticking.shutdown(wait=False)
         for close in closers:
             await close()
         await runner.cleanup()
@@ -111,17 +150,11 @@ async def serve(settings: Settings) -> int:
     return 0
 
 
-async def _start_slack(
-    settings: Settings,
-    core: Core,
-    renderer: Renderer,
-    clock: SystemClock,
-    app: web.Application,
-    closers: list[Callable[[], Awaitable[object]]],
+def _slack_adapter(
+    settings: Settings, core: Core, renderer: Renderer, clock: SystemClock
 ) -> SlackAdapter:
-    """Slack joins the HTTP server at /slack/events, or connects by Socket Mode (app token)."""
     assert settings.slack_bot_token is not None and settings.slack_signing_secret is not None
-    slack = SlackAdapter(
+    return SlackAdapter(
         core,
         renderer,
         clock,
@@ -129,29 +162,30 @@ async def _start_slack(
         signing_secret=settings.slack_signing_secret.get_secret_value(),
         api_url=settings.slack_api_url,
     )
-    if settings.slack_app_token is None:
-        slack.mount(app)
-        log.info("slack.http path=%s", EVENTS_PATH)
-        return slack
-    socket = AsyncSocketModeHandler(slack.app, settings.slack_app_token.get_secret_value())
+
+
+async def _connect_socket_mode(
+    slack: SlackAdapter, app_token: str
+) -> Callable[[], Awaitable[object]]:
+    """Socket Mode instead of HTTP: the app token is checked first, so a wrong one stops the
+    process with its reason instead of retrying for ever."""
+    try:
+        await slack.client.apps_connections_open(app_token=app_token)
+    except SlackApiError as error:
+        raise PlatformStartFailed("slack", str(error.response.get("error", "unknown"))) from None
+    socket = AsyncSocketModeHandler(slack.app, app_token)
     await socket.connect_async()
-    closers.append(socket.close_async)
     log.info("slack.socket_mode connected")
-    return slack
+    return socket.close_async
 
 
-async def _start_telegram(
-    settings: Settings,
-    core: Core,
-    renderer: Renderer,
-    clock: SystemClock,
-    app: web.Application,
-    closers: list[Callable[[], Awaitable[object]]],
+def _telegram_adapter(
+    settings: Settings, core: Core, renderer: Renderer, clock: SystemClock
 ) -> TelegramAdapter:
     """Telegram long-polls by default, or takes a webhook on our HTTP server."""
     assert settings.telegram_bot_token is not None
     secret = settings.telegram_webhook_secret
-    telegram = TelegramAdapter(
+    return TelegramAdapter(
         core,
         renderer,
         clock,
@@ -160,9 +194,3 @@ async def _start_telegram(
         webhook_url=settings.telegram_webhook_url,
         webhook_secret=secret.get_secret_value() if secret else None,
     )
-    if settings.telegram_webhook_url:
-        telegram.mount(app)
-    await telegram.start()
-    closers.append(telegram.stop)
-    log.info("telegram.started mode=%s", "webhook" if settings.telegram_webhook_url else "polling")
-    return telegram

@@ -358,12 +358,16 @@ def _interactive_lines(prompt: str) -> Iterator[str]:
 
 
 def _run(args: argparse.Namespace, settings: Settings, say: _Printer) -> int:
-    from bot.app import serve
+    from bot.app import PlatformStartFailed, serve
 
     if not (settings.slack_configured or settings.telegram_configured):
         say.err("no_platform")
         return 1
-    return asyncio.run(serve(settings))
+    try:
+        return asyncio.run(serve(settings))
+    except PlatformStartFailed as failure:
+        say.err("platform_failed", platform=failure.platform, reason=failure.reason)
+        return 1
 
 
 if __name__ == "__main__":

@@ -128,7 +128,7 @@ async def test_run_answers_slack_over_socket_mode_and_stops_on_sigterm(
                 lambda: any(not c.closed for c in slack.socket_connections), process, log, 15
             )
             connection = slack.socket_connection()
-            [opened] = slack.calls("apps.connections.open")
+            opened = slack.calls("apps.connections.open")[-1]  # the first checks the token
             assert opened.headers["Authorization"] == f"Bearer {slack.app_token}"
 
             # A slash command envelope: acked bare, answered privately (users.info says en-US).
@@ -168,7 +168,9 @@ async def test_run_answers_slack_over_socket_mode_and_stops_on_sigterm(
             assert await exit_status(process, 10) == 0, log.read_text("utf-8")
             closed = await slack.wait_for_socket_close(connection, timeout=5)
             assert closed.close_code == 1000
-            assert slack.count("apps.connections.open") == 1  # never had to reconnect
+            assert (
+                slack.count("apps.connections.open") == 2
+            )  # the token check, one connection: no reconnect
         finally:
             if process.poll() is None:
                 process.kill()
@@ -177,3 +179,35 @@ async def test_run_answers_slack_over_socket_mode_and_stops_on_sigterm(
     output = log.read_text("utf-8")
     assert "Traceback" not in output
     assert slack.token not in output and slack.app_token not in output
+
+
+async def test_a_wrong_app_token_stops_run_with_its_reason(tmp_path: Path) -> None:
+    """A refused token is said plainly and ends the process, instead of retrying for ever."""
+    log = tmp_path / "output.txt"
+    async with FakeSlack() as slack:
+        env = cli_env(
+            f"sqlite:///{tmp_path / 'uplift.db'}",
+            "en",
+            SLACK_BOT_TOKEN=slack.token,
+            SLACK_SIGNING_SECRET="x",
+            SLACK_APP_TOKEN="xapp-not-the-right-one",
+            SLACK_API_URL=slack.base_url,
+            UPLIFT_HTTP_HOST="127.0.0.1",
+            UPLIFT_HTTP_PORT=str(free_port()),
+        )
+        with log.open("wb") as output:
+            process = subprocess.Popen(
+                [*uplift_command(), "run"],
+                cwd=tmp_path,
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            assert await exit_status(process, 20) == 1
+        finally:
+            if process.poll() is None:
+                process.kill()
+    said = log.read_text("utf-8")
+    assert "Could not connect to slack: invalid_auth" in said
+    assert "xapp-not-the-right-one" not in said and "Traceback" not in said
