@@ -9,10 +9,13 @@ when TELEGRAM_WEBHOOK_URL is set, its secret header checked. No feature logic li
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hmac
 import logging
+import time
 import warnings
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +63,7 @@ CALLBACK_LIMIT = 64  # bytes of callback_data
 QUIZ_QUESTION_LIMIT = 300
 QUIZ_OPTION_LIMIT = 100
 QUIZ_EXPLANATION_LIMIT = 200
+OVERALL_PER_SECOND = 30
 PRIVATE_COMMANDS = (
     "start", "help", "score", "drill", "check", "fix", "deed", "observe", "stage", "leaderboard",
     "approve", "observations", "report", "inspect", "remind", "reminders", "lang", "join",
@@ -106,6 +110,7 @@ class TelegramAdapter:
             builder = builder.updater(None)
         self.application: Application[Any, Any, Any, Any, Any, Any] = builder.build()
         self.application.add_handler(TypeHandler(Update, self._on_update))
+        self._overall = Pacer(OVERALL_PER_SECOND)
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -317,7 +322,9 @@ class TelegramAdapter:
         )
 
     async def push(self, destination: Destination, reply: Reply, locale: str) -> str | None:
-        """Deliver an outbox message to a group or a person's private chat."""
+        """Deliver an outbox message to a group or a person's private chat, at most about 30
+        messages a second in all (Telegram's bulk limit)."""
+        await self._overall.wait_turn()
         chat_id = int(destination.chat_id)
         return await self._send(chat_id, reply, locale, group=chat_id < 0)
 
@@ -465,6 +472,23 @@ class TelegramAdapter:
             raise DeliveryFailed(f"bad request: {error.message}", final=True) from None
         except (NetworkError, TelegramError) as error:
             raise DeliveryFailed(f"telegram: {error}", final=False) from None
+
+
+class Pacer:
+    """At most ``per_second`` turns in any second, in real time (the platform's clock)."""
+
+    def __init__(self, per_second: int) -> None:
+        self._per_second = per_second
+        self._recent: deque[float] = deque()
+
+    async def wait_turn(self) -> None:
+        now = time.monotonic()
+        while self._recent and now - self._recent[0] >= 1.0:
+            self._recent.popleft()
+        if len(self._recent) >= self._per_second:
+            await asyncio.sleep(1.0 - (now - self._recent[0]))
+            self._recent.popleft()
+        self._recent.append(time.monotonic())
 
 
 def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:

@@ -395,3 +395,13 @@ async def test_an_observation_photo_is_received(bot: Bot) -> None:
 def _button(message: Any, label: str) -> dict[str, Any]:
     keyboard = message["reply_markup"]["inline_keyboard"]
     return next(button for row in keyboard for button in row if button["text"] == label)
+
+
+async def test_pushes_stay_under_thirty_a_second_in_all() -> None:
+    from bot.adapters.telegram import Pacer
+
+    pacer = Pacer(30)
+    started = time.monotonic()
+    for _ in range(45):
+        await pacer.wait_turn()
+    assert time.monotonic() - started >= 0.9  # the 31st had to wait for the first second to pass
