@@ -16,6 +16,7 @@ from handlers import (
     form_flow,
     help,
     home,
+    housekeeping,
     inspect,
     join,
     language,
@@ -61,6 +62,7 @@ JOBS: tuple[Job, ...] = (
     remind.deliver_reminders,
     summaries.weekly_summaries,
     summaries.monthly_reports,
+    housekeeping.forget_old_event_ids,
 )
 
 

@@ -16,6 +16,7 @@ from handlers.context import Context
 from handlers.dates import When, parse_when
 from handlers.errors import Refusal
 from handlers.notify import queue_private
+from handlers.plan_rules import deadlines_of
 from handlers.pushes import push_to_unit
 from handlers.router import SUPERVISORS, Router
 from storage.models import Member, Reminder, Role, Unit
@@ -27,7 +28,7 @@ FLOW = "remind.confirm"
 ME = ("me", "myself", "自己", "我")
 EVERYONE_BELOW = ("all", "everyone", "everybody", "所有人", "全部", "大家")
 MAX_TEXT = 500
-GRACE = dt.timedelta(hours=2)  # a reminder missed for longer than this is skipped, not sent late
+GRACE = dt.timedelta(hours=2)  # without a campaign: a reminder missed longer is skipped
 
 
 def register(router: Router) -> None:
@@ -251,7 +252,7 @@ async def deliver_reminders(store: Store, window: Window) -> None:
     """Send every reminder that fell due, then move recurring ones to their next local time."""
     for reminder in await store.reminders.due_by(window.until):
         moment = reminder.next_at
-        if moment >= window.until - GRACE:
+        if moment >= window.until - await _grace(store, reminder):
             await _deliver(store, reminder, window.until)
         else:
             log.warning("reminder.skipped_stale id=%s due=%s", reminder.id, moment.isoformat())
@@ -259,6 +260,15 @@ async def deliver_reminders(store: Store, window: Window) -> None:
             reminder.next_at = _next_occurrence(reminder, window.until)
         else:
             reminder.active = False
+
+
+async def _grace(store: Store, reminder: Reminder) -> dt.timedelta:
+    """How late a missed reminder may still be sent: the plan's grace window for pushes."""
+    day = reminder.next_at.astimezone(ZoneInfo(reminder.timezone)).date()
+    campaign = await store.campaigns.current(reminder.organisation_id, day)
+    if campaign is None:
+        return GRACE
+    return dt.timedelta(minutes=deadlines_of(campaign).push_grace_minutes)
 
 
 async def _deliver(store: Store, reminder: Reminder, now: dt.datetime) -> None:
