@@ -22,6 +22,7 @@ from storage.store import Store
 log = logging.getLogger(__name__)
 
 RETRY_BACKOFF = dt.timedelta(seconds=30)
+STALE_AFTER = dt.timedelta(hours=2)  # a push never tried for this long after it fell due is skipped
 
 
 class RateLimited(Exception):
@@ -65,12 +66,18 @@ class OutboundAdapter(Protocol):
 
 class Sender:
     def __init__(
-        self, database: Database, clock: Clock, adapters: Mapping[str, OutboundAdapter]
+        self,
+        database: Database,
+        clock: Clock,
+        adapters: Mapping[str, OutboundAdapter],
+        *,
+        stale_after: dt.timedelta = STALE_AFTER,
     ) -> None:
         self._database = database
         self._clock = clock
         self._adapters = dict(adapters)
         self._last_sent: dict[tuple[str, str, str], dt.datetime] = {}
+        self._stale_after = stale_after
 
     async def flush(self, limit: int = 100) -> int:
         """Send what is due now; return how many were sent."""
@@ -92,6 +99,19 @@ class Sender:
             message = await outbox.get(message_id)
             if message is None or message.status != "pending":
                 return 0
+            if (
+                message.attempts == 0
+                and message.last_error is None
+                and message.next_attempt_at < now - self._stale_after
+            ):
+                # Queued before the process went down and never tried: too late to be useful.
+                Outbox.mark_skipped(message, f"stale: due {message.next_attempt_at.isoformat()}")
+                log.warning(
+                    "delivery.skipped_stale id=%s due=%s",
+                    message.id,
+                    message.next_attempt_at.isoformat(),
+                )
+                return 0
             adapter = self._adapters[message.platform]
             chat = (message.platform, message.workspace, message.chat_id)
             destination = Destination(
@@ -112,6 +132,9 @@ class Sender:
             message_ref = await adapter.push(destination, reply, locale)
         except (RateLimited, DeliveryFailed) as error:
             outcome = error
+        except Exception as error:  # a bug or a surprise must not block the queue behind it
+            log.exception("delivery.crashed id=%s platform=%s", message_id, destination.platform)
+            outcome = DeliveryFailed(f"unexpected: {type(error).__name__}", final=False)
         async with self._database.transaction() as session:
             message = await Store(session).outbox.get(message_id)
             assert message is not None

@@ -1,4 +1,4 @@
-"""/inspect (检查 / 考核) end to end with the postal bank plan: the plan's formulas computed exactly.
+"""/inspect (检查 / 考核) end to end with the postal bank plan: its formulas computed exactly.
 
 Every flow goes through the console chat: the form, the assessment by the formulas in
 ``campaigns/plans/postal-bank.yaml``, the notice (通报) to the unit's group chat through the outbox
@@ -186,7 +186,9 @@ async def test_below_target_in_stage_1_is_assessed_1800_and_announced_once(
     assert out.count(GROUP_HEADER) == 1
     group_part = out.split(GROUP_HEADER, 1)[1]
     assert "📢 检查通报 #1:人民路网点(神秘人检查)" in group_part
-    assert "未达阶段目标：考核1000元，每差1分另考核200元（重复问题加倍）:考核 1,800 元" in group_part
+    assert (
+        "未达阶段目标：考核1000元，每差1分另考核200元（重复问题加倍）:考核 1,800 元" in group_part
+    )
     assert "检查通报" not in again
 
     # Each deducted item is a rectification owned by the unit head, due in the plan's 7 days.
@@ -210,7 +212,9 @@ async def test_a_repeated_deduction_doubles_the_assessment(plan: Plan, db: Path)
         await jump(bot, "2027-01-04 09:00")
         first = await inspect(bot.say, RENMIN, "90", (SHOP_SIGN,))
         await jump(bot, "2027-02-01 10:00")
-        second = await inspect(bot.say, RENMIN, "90", (SHOP_SIGN, MACHINES), kind="off-site video check")
+        second = await inspect(
+            bot.say, RENMIN, "90", (SHOP_SIGN, MACHINES), kind="off-site video check"
+        )
 
     earlier, later = await rows(bot.database, Inspection)
     # First: 1000 + (92 − 90) × 200 = 1400. Second, the shop sign deducted again:
