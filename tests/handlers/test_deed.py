@@ -21,19 +21,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, update
 
-from bot.adapters.console import PLATFORM, ConsoleChat
-from bot.core import Core, CoreSettings
-from bot.delivery import Destination
-from bot.delivery import Sender as OutboxSender
-from bot.demo import YOU, DemoOptions, DemoSession, demo_session
-from bot.types import ChatRef, Event, EventKind, Reply, Sender, Text
+from bot.demo import YOU, DemoOptions, demo_session
+from bot.types import EventKind, Reply, Text
 from campaigns.formula import parse_formula
 from campaigns.loader import read_plan_file
 from campaigns.schema import DEED_NAMES, Plan
-from handlers import build_router
 from messages import Renderer
 from storage.models import Deed, DeedMember, Member, OutboxMessage, PointEntry, Role
-from storage.store import Store
+from tests.support.office import Office, private, said
 
 ROOT = Path(__file__).resolve().parents[2]
 PLANS = ROOT / "campaigns" / "plans"
@@ -58,90 +53,12 @@ def bank() -> Plan:
     return read("postal-bank.yaml")
 
 
-def said(template: str, locale: str = "en", **data: Any) -> str:
-    return RENDER.render(Text(template, data), locale)
-
-
-def private(chat: str) -> str:
-    return said("console/private_header", chat=chat)
-
-
 def formula_points(plan: Plan, category: str, **values: float) -> int:
     """The points the plan's formula gives, worked out with campaigns.formula directly."""
     assert plan.scoring.deed_categories
     [found] = [c for c in plan.scoring.deed_categories if c.key == category]
     filled = {"amount": 0.0, "days": 0.0, "level": 0.0, "people": 1.0, **values}
     return round(parse_formula(found.points, DEED_NAMES).evaluate(filled))
-
-
-class Desks:
-    """The console platform for several people: a push is printed in its addressee's chat."""
-
-    platform = PLATFORM
-
-    def pace(self, destination: Any) -> dt.timedelta:
-        return dt.timedelta(0)
-
-    def __init__(self, yours: ConsoleChat) -> None:
-        self.chats = {YOU: yours}
-
-    async def push(self, destination: Destination, reply: Reply, locale: str) -> str | None:
-        chat = self.chats.get(destination.chat_id, self.chats[YOU])
-        return await chat.push(destination, reply, locale)
-
-
-class Office:
-    """The demo plus console chats for colleagues, on the same database, core and clock."""
-
-    def __init__(self, bot: DemoSession, locale: str) -> None:
-        self.bot = bot
-        self.locale = locale
-        self.core = Core(bot.database, build_router(), bot.clock, CoreSettings(locale))
-        self.desks = Desks(bot.console)
-        bot.sender = OutboxSender(bot.database, bot.clock, {PLATFORM: self.desks})
-
-    def chat(self, user_id: str) -> ConsoleChat:
-        chat = ConsoleChat(
-            self.core,
-            self.bot.renderer,
-            self.bot.clock,
-            Sender(PLATFORM, user_id, locale=self.locale),
-            ChatRef(PLATFORM, user_id, is_group=False),
-            io.StringIO(),
-            attachments_dir=Path("unused"),
-        )
-        self.desks.chats[user_id] = chat
-        return chat
-
-    async def say(self, chat: ConsoleChat, *lines: str) -> str:
-        """Type lines and deliver what they queued for others (the clock stands still)."""
-        for line in lines:
-            await chat.say(line)
-        await self.bot.sender.flush()
-        return chat.take_transcript()
-
-    async def you(self, *lines: str) -> str:
-        return await self.say(self.bot.console, *lines)
-
-    async def handle(self, user_id: str, event_id: str | None = None, **fields: Any) -> str:
-        """One platform event (with the platform's id) straight into the core."""
-        outcome = await self.core.handle(
-            Event(
-                sender=Sender(PLATFORM, user_id, locale=self.locale),
-                chat=ChatRef(PLATFORM, user_id, is_group=False),
-                received_at=self.bot.clock.now(),
-                event_id=event_id,
-                **fields,
-            )
-        )
-        await self.bot.sender.flush()
-        return "\n".join(RENDER.render(r.text, outcome.locale) for r in outcome.replies if r.text)
-
-    async def member(self, user_id: str) -> Member:
-        async with self.bot.database.transaction() as session:
-            found = await Store(session).members.by_identity(PLATFORM, "", user_id)
-        assert found is not None
-        return found[0]
 
 
 @asynccontextmanager

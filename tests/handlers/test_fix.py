@@ -18,19 +18,16 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, update
 
-from bot.adapters.console import PLATFORM, ConsoleChat
-from bot.core import Core, CoreSettings, Outcome
-from bot.delivery import Destination
-from bot.delivery import Sender as OutboxSender
+from bot.adapters.console import PLATFORM
 from bot.demo import YOU, DemoOptions, DemoSession, demo_session
-from bot.types import ChatRef, Event, EventKind, Reply, Sender, Text, Window
+from bot.types import EventKind, Text, Window
 from campaigns.loader import read_plan_file
 from campaigns.schema import Plan
-from handlers import build_router
 from handlers.fix import remind_rectification_owners
 from messages import Renderer
 from storage.models import Member, OutboxMessage, PointEntry, Rectification, Role
 from storage.store import Store
+from tests.support.office import Office, private, said
 
 ROOT = Path(__file__).resolve().parents[2]
 POSTAL_BANK = ROOT / "campaigns" / "plans" / "postal-bank.yaml"
@@ -51,80 +48,6 @@ def plan() -> Plan:
 
 def at(local: str) -> dt.datetime:
     return dt.datetime.fromisoformat(local).replace(tzinfo=ZONE).astimezone(dt.UTC)
-
-
-def said(template: str, locale: str = "en", **data: Any) -> str:
-    return RENDER.render(Text(template, data), locale)
-
-
-def private(chat: str) -> str:
-    return said("console/private_header", chat=chat)
-
-
-class Desks:
-    """The console platform for several people: a push is printed in its addressee's chat."""
-
-    platform = PLATFORM
-
-    def pace(self, destination: Any) -> dt.timedelta:
-        return dt.timedelta(0)
-
-    def __init__(self, yours: ConsoleChat) -> None:
-        self.chats = {YOU: yours}
-
-    async def push(self, destination: Destination, reply: Reply, locale: str) -> str | None:
-        chat = self.chats.get(destination.chat_id, self.chats[YOU])
-        return await chat.push(destination, reply, locale)
-
-
-class Office:
-    """The demo plus console chats for colleagues, on the same database, core and clock."""
-
-    def __init__(self, bot: DemoSession) -> None:
-        self.bot = bot
-        self.core = Core(bot.database, build_router(), bot.clock, CoreSettings("en"))
-        self.desks = Desks(bot.console)
-        bot.sender = OutboxSender(bot.database, bot.clock, {PLATFORM: self.desks})
-
-    def chat(self, user_id: str) -> ConsoleChat:
-        chat = ConsoleChat(
-            self.core,
-            self.bot.renderer,
-            self.bot.clock,
-            Sender(PLATFORM, user_id, locale="en"),
-            ChatRef(PLATFORM, user_id, is_group=False),
-            io.StringIO(),
-            attachments_dir=Path("unused"),
-        )
-        self.desks.chats[user_id] = chat
-        return chat
-
-    async def say(self, chat: ConsoleChat, line: str) -> str:
-        """Type a line and deliver what it queued for others (the clock stands still)."""
-        await chat.say(line)
-        await self.bot.sender.flush()
-        return chat.take_transcript()
-
-    async def you(self, line: str) -> str:
-        return await self.say(self.bot.console, line)
-
-    async def handle(self, user_id: str, event_id: str | None = None, **fields: Any) -> str:
-        """One platform event (with the platform's id) straight into the core."""
-        outcome = await self.core.handle(
-            Event(
-                sender=Sender(PLATFORM, user_id, locale="en"),
-                chat=ChatRef(PLATFORM, user_id, is_group=False),
-                received_at=self.bot.clock.now(),
-                event_id=event_id,
-                **fields,
-            )
-        )
-        await self.bot.sender.flush()
-        return shown(outcome)
-
-
-def shown(outcome: Outcome) -> str:
-    return "\n".join(RENDER.render(r.text, outcome.locale) for r in outcome.replies if r.text)
 
 
 @asynccontextmanager

@@ -20,18 +20,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, update
 
-from bot.adapters.console import PLATFORM, ConsoleChat
-from bot.core import Core, CoreSettings
-from bot.delivery import Destination
-from bot.delivery import Sender as OutboxSender
-from bot.demo import YOU, DemoOptions, DemoSession, demo_session
-from bot.types import ChatRef, Event, EventKind, Reply, Sender, Text
+from bot.adapters.console import ConsoleChat
+from bot.demo import YOU, DemoOptions, demo_session
+from bot.types import EventKind, Reply, Text
 from campaigns.loader import read_plan_file
 from campaigns.schema import Plan
-from handlers import build_router
 from messages import Renderer
 from storage.models import Member, Observation, OutboxMessage, PointEntry, Role
-from storage.store import Store
+from tests.support.office import Office, private, said
 
 ROOT = Path(__file__).resolve().parents[2]
 POSTAL_BANK = ROOT / "campaigns" / "plans" / "postal-bank.yaml"
@@ -56,120 +52,11 @@ def at(local: str) -> dt.datetime:
     return dt.datetime.fromisoformat(local).replace(tzinfo=ZONE).astimezone(dt.UTC)
 
 
-def said(template: str, locale: str = "en", **data: Any) -> str:
-    return RENDER.render(Text(template, data), locale)
-
-
-def private(chat: str, locale: str = "en") -> str:
-    return said("console/private_header", locale, chat=chat)
-
-
 def number_of(out: str, label: str) -> str:
     """The number typed to pick ``label`` among the choices just printed."""
     found = re.search(rf"^  \[(\d+)\] {re.escape(label)}$", out, re.MULTILINE)
     assert found is not None, f"{label!r} is not offered in:\n{out}"
     return found[1]
-
-
-class Desks:
-    """The console platform for several people: a push is printed in its addressee's chat."""
-
-    platform = PLATFORM
-
-    def pace(self, destination: Any) -> dt.timedelta:
-        return dt.timedelta(0)
-
-    def __init__(self, yours: ConsoleChat) -> None:
-        self.chats = {YOU: yours}
-
-    async def push(self, destination: Destination, reply: Reply, locale: str) -> str | None:
-        chat = self.chats.get(destination.chat_id, self.chats[YOU])
-        return await chat.push(destination, reply, locale)
-
-
-class Office:
-    """The demo plus console chats for other people, on the same database, core and clock."""
-
-    def __init__(self, bot: DemoSession, locale: str) -> None:
-        self.bot = bot
-        self.locale = locale
-        self.core = Core(bot.database, build_router(), bot.clock, CoreSettings(locale))
-        self.desks = Desks(bot.console)
-        bot.sender = OutboxSender(bot.database, bot.clock, {PLATFORM: self.desks})
-
-    def chat(self, user_id: str) -> ConsoleChat:
-        chat = ConsoleChat(
-            self.core,
-            self.bot.renderer,
-            self.bot.clock,
-            Sender(PLATFORM, user_id, locale=self.locale),
-            ChatRef(PLATFORM, user_id, is_group=False),
-            io.StringIO(),
-            attachments_dir=Path("unused"),
-        )
-        self.desks.chats[user_id] = chat
-        return chat
-
-    async def say(self, chat: ConsoleChat, *lines: str) -> str:
-        """Type lines and deliver what they queued for others (the clock stands still)."""
-        for line in lines:
-            await chat.say(line)
-        await self.bot.sender.flush()
-        return chat.take_transcript()
-
-    async def you(self, *lines: str) -> str:
-        return await self.say(self.bot.console, *lines)
-
-    async def handle(self, user_id: str, event_id: str | None = None, **fields: Any) -> str:
-        """One platform event (with the platform's id) straight into the core."""
-        outcome = await self.core.handle(
-            Event(
-                sender=Sender(PLATFORM, user_id, locale=self.locale),
-                chat=ChatRef(PLATFORM, user_id, is_group=False),
-                received_at=self.bot.clock.now(),
-                event_id=event_id,
-                **fields,
-            )
-        )
-        await self.bot.sender.flush()
-        return "\n".join(RENDER.render(r.text, outcome.locale) for r in outcome.replies if r.text)
-
-    async def member(self, user_id: str) -> Member:
-        async with self.bot.database.transaction() as session:
-            found = await Store(session).members.by_identity(PLATFORM, "", user_id)
-        assert found is not None
-        return found[0]
-
-    async def add(self, user_id: str, name: str, role: Role, unit_key: str | None) -> int:
-        """A new member with their own console identity; a volunteer may belong to no unit."""
-        now = self.bot.clock.now()
-        async with self.bot.database.transaction() as session:
-            store = Store(session)
-            organisation = await store.units.organisation_by_key("psbc")
-            assert organisation is not None
-            unit = await store.units.by_key(organisation.id, unit_key) if unit_key else None
-            member = await store.members.add(
-                organisation_id=organisation.id,
-                unit_id=unit.id if unit else None,
-                display_name=name,
-                role=role,
-                locale=self.locale,
-                now=now,
-            )
-            await store.members.add_identity(
-                member, platform=PLATFORM, external_id=user_id, private_chat_id=user_id, now=now
-            )
-            return member.id
-
-    async def jump(self, moment: dt.datetime) -> None:
-        """Move the clock in one step and fire what fell due."""
-        self.bot.clock.set(moment)
-        await self.bot.fire_due()
-
-    async def walk(self, to: dt.datetime) -> None:
-        """Move the clock with /clock: hour by hour, firing what falls due on the way."""
-        local = to.astimezone(ZONE)
-        await self.bot.say(f"/clock {local:%Y-%m-%d %H:%M}")
 
 
 @asynccontextmanager
