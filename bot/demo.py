@@ -46,6 +46,7 @@ class DemoOptions:
     plan: Plan
     db_path: Path | None
     locale: str
+    db_url: str | None = None  # any database (PostgreSQL too); wins over db_path
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,7 @@ class DemoSession:
 async def demo_session(options: DemoOptions, output: TextIO) -> AsyncIterator[DemoSession]:
     """Set up the demo database (fresh unless ``--db``), load the plan, seat the people."""
     scratch = tempfile.TemporaryDirectory(prefix="uplift-demo-")
-    url = f"sqlite:///{options.db_path or Path(scratch.name) / 'demo.db'}"
+    url = options.db_url or f"sqlite:///{options.db_path or Path(scratch.name) / 'demo.db'}"
     await upgrade_async(url)
     database = Database(url)
     try:
