@@ -91,7 +91,7 @@ def _parser(say: _Printer) -> argparse.ArgumentParser:
         help=say("help_demo_as"),
     )
     demo.add_argument("--plan", type=Path, default=DEFAULT_PLAN, help=say("help_demo_plan"))
-    demo.add_argument("--db", type=Path, default=None, help=say("help_demo_db"))
+    demo.add_argument("--db", default=None, help=say("help_demo_db"))
     demo.add_argument("--lang", choices=["zh", "en"], default=None, help=say("help_demo_lang"))
     demo.add_argument("--script", default=None, help=say("help_demo_script"))
     demo.set_defaults(run=_demo)
@@ -335,7 +335,14 @@ def _demo(args: argparse.Namespace, settings: Settings, say: _Printer) -> int:
         say.err("plan_has_no_demo", path=str(args.plan))
         return 1
     locale = args.lang or settings.locale
-    options = DemoOptions(role=Role(args.role), plan=reading.plan, db_path=args.db, locale=locale)
+    url = args.db if args.db and "://" in args.db else None  # a database URL, or a SQLite file
+    options = DemoOptions(
+        role=Role(args.role),
+        plan=reading.plan,
+        db_path=Path(args.db) if args.db and url is None else None,
+        locale=locale,
+        db_url=url,
+    )
     if args.script is None:
         lines = _interactive_lines(_Printer(locale)("prompt"))
         return asyncio.run(run_demo(options, lines, sys.stdout, echo=False))
