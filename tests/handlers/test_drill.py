@@ -1,10 +1,9 @@
 """Morning drills (晨会演练) end to end, with a moving clock and never a sleep.
 
-Each flow runs twice: on SQLite through the demo session itself (``uplift demo``: the console chat,
-the scheduler, the sender and the simulated colleagues on one movable clock), and on PostgreSQL
-through the same pieces wired by hand the way ``bot/demo.py`` wires them. ``/clock`` walks time in
-one-hour steps as the demo does; ``jump`` moves it in one step, as a process that slept overnight
-would, for the flows that span weeks.
+Each flow runs twice, on SQLite and on PostgreSQL, through the demo session itself (``uplift
+demo``: the console chat, the scheduler, the sender and the simulated colleagues on one movable
+clock). ``/clock`` walks time in one-hour steps as the demo does; ``jump`` moves it in one step,
+as a process that slept overnight would, for the flows that span weeks.
 """
 
 from __future__ import annotations
@@ -15,30 +14,25 @@ import io
 import itertools
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 
-from bot.adapters.console import PLATFORM, ConsoleChat
+from bot.adapters.console import PLATFORM
 from bot.clock import MovableClock
-from bot.colleagues import Colleague, Colleagues
 from bot.core import Core, CoreSettings
-from bot.delivery import Sender as OutboxSender
-from bot.demo import DEMO_FILES, DEMO_STEP, ClockControl, DemoOptions, demo_session, register_clock
-from bot.scheduler import Scheduler
+from bot.demo import DemoOptions, DemoSession, demo_session
 from bot.types import ChatRef, Event, EventKind, Sender
 from campaigns.loader import read_plan_file
 from campaigns.schema import Plan
-from handlers import JOBS, build_router
+from handlers import build_router
 from messages import Renderer
 from storage.database import Database
 from storage.models import (
@@ -48,7 +42,6 @@ from storage.models import (
     OutboxMessage,
     PointEntry,
     Role,
-    SchedulerMark,
 )
 from storage.plans import load_plan
 from storage.store import Store
@@ -80,135 +73,33 @@ def plan() -> Plan:
     return reading.plan
 
 
-# --- the bot, on SQLite (the demo) and on PostgreSQL (wired by hand) -----------------------------
+# --- the bot: the demo session, on SQLite and on PostgreSQL --------------------------------------
 
-
-class Bot(Protocol):
-    database: Database
-    clock: MovableClock
-    console: ConsoleChat
-
-    async def say(self, line: str) -> str: ...
-
-    async def fire_due(self) -> None: ...
-
-
-class WiredBot:
-    """The core, the scheduler, the sender and the console chat on one movable clock, with the
-    demo's /clock and simulated colleagues: what ``DemoSession`` is, on any database."""
-
-    def __init__(
-        self, database: Database, clock: MovableClock, unit_id: int, mates: list[Colleague]
-    ) -> None:
-        self.database = database
-        self.clock = clock
-        self.control = ClockControl(clock)
-        router = build_router(lambda r: register_clock(r, self.control, str(ZONE)))
-        core = Core(database, router, clock, CoreSettings(default_locale="en"))
-        group = ChatRef(PLATFORM, GROUP_CHAT, is_group=True)
-        self.colleagues = Colleagues(core, database, clock, unit_id, group, mates)
-        self.scheduler = Scheduler(database, clock, JOBS)
-        self.console = ConsoleChat(
-            core,
-            Renderer(),
-            clock,
-            Sender(PLATFORM, YOU, locale="en"),
-            ChatRef(PLATFORM, YOU, is_group=False),
-            io.StringIO(),
-            attachments_dir=DEMO_FILES,
-        )
-        self.sender = OutboxSender(database, clock, {PLATFORM: self.console})
-
-    async def fire_due(self) -> None:
-        await self.scheduler.tick()
-        await self.sender.flush()
-        await self.colleagues.answer_open_drills()
-
-    async def say(self, line: str) -> str:
-        await self.console.say(line)
-        target = self.control.take_target()
-        while target is not None and self.clock.now() < target:
-            self.clock.set(min(target, self.clock.now() + DEMO_STEP))
-            await self.fire_due()
-        await self.fire_due()
-        return self.console.take_transcript()
-
-
-@asynccontextmanager
-async def wired_bot(database: Database, plan: Plan) -> AsyncIterator[WiredBot]:
-    """Load the plan, seat you and the colleagues in the demo unit (once), bind its group chat."""
-    assert plan.demo is not None
-    now = dt.datetime.now(dt.UTC)
-    async with database.transaction() as session:
-        store = Store(session)
-        summary = await load_plan(session, plan, now)
-        unit = await store.units.by_key(summary.organisation_id, UNIT)
-        assert unit is not None
-        await store.units.bind_chat(unit.id, PLATFORM, "", GROUP_CHAT, now)
-        people = [(YOU, "Alex Li", Role.STAFF)] + [
-            (f"colleague-{n}", c.name.en, Role(c.role))
-            for n, c in enumerate(plan.demo.colleagues, start=1)
-        ]
-        mates: list[Colleague] = []
-        for external_id, name, role in people:
-            found = await store.members.by_identity(PLATFORM, "", external_id)
-            if found is None:
-                member = await store.members.add(
-                    organisation_id=summary.organisation_id,
-                    unit_id=unit.id,
-                    display_name=name,
-                    role=role,
-                    now=now,
-                )
-                await store.members.add_identity(
-                    member,
-                    platform=PLATFORM,
-                    external_id=external_id,
-                    private_chat_id=external_id,
-                    now=now,
-                )
-            else:
-                member = found[0]
-            if external_id != YOU:
-                mates.append(Colleague(member.id, Sender(PLATFORM, external_id)))
-        mark = await session.get(SchedulerMark, "pushes")
-    start = at(f"{plan.starts_on} 07:00")
-    bot = WiredBot(
-        database, MovableClock(max(start, mark.reached_at) if mark else start), unit.id, mates
-    )
-    await bot.fire_due()
-    bot.console.take_transcript()
-    yield bot
-
-
-Opener = Callable[[], AbstractAsyncContextManager[Bot]]
+Opener = Callable[[], AbstractAsyncContextManager[DemoSession]]
 
 
 @pytest.fixture
-def open_bot(database: Database, plan: Plan) -> Opener:
+def open_bot(db_url: str, plan: Plan) -> Opener:
     """A way to start the bot on this test's database, and to start it again (a restart)."""
-    if database.url.startswith("sqlite"):
-        path = Path(str(make_url(database.url).database))
-        options = DemoOptions(role=Role.STAFF, plan=plan, db_path=path, locale="en")
-        return lambda: demo_session(options, io.StringIO())
-    return lambda: wired_bot(database, plan)
+    options = DemoOptions(role=Role.STAFF, plan=plan, db_path=None, locale="en", db_url=db_url)
+    return lambda: demo_session(options, io.StringIO())
 
 
-async def jump(bot: Bot, local: str) -> str:
+async def jump(bot: DemoSession, local: str) -> str:
     """Move the clock to ``local`` in one step and fire what fell due."""
     bot.clock.set(at(local))
     await bot.fire_due()
     return bot.console.take_transcript()
 
 
-async def member_id(bot: Bot, external_id: str = YOU) -> int:
+async def member_id(bot: DemoSession, external_id: str = YOU) -> int:
     async with bot.database.transaction() as session:
         found = await Store(session).members.by_identity(PLATFORM, "", external_id)
     assert found is not None
     return found[0].id
 
 
-async def unit_id(bot: Bot) -> int:
+async def unit_id(bot: DemoSession) -> int:
     async with bot.database.transaction() as session:
         store = Store(session)
         organisation = await store.units.organisation_by_key("psbc")
@@ -218,7 +109,7 @@ async def unit_id(bot: Bot) -> int:
     return unit.id
 
 
-async def drill_on(bot: Bot, day: dt.date) -> tuple[Drill, DrillItem]:
+async def drill_on(bot: DemoSession, day: dt.date) -> tuple[Drill, DrillItem]:
     unit = await unit_id(bot)
     async with bot.database.transaction() as session:
         store = Store(session)
@@ -229,7 +120,7 @@ async def drill_on(bot: Bot, day: dt.date) -> tuple[Drill, DrillItem]:
     return drill, item
 
 
-async def entries(bot: Bot, member: int) -> set[tuple[str, str, int, str]]:
+async def entries(bot: DemoSession, member: int) -> set[tuple[str, str, int, str]]:
     """(source, rule, points, idempotency key) of a member's ledger rows."""
     async with bot.database.transaction() as session:
         rows = await session.execute(
@@ -240,7 +131,7 @@ async def entries(bot: Bot, member: int) -> set[tuple[str, str, int, str]]:
         return {(source, rule, points, key) for source, rule, points, key in rows}
 
 
-async def force_item(bot: Bot, day: dt.date, key: str) -> Drill:
+async def force_item(bot: DemoSession, day: dt.date, key: str) -> Drill:
     """Make ``key`` the unit's drill for ``day`` before the morning push picks one."""
     unit = await unit_id(bot)
     async with bot.database.transaction() as session:
@@ -265,7 +156,7 @@ async def _campaign_id(store: Store) -> int:
     return campaign.id
 
 
-async def outbox(bot: Bot, prefix: str = "") -> list[OutboxMessage]:
+async def outbox(bot: DemoSession, prefix: str = "") -> list[OutboxMessage]:
     """The outbox rows whose idempotency key starts with ``prefix``, oldest first."""
     async with bot.database.transaction() as session:
         rows = await session.scalars(
@@ -530,7 +421,7 @@ async def test_a_scenario_drill_answered_compared_and_rated_across_a_restart(
 TWO_WEEKS = [D(2027, 1, n) for n in (4, 5, 6, 7, 8, 11, 12, 13, 14, 15)]
 
 
-async def unit_results(bot: Bot, drill: Drill) -> tuple[int, int]:
+async def unit_results(bot: DemoSession, drill: Drill) -> tuple[int, int]:
     """(answers, right ones) the unit gave to one drill."""
     async with bot.database.transaction() as session:
         answers = list(

@@ -4,8 +4,8 @@ Every flow goes through the console chat: the form, the assessment by the formul
 ``campaigns/plans/postal-bank.yaml``, the notice (通报) to the unit's group chat through the outbox
 and the sender, the rectifications for the unit head and the points for meeting the target. The
 expected amounts are worked out by hand in each test from the YAML's formulas. One flow also runs
-on PostgreSQL, with the core, scheduler, sender and console chat wired the way ``bot/demo.py``
-wires them. The pure functions ``assessment_values`` and ``assess`` get unit tests of their own.
+on PostgreSQL, through the same demo session. The pure functions ``assessment_values`` and
+``assess`` get unit tests of their own.
 """
 
 from __future__ import annotations
@@ -23,18 +23,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from bot.adapters.console import PLATFORM, ConsoleChat
-from bot.clock import MovableClock
-from bot.core import Core, CoreSettings
-from bot.delivery import Sender as OutboxSender
-from bot.demo import DEMO_FILES, YOU, DemoOptions, DemoSession, demo_session
-from bot.scheduler import Scheduler
-from bot.types import ChatRef, Reply, Sender
+from bot.adapters.console import PLATFORM
+from bot.demo import DemoOptions, DemoSession, demo_session
+from bot.types import Reply
 from campaigns.loader import read_plan_file
 from campaigns.schema import AssessmentRule, Plan
-from handlers import JOBS, build_router
 from handlers.assessment import Outcome, assess, assessment_values
-from messages import Renderer
 from storage.database import Database
 from storage.models import (
     ChecklistItem,
@@ -46,8 +40,6 @@ from storage.models import (
     Role,
     Unit,
 )
-from storage.plans import load_plan
-from storage.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 POSTAL_BANK = ROOT / "campaigns" / "plans" / "postal-bank.yaml"
@@ -373,102 +365,38 @@ async def test_a_supervisor_inspects_only_units_under_them(plan: Plan, db: Path)
     assert [label for _, label in CHOICE.findall(offered)] == ["人民路网点"]
 
 
-# --- the same flow on both databases, wired the way bot/demo.py wires it -------------------------
+# --- the same flow on both databases, through the demo session ----------------------------------
 
 
-class WiredBot:
-    """The core, the scheduler, the sender and the console chat on one movable clock."""
+async def test_inspection_flow_on_each_database(db_url: str, plan: Plan) -> None:
+    options = DemoOptions(role=Role.ADMIN, plan=plan, db_path=None, locale="en", db_url=db_url)
+    async with demo_session(options, io.StringIO()) as bot:
+        await jump(bot, "2027-01-04 09:00")
 
-    def __init__(self, database: Database, clock: MovableClock) -> None:
-        self.database = database
-        self.clock = clock
-        core = Core(database, build_router(), clock, CoreSettings(default_locale="en"))
-        self.scheduler = Scheduler(database, clock, JOBS)
-        self.console = ConsoleChat(
-            core,
-            Renderer(),
-            clock,
-            Sender(PLATFORM, YOU, locale="en"),
-            ChatRef(PLATFORM, YOU, is_group=False),
-            io.StringIO(),
-            attachments_dir=DEMO_FILES,
-        )
-        self.sender = OutboxSender(database, clock, {PLATFORM: self.console})
+        first = await inspect(bot.say, RENMIN, "88", (SHOP_SIGN, MACHINES))
+        bot.clock.set(at("2027-01-18 10:00"))
+        second = await inspect(bot.say, RENMIN, "90", (MACHINES,))
 
-    async def fire_due(self) -> None:
-        await self.scheduler.tick()
-        await self.sender.flush()
-
-    async def say(self, line: str) -> str:
-        await self.console.say(line)
-        await self.fire_due()
-        return self.console.take_transcript()
-
-
-async def seat(database: Database, plan: Plan, you: Role) -> None:
-    """Load the plan, bind Renmin Road's group chat, seat you and the demo colleagues there."""
-    assert plan.demo is not None
-    now = dt.datetime.now(dt.UTC)
-    async with database.transaction() as session:
-        store = Store(session)
-        summary = await load_plan(session, plan, now)
-        unit = await store.units.by_key(summary.organisation_id, "renmin-road")
-        assert unit is not None
-        await store.units.bind_chat(unit.id, PLATFORM, "", GROUP_CHAT, now)
-        people = [(YOU, "Alex Li", you)] + [
-            (f"colleague-{n}", c.name.en, Role(c.role))
-            for n, c in enumerate(plan.demo.colleagues, start=1)
+        earlier, later = await rows(bot.database, Inspection)
+        assert outcomes_of(earlier) == [("below-target", "penalty", 1800.0)]
+        assert outcomes_of(later) == [("below-target", "penalty", 2800.0)]
+        assert f"{BELOW_TARGET}: penalty 1,800 yuan" in first
+        assert f"{BELOW_TARGET}: penalty 2,800 yuan" in second
+        assert first.count(GROUP_HEADER) == second.count(GROUP_HEADER) == 1
+        sent = await notices(bot.database)
+        assert [(m.idempotency_key, m.status) for m in sent] == [
+            (f"inspection:{earlier.id}@{PLATFORM}::{GROUP_CHAT}", "sent"),
+            (f"inspection:{later.id}@{PLATFORM}::{GROUP_CHAT}", "sent"),
         ]
-        for external_id, name, role in people:
-            member = await store.members.add(
-                organisation_id=summary.organisation_id,
-                unit_id=unit.id,
-                display_name=name,
-                role=role,
-                is_unit_head=role is Role.SUPERVISOR and you is not Role.SUPERVISOR,
-                now=now,
-            )
-            await store.members.add_identity(
-                member,
-                platform=PLATFORM,
-                external_id=external_id,
-                private_chat_id=external_id,
-                now=now,
-            )
-
-
-async def test_inspection_flow_on_each_database(database: Database, plan: Plan) -> None:
-    await seat(database, plan, Role.ADMIN)
-    bot = WiredBot(database, MovableClock(at("2027-01-04 07:00")))
-    await bot.fire_due()
-    bot.clock.set(at("2027-01-04 09:00"))
-    await bot.fire_due()
-    bot.console.take_transcript()
-
-    first = await inspect(bot.say, RENMIN, "88", (SHOP_SIGN, MACHINES))
-    bot.clock.set(at("2027-01-18 10:00"))
-    second = await inspect(bot.say, RENMIN, "90", (MACHINES,))
-
-    earlier, later = await rows(database, Inspection)
-    assert outcomes_of(earlier) == [("below-target", "penalty", 1800.0)]
-    assert outcomes_of(later) == [("below-target", "penalty", 2800.0)]
-    assert f"{BELOW_TARGET}: penalty 1,800 yuan" in first
-    assert f"{BELOW_TARGET}: penalty 2,800 yuan" in second
-    assert first.count(GROUP_HEADER) == second.count(GROUP_HEADER) == 1
-    sent = await notices(database)
-    assert [(m.idempotency_key, m.status) for m in sent] == [
-        (f"inspection:{earlier.id}@{PLATFORM}::{GROUP_CHAT}", "sent"),
-        (f"inspection:{later.id}@{PLATFORM}::{GROUP_CHAT}", "sent"),
-    ]
-    assert Reply.from_json(sent[0].reply).text is not None
-    head = await member_named(database, "Chen Jing")
-    fixes = await rows(database, Rectification)
-    assert [(f.inspection_id, f.owner_member_id) for f in fixes] == [
-        (earlier.id, head.id),
-        (earlier.id, head.id),
-        (later.id, head.id),
-    ]
-    assert [f.due_at for f in fixes] == [at("2027-01-11 23:59")] * 2 + [at("2027-01-25 23:59")]
+        assert Reply.from_json(sent[0].reply).text is not None
+        head = await member_named(bot.database, "Chen Jing")
+        fixes = await rows(bot.database, Rectification)
+        assert [(f.inspection_id, f.owner_member_id) for f in fixes] == [
+            (earlier.id, head.id),
+            (earlier.id, head.id),
+            (later.id, head.id),
+        ]
+        assert [f.due_at for f in fixes] == [at("2027-01-11 23:59")] * 2 + [at("2027-01-25 23:59")]
 
 
 # --- the formulas themselves ---------------------------------------------------------------------

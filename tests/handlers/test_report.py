@@ -6,7 +6,7 @@ outlets with points of their own) and saved to a SQLite file; each test opens a 
 role it needs. Every number in the summary is checked against the database; the spreadsheet's
 ledger total against the ``point_entry`` table and the ``/score`` of every member in scope; the
 chart is a real PNG. The command line writes the same three files. One flow runs on PostgreSQL
-too, with the core, scheduler, sender and console chat wired the way ``bot/demo.py`` wires them.
+too, through the same demo session.
 """
 
 from __future__ import annotations
@@ -31,17 +31,13 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from bot.adapters.console import PLATFORM, ConsoleChat
-from bot.clock import MovableClock
-from bot.colleagues import Colleague, Colleagues
+from bot.adapters.console import PLATFORM
 from bot.core import Core, CoreSettings, Outcome
-from bot.delivery import Sender as OutboxSender
-from bot.demo import DEMO_FILES, YOU, DemoOptions, DemoSession, demo_session
-from bot.scheduler import Scheduler
+from bot.demo import YOU, DemoOptions, DemoSession, demo_session
 from bot.types import ChatRef, Event, EventKind, Sender
 from campaigns.loader import read_plan_file
 from campaigns.schema import Plan
-from handlers import JOBS, build_router
+from handlers import build_router
 from messages import Renderer
 from storage.database import Database
 from storage.ledger import Award
@@ -55,7 +51,6 @@ from storage.models import (
     Role,
     Unit,
 )
-from storage.plans import load_plan
 from storage.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -201,7 +196,7 @@ async def demo(plan: Plan, path: Path, role: Role, locale: str = "en") -> AsyncI
 class Desk:
     """The demo session, and the core for events straight from any member's platform id."""
 
-    def __init__(self, bot: DemoSession | WiredBot, locale: str) -> None:
+    def __init__(self, bot: DemoSession, locale: str) -> None:
         self.bot = bot
         self.database = bot.database
         self.locale = locale
@@ -647,103 +642,34 @@ async def test_uplift_report_writes_the_three_files(
     assert not (tmp_path / "none").exists()
 
 
-# --- the same on both databases, wired the way bot/demo.py wires it -------------------------------
+# --- the same on both databases, through the demo session ---------------------------------------
 
 
-class WiredBot:
-    """The core, the scheduler, the sender, the console chat and the simulated colleagues."""
+async def test_report_on_each_database(db_url: str, plan: Plan) -> None:
+    options = DemoOptions(role=Role.ADMIN, plan=plan, db_path=None, locale="en", db_url=db_url)
+    async with demo_session(options, io.StringIO()) as bot:
+        database = bot.database
+        for moment in ("2027-01-04 07:00", "2027-01-04 09:00", "2027-01-05 09:00"):
+            bot.clock.set(at(moment))
+            await bot.fire_due()  # the morning drill, answered by the colleagues
+        for line in ("/inspect", "4", "1", "93"):
+            await bot.say(line)
+        assert "reached ✅" in await bot.say("-")  # everyone at Renmin Road earns 10 points
+        desk = Desk(bot, "en")
+        summary, png, xlsx = await desk.report("this week")
+        units = await units_by_key(database)
+        people = await members_of(database, {units["renmin-road"].id})
+        scores = await score_totals(desk, people)
 
-    def __init__(
-        self, database: Database, clock: MovableClock, unit_id: int, mates: list[Colleague]
-    ) -> None:
-        self.database = database
-        self.clock = clock
-        core = Core(database, build_router(), clock, CoreSettings(default_locale="en"))
-        group = ChatRef(PLATFORM, "group:renmin-road", is_group=True)
-        self.colleagues = Colleagues(core, database, clock, unit_id, group, mates)
-        self.scheduler = Scheduler(database, clock, JOBS)
-        self.console = ConsoleChat(
-            core,
-            RENDER,
-            clock,
-            Sender(PLATFORM, YOU, locale="en"),
-            ChatRef(PLATFORM, YOU, is_group=False),
-            io.StringIO(),
-            attachments_dir=DEMO_FILES,
+        assert summary.splitlines()[0].startswith(
+            "📊 Linhe County Branch report: Mon 4 Jan 2027 to Sun 10 Jan 2027"
         )
-        self.sender = OutboxSender(database, clock, {PLATFORM: self.console})
-
-    async def fire_due(self) -> None:
-        await self.scheduler.tick()
-        await self.sender.flush()
-        await self.colleagues.answer_open_drills()
-
-    async def say(self, line: str) -> str:
-        await self.console.say(line)
-        await self.fire_due()
-        return self.console.take_transcript()
-
-
-async def wired(database: Database, plan: Plan) -> WiredBot:
-    assert plan.demo is not None
-    now = dt.datetime.now(dt.UTC)
-    async with database.transaction() as session:
-        store = Store(session)
-        summary = await load_plan(session, plan, now)
-        unit = await store.units.by_key(summary.organisation_id, "renmin-road")
-        assert unit is not None
-        await store.units.bind_chat(unit.id, PLATFORM, "", "group:renmin-road", now)
-        people = [(YOU, "Alex Li", Role.ADMIN)] + [
-            (f"colleague-{n}", c.name.en, Role(c.role))
-            for n, c in enumerate(plan.demo.colleagues, start=1)
-        ]
-        mates = []
-        for external_id, name, role in people:
-            member = await store.members.add(
-                organisation_id=summary.organisation_id,
-                unit_id=unit.id,
-                display_name=name,
-                role=role,
-                is_unit_head=role is Role.SUPERVISOR,
-                now=now,
-            )
-            await store.members.add_identity(
-                member,
-                platform=PLATFORM,
-                external_id=external_id,
-                private_chat_id=external_id,
-                now=now,
-            )
-            if external_id != YOU:
-                mates.append(Colleague(member.id, Sender(PLATFORM, external_id)))
-    bot = WiredBot(database, MovableClock(at("2027-01-04 07:00")), unit.id, mates)
-    await bot.fire_due()
-    return bot
-
-
-async def test_report_on_each_database(database: Database, plan: Plan) -> None:
-    bot = await wired(database, plan)
-    for moment in ("2027-01-04 09:00", "2027-01-05 09:00"):
-        bot.clock.set(at(moment))
-        await bot.fire_due()  # the morning drill, answered by the colleagues
-    for line in ("/inspect", "4", "1", "93"):
-        await bot.say(line)
-    assert "reached ✅" in await bot.say("-")  # everyone at Renmin Road earns 10 points
-    desk = Desk(bot, "en")
-    summary, png, xlsx = await desk.report("this week")
-    units = await units_by_key(database)
-    people = await members_of(database, {units["renmin-road"].id})
-    scores = await score_totals(desk, people)
-
-    assert summary.splitlines()[0].startswith(
-        "📊 Linhe County Branch report: Mon 4 Jan 2027 to Sun 10 Jan 2027"
-    )
-    answers = await rows(database, DrillAnswer)
-    assert len(answers) == 8
-    assert f"🎯 Drill accuracy: {drill_accuracy(answers)}% (8 answers)" in summary
-    assert "🔍 Inspections: 1; penalties 0 yuan, rewards 0 yuan" in summary
-    _, total = ledger_sheet(xlsx)
-    entries = await rows(database, PointEntry)
-    assert total == sum(e.points for e in entries) == sum(s[2] for s in scores.values())
-    assert sum(1 for e in entries if e.rule == "inspection_target_reached") == 5
-    assert png_size(png) == (1200, 500)
+        answers = await rows(database, DrillAnswer)
+        assert len(answers) == 8
+        assert f"🎯 Drill accuracy: {drill_accuracy(answers)}% (8 answers)" in summary
+        assert "🔍 Inspections: 1; penalties 0 yuan, rewards 0 yuan" in summary
+        _, total = ledger_sheet(xlsx)
+        entries = await rows(database, PointEntry)
+        assert total == sum(e.points for e in entries) == sum(s[2] for s in scores.values())
+        assert sum(1 for e in entries if e.rule == "inspection_target_reached") == 5
+        assert png_size(png) == (1200, 500)

@@ -4,7 +4,7 @@ A full walk with pass / fail / N/A answers; "100−1=0" for a failed critical it
 score against a hand computation; a rectification (整改) per failed item, owned by the unit head,
 with the deadline the person typed read back and stored in UTC; bad dates; notes typed before a
 press; leaving and resuming in a new session (a restart); double presses and repeated events; and
-one walk on each database (SQLite and PostgreSQL) wired like ``bot/demo.py`` does.
+one walk on each database (SQLite and PostgreSQL) through the same demo session.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import io
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,7 +21,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from bot.adapters.console import PLATFORM, ConsoleChat
+from bot.adapters.console import PLATFORM
 from bot.clock import MovableClock
 from bot.core import Core, CoreSettings, Outcome
 from bot.demo import YOU, DemoOptions, DemoSession, demo_session
@@ -45,7 +44,6 @@ from storage.models import (
     SelfCheckAnswer,
     SelfCheckRun,
 )
-from storage.plans import load_plan
 from storage.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -515,100 +513,57 @@ async def test_staff_and_supervisors_may_check_volunteers_may_not(plan: Plan, db
         assert await rows(bot.database, SelfCheckRun) == []
 
 
-# --- one walk on each database, wired like bot/demo.py ---------------------------------------
+# --- one walk on each database, through the demo session ------------------------------------
 
 
-@dataclass
-class Wired:
-    database: Database
-    chat: ConsoleChat
-    core: Core
-    clock: MovableClock
-    me: int
-    head: int
-
-    async def say(self, line: str) -> str:
-        await self.chat.say(line)
-        return self.chat.take_transcript()
-
-
-@asynccontextmanager
-async def wired(database: Database, plan: Plan) -> AsyncIterator[Wired]:
-    now = at(START)
-    async with database.transaction() as session:
-        store = Store(session)
-        summary = await load_plan(session, plan, now)
-        assert plan.demo is not None
-        unit = await store.units.by_key(summary.organisation_id, plan.demo.unit)
-        assert unit is not None
-        people = {}
-        for name, role, head in (("Ann", Role.STAFF, False), ("Hu", Role.SUPERVISOR, True)):
-            member = await store.members.add(
-                organisation_id=summary.organisation_id,
-                unit_id=unit.id,
-                display_name=name,
-                role=role,
-                is_unit_head=head,
-                locale="en",
-                now=now,
-            )
-            await store.members.add_identity(
-                member, platform=PLATFORM, external_id=name, private_chat_id=name, now=now
-            )
-            people[name] = member.id
-    clock = MovableClock(now)
-    core = Core(database, build_router(), clock, CoreSettings(default_locale="zh"))
-    chat = ConsoleChat(
-        core,
-        RENDER,
-        clock,
-        Sender(PLATFORM, "Ann"),
-        ChatRef(PLATFORM, "Ann", is_group=False),
-        io.StringIO(),
-        attachments_dir=Path("unused"),
-    )
-    yield Wired(database, chat, core, clock, people["Ann"], people["Hu"])
-
-
-async def test_a_self_check_on_each_database(database: Database, plan: Plan) -> None:
-    async with wired(database, plan) as ann:
+async def test_a_self_check_on_each_database(db_url: str, plan: Plan) -> None:
+    options = DemoOptions(role=Role.STAFF, plan=plan, db_path=None, locale="en", db_url=db_url)
+    async with demo_session(options, io.StringIO()) as bot:
+        bot.clock.set(at(START))
+        await bot.fire_due()
+        bot.console.take_transcript()
+        database = bot.database
+        say = typing(bot)
+        head = (await member_named(database, "Chen Jing")).id
+        me = (await you(database)).id
         items = await items_of(database)
         by_key = {i.key: i for i in items}
-        assert "Item 1 of 28" in await ann.say("/check")
+        assert "Item 1 of 28" in await say("/check")
         script = {
             "hw-leaflets": [NA],
             "sw-privacy": ["PIN pad shield missing", FAIL, "someday", "周五前"],
         }
-        printed = await walk(ann.say, items[:-1], script)
+        printed = await walk(say, items[:-1], script)
         assert said("check/bad_date", "en", given="someday") in printed["sw-privacy"]
-        assert "Due Fri 15 Jan 2027 23:59; owner: Hu." in printed["sw-privacy"]
+        assert "Due Fri 15 Jan 2027 23:59; owner: Chen Jing." in printed["sw-privacy"]
         # The last press arrives with the platform's event id, and then once more.
         [run] = await rows(database, SelfCheckRun)
         last = event(
-            ann.clock,
-            "Ann",
+            bot.clock,
             kind=EventKind.ACTION,
             action="check.answer",
             value=f"{run.id}:{items[-1].id}:pass",
             event_id="last",
         )
-        finished = shown(await ann.core.handle(last))
+        core = core_of(bot)
+        finished = shown(await core.handle(last))
         assert '"100−1=0": the critical item "Reminds customers to shield their PIN' in finished
         assert "You earned 20 points." in finished
-        assert (await ann.core.handle(last)).replies == []
+        assert (await core.handle(last)).replies == []
         [run] = await rows(database, SelfCheckRun)
 
-    assert run.score == 0 and run.zeroed_by_item_id == by_key["sw-privacy"].id
-    [fix] = await rows(database, Rectification)
-    assert fix.due_at == dt.datetime(2027, 1, 15, 15, 59, tzinfo=dt.UTC)
-    assert fix.due_at.tzinfo == dt.UTC
-    assert (fix.owner_member_id, fix.created_by_member_id) == (ann.head, ann.me)
-    async with database.transaction() as session:
-        entries = await session.scalar(select(func.count()).select_from(PointEntry))
-        answers = await session.scalar(select(func.count()).select_from(SelfCheckAnswer))
-    assert (entries, answers) == (1, 28)
-    [told] = await rows(database, OutboxMessage)
-    assert told.member_id == ann.head and told.locale == "en"
-    assert RENDER.render(Reply.from_json(told.reply).text, told.locale).startswith(
-        "📌 Ann found a problem in a self-check; rectification #1 is yours: Reminds customers"
-    )
+        assert run.score == 0 and run.zeroed_by_item_id == by_key["sw-privacy"].id
+        [fix] = await rows(database, Rectification)
+        assert fix.due_at == dt.datetime(2027, 1, 15, 15, 59, tzinfo=dt.UTC)
+        assert fix.due_at.tzinfo == dt.UTC
+        assert (fix.owner_member_id, fix.created_by_member_id) == (head, me)
+        async with database.transaction() as session:
+            entries = await session.scalar(select(func.count()).select_from(PointEntry))
+            answers = await session.scalar(select(func.count()).select_from(SelfCheckAnswer))
+        assert (entries, answers) == (1, 28)
+        [told] = await rows(database, OutboxMessage)
+        assert told.member_id == head and told.locale == "en"
+        assert RENDER.render(Reply.from_json(told.reply).text, told.locale).startswith(
+            "📌 Alex Li found a problem in a self-check; rectification #1 is yours: Reminds"
+            " customers"
+        )
