@@ -244,14 +244,12 @@ async def _prepare(database: Database, options: DemoOptions) -> DemoPeople:
 
 
 async def _start_time(database: Database, plan: Plan, zone: str) -> dt.datetime:
-    """Now if the campaign is running, else 07:00 on its first day; never before a kept state."""
-    now = dt.datetime.now(dt.UTC)
-    local_today = now.astimezone(ZoneInfo(zone)).date()
-    if not plan.starts_on <= local_today <= plan.ends_on:
-        now = dt.datetime.combine(plan.starts_on, dt.time(7, 0), ZoneInfo(zone)).astimezone(dt.UTC)
+    """07:00 on the campaign's first day, whatever the real date: a demo shows a campaign from
+    its beginning, the same way every time. A kept database (--db) goes on where it was."""
+    start = dt.datetime.combine(plan.starts_on, dt.time(7, 0), ZoneInfo(zone)).astimezone(dt.UTC)
     async with database.transaction() as session:
         mark = await session.get(SchedulerMark, "pushes")
-    return max(now, mark.reached_at) if mark else now
+    return max(start, mark.reached_at) if mark else start
 
 
 # --- /clock: the demo's own command ----------------------------------------------------------
