@@ -8,8 +8,10 @@ from typing import Any
 
 from bot.clock import Clock
 from bot.types import Audience, Button, Event, Form, Quiz, Reply, Text
+from handlers.errors import Refusal
+from handlers.plan_rules import local_date
 from handlers.router import Router
-from storage.models import Member, Role, Unit
+from storage.models import Campaign, Member, Role, Unit
 from storage.store import Store
 
 
@@ -32,6 +34,22 @@ class Context:
     def personal(self) -> Audience:
         """Where an answer meant only for the sender goes: ephemeral in a group, else the chat."""
         return Audience.EPHEMERAL if self.event.chat.is_group else Audience.CHAT
+
+    def seated(self) -> tuple[Member, Unit]:
+        """The sender as a member of a unit: most features need both."""
+        if self.member is None or self.unit is None or self.member.unit_id is None:
+            raise Refusal("errors/no_unit")
+        return self.member, self.unit
+
+    async def current_campaign(self, unit: Unit | None = None) -> Campaign:
+        """The campaign running on the unit's local date (the sender's unit by default)."""
+        assert self.member is not None
+        unit = unit or self.unit
+        today = local_date(unit, self.now()) if unit else self.now().date()
+        campaign = await self.store.campaigns.current(self.member.organisation_id, today)
+        if campaign is None:
+            raise Refusal("score/no_campaign")
+        return campaign
 
     def now(self) -> dt.datetime:
         return self.clock.now()

@@ -14,9 +14,9 @@ from bot.types import Button, Choice, Form, FormField, Reply, Text
 from campaigns.formula import parse_formula
 from campaigns.schema import DEED_NAMES, DeedCategory
 from handlers.context import Context
-from handlers.errors import Refusal
+from handlers.errors import Refusal, number
 from handlers.limits import MAX_REPORT_TEXT
-from handlers.plan_rules import local_date, points_of
+from handlers.plan_rules import points_of
 from handlers.router import STAFF_AND_ABOVE, SUPERVISORS, Router
 from handlers.scoring import award_points
 from storage.models import Campaign, Deed, Member, Role, Unit
@@ -206,7 +206,7 @@ async def _doers(ctx: Context, member: Member, picked: str) -> list[int]:
         if part == "me":
             ids.append(member.id)
             continue
-        other = await ctx.store.members.get(_int(part))
+        other = await ctx.store.members.get(number(part))
         if other is None or other.organisation_id != member.organisation_id:
             raise Refusal("errors/stale_button")
         ids.append(other.id)
@@ -281,7 +281,7 @@ async def _deed_card(ctx: Context, deed: Deed) -> Reply:
 
 async def approve(ctx: Context) -> None:
     member, unit, _ = await _context(ctx)
-    deed, doers = await _decidable(ctx, member, unit, _int(ctx.event.value))
+    deed, doers = await _decidable(ctx, member, unit, number(ctx.event.value))
     if not await ctx.store.deeds.decide(deed.id, "approved", member.id, None, ctx.now()):
         raise Refusal("deed/already_decided", number=deed.id)
     campaign = await ctx.store.campaigns.get(deed.campaign_id)
@@ -339,7 +339,7 @@ async def approve(ctx: Context) -> None:
 
 async def ask_reason(ctx: Context) -> None:
     member, unit, _ = await _context(ctx)
-    deed, _ = await _decidable(ctx, member, unit, _int(ctx.event.value))
+    deed, _ = await _decidable(ctx, member, unit, number(ctx.event.value))
     await ctx.store.conversations.start(
         member.id, REJECT_FLOW, "reason", {"deed_id": deed.id}, ctx.now()
     )
@@ -398,18 +398,5 @@ async def _approvers(ctx: Context, unit: Unit, deed: Deed) -> list[Member]:
 
 
 async def _context(ctx: Context) -> tuple[Member, Unit, Campaign]:
-    if ctx.member is None or ctx.unit is None or ctx.member.unit_id is None:
-        raise Refusal("errors/no_unit")
-    campaign = await ctx.store.campaigns.current(
-        ctx.member.organisation_id, local_date(ctx.unit, ctx.now())
-    )
-    if campaign is None:
-        raise Refusal("score/no_campaign")
-    return ctx.member, ctx.unit, campaign
-
-
-def _int(value: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise Refusal("errors/stale_button") from None
+    member, unit = ctx.seated()
+    return member, unit, await ctx.current_campaign()

@@ -13,7 +13,7 @@ import logging
 from bot.types import Audience, Button, Quiz, Reply, Text, Window
 from handlers.context import Context
 from handlers.drill_choice import choose_item
-from handlers.errors import Refusal
+from handlers.errors import Refusal, number
 from handlers.plan_rules import deadlines_of, local_date, local_days, local_time, points_of
 from handlers.pushes import due_now, push_to_unit
 from handlers.router import STAFF_AND_ABOVE, Router
@@ -130,7 +130,7 @@ def _in(item: DrillItem, field: str, locale: str) -> str:
 
 
 async def show_today(ctx: Context) -> None:
-    member, unit = _member_and_unit(ctx)
+    member, unit = ctx.seated()
     today = local_date(unit, ctx.now())
     campaign = await ctx.store.campaigns.current(member.organisation_id, today)
     if campaign is None or not _drill_day(campaign, unit, today):
@@ -153,7 +153,7 @@ async def show_today(ctx: Context) -> None:
 
 
 async def answer_choice(ctx: Context) -> None:
-    member, _ = _member_and_unit(ctx)
+    member, _ = ctx.seated()
     drill_id, option = _parse_pair(ctx.event.value)
     drill, item, campaign = await _open_drill(ctx, drill_id)
     if item.kind != "choice" or not 0 <= option < len(item.options):
@@ -183,8 +183,8 @@ async def answer_choice(ctx: Context) -> None:
 
 
 async def start_scenario(ctx: Context) -> None:
-    member, _ = _member_and_unit(ctx)
-    drill, item, _ = await _open_drill(ctx, _parse_int(ctx.event.value))
+    member, _ = ctx.seated()
+    drill, item, _ = await _open_drill(ctx, number(ctx.event.value))
     if await ctx.store.drills.answer_of(drill.id, member.id) is not None:
         await _already(ctx, drill, member)
         return
@@ -197,7 +197,7 @@ async def start_scenario(ctx: Context) -> None:
 
 
 async def scenario_answer(ctx: Context) -> None:
-    member, _ = _member_and_unit(ctx)
+    member, _ = ctx.seated()
     conversation = await ctx.store.conversations.current(member.id)
     assert conversation is not None
     drill_id = int(conversation.data["drill_id"])
@@ -217,7 +217,7 @@ async def scenario_answer(ctx: Context) -> None:
 
 
 async def rate_scenario(ctx: Context) -> None:
-    member, _ = _member_and_unit(ctx)
+    member, _ = ctx.seated()
     drill_id, rating = _parse_pair(ctx.event.value)
     if rating not in RATINGS:
         raise Refusal("errors/stale_button")
@@ -333,23 +333,10 @@ def _rating_buttons(drill_id: int) -> tuple[Button, ...]:
     )
 
 
-def _member_and_unit(ctx: Context) -> tuple[Member, Unit]:
-    if ctx.member is None or ctx.unit is None or ctx.member.unit_id is None:
-        raise Refusal("errors/no_unit")
-    return ctx.member, ctx.unit
-
-
 def _zone(ctx: Context) -> str:
     return ctx.unit.timezone if ctx.unit else "UTC"
 
 
-def _parse_int(value: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise Refusal("errors/stale_button") from None
-
-
 def _parse_pair(value: str) -> tuple[int, int]:
     first, _, second = value.partition(":")
-    return _parse_int(first), _parse_int(second)
+    return number(first), number(second)

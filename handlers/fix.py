@@ -9,7 +9,7 @@ import datetime as dt
 
 from bot.types import Button, Reply, Text, Window
 from handlers.context import Context
-from handlers.errors import Refusal
+from handlers.errors import Refusal, number
 from handlers.notify import queue_private
 from handlers.plan_rules import deadlines_of, local_date, points_of
 from handlers.router import STAFF_AND_ABOVE, SUPERVISORS, Router
@@ -44,7 +44,7 @@ async def list_mine(ctx: Context) -> None:
         return
     if args:
         number, _, note = args.partition(" ")
-        rectification = await _owned_open(ctx, member, _int(number.lstrip("#")))
+        rectification = await _owned_open(ctx, member, number_or_which(number.lstrip("#")))
         if not note.strip():
             await _start_close(ctx, member, rectification)
             return
@@ -65,7 +65,7 @@ async def list_mine(ctx: Context) -> None:
 
 async def ask_close_note(ctx: Context) -> None:
     member = _member(ctx)
-    rectification = await _owned_open(ctx, member, _int(ctx.event.value))
+    rectification = await _owned_open(ctx, member, number_or_which(ctx.event.value))
     await _start_close(ctx, member, rectification)
 
 
@@ -142,7 +142,7 @@ async def _list_closed(ctx: Context, member: Member) -> None:
 
 async def reopen(ctx: Context) -> None:
     member = _member(ctx)
-    rectification = await ctx.store.rectifications.get(_int(ctx.event.value))
+    rectification = await ctx.store.rectifications.get(number_or_which(ctx.event.value))
     if rectification is None or member.unit_id is None:
         raise Refusal("errors/stale_button")
     if (
@@ -191,17 +191,14 @@ async def _owned_open(ctx: Context, member: Member, rectification_id: int) -> Re
     return rectification
 
 
+def number_or_which(value: str) -> int:
+    return number(value, "fix/which")
+
+
 def _member(ctx: Context) -> Member:
     if ctx.member is None:
         raise Refusal("errors/not_a_member", command="fix")
     return ctx.member
-
-
-def _int(value: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise Refusal("fix/which") from None
 
 
 # --- reminders (a scheduled job) --------------------------------------------------------------

@@ -15,7 +15,7 @@ from campaigns.schema import AssessmentRule
 from handlers.assessment import Outcome, assess, assessment_values
 from handlers.context import Context
 from handlers.dates import end_of_day
-from handlers.errors import Refusal
+from handlers.errors import Refusal, number
 from handlers.plan_rules import deadlines_of, local_date, points_of
 from handlers.pushes import push_to_unit
 from handlers.router import SUPERVISORS, Router
@@ -73,7 +73,7 @@ async def open_form(ctx: Context) -> None:
 async def submit(ctx: Context) -> None:
     member, own_unit, campaign, stage = await _context(ctx)
     values = {key: value.strip() for key, value in ctx.event.form.items()}
-    unit = await ctx.store.units.get(_int(values.get("unit", "")))
+    unit = await ctx.store.units.get(number(values.get("unit", "")))
     if unit is None or unit.id not in await _scope(ctx, member, own_unit):
         raise Refusal("errors/stale_button")
     kind = values.get("kind", "")
@@ -237,14 +237,10 @@ async def _scope(ctx: Context, member: Member, unit: Unit) -> list[int]:
 
 
 async def _context(ctx: Context) -> tuple[Member, Unit, Campaign, Stage | None]:
-    if ctx.member is None or ctx.unit is None or ctx.member.unit_id is None:
-        raise Refusal("errors/no_unit")
-    today = local_date(ctx.unit, ctx.now())
-    campaign = await ctx.store.campaigns.current(ctx.member.organisation_id, today)
-    if campaign is None:
-        raise Refusal("score/no_campaign")
-    stage = await ctx.store.campaigns.stage_on(campaign.id, today)
-    return ctx.member, ctx.unit, campaign, stage
+    member, unit = ctx.seated()
+    campaign = await ctx.current_campaign()
+    stage = await ctx.store.campaigns.stage_on(campaign.id, local_date(unit, ctx.now()))
+    return member, unit, campaign, stage
 
 
 def _score(text: str) -> float:
@@ -255,10 +251,3 @@ def _score(text: str) -> float:
     if not 0 <= score <= 100:
         raise Refusal("inspect/bad_score", given=text)
     return round(score, 1)
-
-
-def _int(value: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise Refusal("errors/stale_button") from None

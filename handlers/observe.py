@@ -13,7 +13,7 @@ import datetime as dt
 
 from bot.types import Button, Choice, Form, FormField, Reply, Text, Window
 from handlers.context import Context
-from handlers.errors import Refusal
+from handlers.errors import Refusal, number
 from handlers.limits import MAX_REPORT_TEXT
 from handlers.notify import queue_private
 from handlers.plan_rules import deadlines_of, local_date, points_of
@@ -92,7 +92,7 @@ async def open_form(ctx: Context) -> None:
 async def submit(ctx: Context) -> None:
     member, campaign = await _context(ctx)
     values = {key: value.strip() for key, value in ctx.event.form.items()}
-    unit = await ctx.store.units.get(_int(values.get("unit", "")))
+    unit = await ctx.store.units.get(number(values.get("unit", "")))
     kind = values.get("kind", "")
     text = values.get("text", "")
     if unit is None or unit.organisation_id != member.organisation_id or kind not in KINDS:
@@ -214,10 +214,10 @@ async def _list_mine(ctx: Context, member: Member) -> None:
 async def rate(ctx: Context) -> None:
     member, _ = await _context(ctx)
     observation_id, _, rating_text = ctx.event.value.partition(":")
-    rating = _int(rating_text)
+    rating = number(rating_text)
     if rating not in RATINGS:
         raise Refusal("errors/stale_button")
-    if not await ctx.store.observations.rate(_int(observation_id), member.id, rating):
+    if not await ctx.store.observations.rate(number(observation_id), member.id, rating):
         raise Refusal("observe/already_rated")
     ctx.reply("observe/rated", to=ctx.personal, replace_pressed=True, rating=rating)
 
@@ -272,7 +272,7 @@ async def list_open(ctx: Context) -> None:
 
 async def claim(ctx: Context) -> None:
     member, _ = await _context(ctx)
-    observation = await _in_scope(ctx, member, _int(ctx.event.value))
+    observation = await _in_scope(ctx, member, number(ctx.event.value))
     if not await ctx.store.observations.claim(observation.id, member.id, ctx.now()):
         owner = (
             await ctx.store.members.get(observation.claimed_by_member_id)
@@ -301,7 +301,7 @@ async def claim(ctx: Context) -> None:
 
 async def ask_resolution(ctx: Context) -> None:
     member, _ = await _context(ctx)
-    observation = await _owned(ctx, member, _int(ctx.event.value))
+    observation = await _owned(ctx, member, number(ctx.event.value))
     await ctx.store.conversations.start(
         member.id, CLOSE_FLOW, "resolution", {"observation_id": observation.id}, ctx.now()
     )
@@ -351,10 +351,10 @@ async def credit_praise(ctx: Context) -> None:
     member, campaign = await _context(ctx)
     observation_id, _, member_text = ctx.event.value.partition(":")
     conversation = await ctx.store.conversations.current(member.id)
-    if conversation is None or conversation.data.get("observation_id") != _int(observation_id):
+    if conversation is None or conversation.data.get("observation_id") != number(observation_id):
         raise Refusal("errors/stale_button")
-    observation = await _owned(ctx, member, _int(observation_id))
-    praised = _int(member_text) or None
+    observation = await _owned(ctx, member, number(observation_id))
+    praised = number(member_text) or None
     if praised is not None:
         person = await ctx.store.members.get(praised)
         if person is None or person.unit_id != observation.unit_id:
@@ -446,18 +446,7 @@ async def _supervisors(store: Store, unit_id: int) -> list[Member]:
 async def _context(ctx: Context) -> tuple[Member, Campaign]:
     if ctx.member is None:
         raise Refusal("errors/not_a_member", command="observe")
-    today = local_date(ctx.unit, ctx.now()) if ctx.unit else ctx.now().date()
-    campaign = await ctx.store.campaigns.current(ctx.member.organisation_id, today)
-    if campaign is None:
-        raise Refusal("score/no_campaign")
-    return ctx.member, campaign
-
-
-def _int(value: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise Refusal("errors/stale_button") from None
+    return ctx.member, await ctx.current_campaign()
 
 
 # --- escalation (a scheduled job) ------------------------------------------------------------

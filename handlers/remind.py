@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from bot.types import Button, Reply, Text, Window
 from handlers.context import Context
 from handlers.dates import When, parse_when
-from handlers.errors import Refusal
+from handlers.errors import Refusal, number
 from handlers.notify import queue_private
 from handlers.plan_rules import deadlines_of
 from handlers.pushes import push_to_unit
@@ -52,7 +52,7 @@ def register(router: Router) -> None:
 
 
 async def ask_reminder(ctx: Context) -> None:
-    member, home = _member(ctx)
+    member, home = ctx.seated()
     args = ctx.event.args.strip()
     if not args:
         raise Refusal("remind/usage")
@@ -87,7 +87,7 @@ async def ask_reminder(ctx: Context) -> None:
 
 
 async def save(ctx: Context) -> None:
-    member, _ = _member(ctx)
+    member, _ = ctx.seated()
     conversation = await ctx.store.conversations.current(member.id)
     if conversation is None or conversation.flow != FLOW:
         raise Refusal("errors/stale_button")
@@ -109,13 +109,13 @@ async def save(ctx: Context) -> None:
 
 
 async def drop_draft(ctx: Context) -> None:
-    member, _ = _member(ctx)
+    member, _ = ctx.seated()
     await ctx.store.conversations.end(member.id)
     ctx.reply("remind/dropped", to=ctx.personal, replace_pressed=True)
 
 
 async def list_reminders(ctx: Context) -> None:
-    member, _ = _member(ctx)
+    member, _ = ctx.seated()
     reminders = await ctx.store.reminders.of_creator(member.id)
     if not reminders:
         ctx.private("remind/none")
@@ -151,8 +151,8 @@ async def list_reminders(ctx: Context) -> None:
 
 
 async def cancel(ctx: Context) -> None:
-    member, _ = _member(ctx)
-    reminder = await ctx.store.reminders.get(_int(ctx.event.value))
+    member, _ = ctx.seated()
+    reminder = await ctx.store.reminders.get(number(ctx.event.value))
     if reminder is None or reminder.created_by_member_id != member.id or not reminder.active:
         raise Refusal("errors/stale_button")
     reminder.active = False
@@ -230,19 +230,6 @@ async def _units(ctx: Context, member: Member, home: Unit) -> list[Unit]:
         return everything
     allowed = set(await ctx.store.units.subtree_ids(home.id))
     return [u for u in everything if u.id in allowed]
-
-
-def _member(ctx: Context) -> tuple[Member, Unit]:
-    if ctx.member is None or ctx.unit is None or ctx.member.unit_id is None:
-        raise Refusal("errors/no_unit")
-    return ctx.member, ctx.unit
-
-
-def _int(value: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise Refusal("errors/stale_button") from None
 
 
 # --- delivery (a scheduled job) ---------------------------------------------------------------

@@ -35,7 +35,7 @@ def register(router: Router) -> None:
 
 
 async def show_report(ctx: Context) -> None:
-    member, home = _member(ctx)
+    member, home = ctx.seated()
     units = await _units_in_scope(ctx, member, home)
     unit, rest = _pick_unit(
         ctx.event.args, units, home if member.role != Role.ADMIN else _root(units, home)
@@ -139,9 +139,3 @@ async def _units_in_scope(ctx: Context, member: Member, home: Unit) -> list[Unit
 def _root(units: list[Unit], home: Unit) -> Unit:
     roots = [u for u in units if u.parent_id is None]
     return roots[0] if len(roots) == 1 else home
-
-
-def _member(ctx: Context) -> tuple[Member, Unit]:
-    if ctx.member is None or ctx.unit is None or ctx.member.unit_id is None:
-        raise Refusal("errors/no_unit")
-    return ctx.member, ctx.unit

@@ -9,12 +9,11 @@ import datetime as dt
 
 from bot.types import Button, Text
 from handlers.context import Context
-from handlers.errors import Refusal
 from handlers.plan_rules import local_date, local_time
 from handlers.router import STAFF_AND_ABOVE, Router
 from handlers.streaks import current_streak
 from storage.ledger import Standing
-from storage.models import Campaign, Member, Unit
+from storage.models import Campaign, Member, Stage, Unit
 
 SOURCES = ("drill", "streak", "check", "deed", "observation", "inspection")
 LEADERBOARD_SIZE = 10
@@ -42,13 +41,8 @@ def register(router: Router) -> None:
 
 
 async def _campaign(ctx: Context) -> tuple[Member, Unit, Campaign, dt.date]:
-    if ctx.member is None or ctx.unit is None or ctx.member.unit_id is None:
-        raise Refusal("errors/no_unit")
-    today = local_date(ctx.unit, ctx.now())
-    campaign = await ctx.store.campaigns.current(ctx.member.organisation_id, today)
-    if campaign is None:
-        raise Refusal("score/no_campaign")
-    return ctx.member, ctx.unit, campaign, today
+    member, unit = ctx.seated()
+    return member, unit, await ctx.current_campaign(), local_date(unit, ctx.now())
 
 
 async def show_score(ctx: Context) -> None:
@@ -184,5 +178,5 @@ def _rank_of(rows: list[Standing], member_id: int) -> int | None:
     return None
 
 
-def _stage_name(stage: object, locale: str) -> str:
-    return str(getattr(stage, "name_zh" if locale == "zh" else "name_en"))
+def _stage_name(stage: Stage, locale: str) -> str:
+    return stage.name_zh if locale == "zh" else stage.name_en

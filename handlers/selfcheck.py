@@ -15,7 +15,7 @@ from typing import Any
 from bot.types import Button, Text
 from handlers.context import Context
 from handlers.dates import end_of_day, parse_when
-from handlers.errors import Refusal
+from handlers.errors import Refusal, number
 from handlers.plan_rules import deadlines_of, local_date, points_of
 from handlers.router import STAFF_AND_ABOVE, Router
 from handlers.scoring import award_points
@@ -53,7 +53,7 @@ def register(router: Router) -> None:
 
 
 async def start_or_resume(ctx: Context) -> None:
-    member, unit = _member_and_unit(ctx)
+    member, unit = ctx.seated()
     run = await ctx.store.selfchecks.open_run(member.id)
     if run is not None:
         await _resume(ctx, member, unit, run)
@@ -79,13 +79,13 @@ async def start_or_resume(ctx: Context) -> None:
 
 
 async def pick_checklist(ctx: Context) -> None:
-    member, unit = _member_and_unit(ctx)
+    member, unit = ctx.seated()
     if await ctx.store.selfchecks.open_run(member.id) is not None:
         await start_or_resume(ctx)
         return
     campaign, stage_key, _ = await _campaign_and_stage(ctx, member, unit)
     allowed = {c.id for c in await _checklists(ctx, campaign, stage_key, unit)}
-    checklist_id = _int(ctx.event.value)
+    checklist_id = number(ctx.event.value)
     if checklist_id not in allowed:
         raise Refusal("errors/stale_button")
     await _start(ctx, member, unit, campaign, checklist_id)
@@ -150,7 +150,7 @@ async def _enter_flow(ctx: Context, run: SelfCheckRun) -> None:
 
 
 async def answer_item(ctx: Context) -> None:
-    member, unit = _member_and_unit(ctx)
+    member, unit = ctx.seated()
     run_id, item_id, result = _parse_answer(ctx.event.value)
     run = await ctx.store.selfchecks.run(run_id)
     if run is None or run.member_id != member.id:
@@ -206,7 +206,7 @@ async def answer_item(ctx: Context) -> None:
 
 async def typed(ctx: Context) -> None:
     """Free text inside the flow: a note for the next answer, or the failed item's note and date."""
-    member, unit = _member_and_unit(ctx)
+    member, unit = ctx.seated()
     conversation = await ctx.store.conversations.current(member.id)
     assert conversation is not None
     data = dict(conversation.data)
@@ -236,7 +236,7 @@ async def typed(ctx: Context) -> None:
 
 async def _ask_due(ctx: Context, member: Member, unit: Unit, data: dict[str, Any]) -> None:
     """Ask by when the failed item must be fixed; the next text typed is the deadline."""
-    campaign = await _campaign_of(ctx, unit)
+    campaign = await ctx.current_campaign(unit)
     await ctx.store.conversations.start(member.id, FLOW, "fail_due", data, ctx.now())
     ctx.reply("check/ask_due", to=ctx.personal, days=deadlines_of(campaign).rectification_days)
 
@@ -244,7 +244,7 @@ async def _ask_due(ctx: Context, member: Member, unit: Unit, data: dict[str, Any
 async def _set_due(
     ctx: Context, member: Member, unit: Unit, run: SelfCheckRun, data: dict[str, Any], text: str
 ) -> None:
-    campaign = await _campaign_of(ctx, unit)
+    campaign = await ctx.current_campaign(unit)
     if not text or text.casefold() in SKIP:
         due = end_of_day(
             ctx.now() + dt.timedelta(days=deadlines_of(campaign).rectification_days), unit.timezone
@@ -297,7 +297,7 @@ async def _set_due(
 
 
 async def pause(ctx: Context) -> None:
-    member, _ = _member_and_unit(ctx)
+    member, _ = ctx.seated()
     await ctx.store.conversations.end(member.id)
     ctx.reply("check/paused", to=ctx.personal, replace_pressed=True)
 
@@ -355,7 +355,7 @@ async def _finish(ctx: Context, run: SelfCheckRun, items: list[ChecklistItem]) -
     ctx.store.selfchecks.finish(run, score, zeroed_by.id if zeroed_by else None, ctx.now())
     await ctx.store.conversations.end(run.member_id)
     unit = await ctx.store.units.get(run.unit_id)
-    campaign = await _campaign_of(ctx, unit) if unit else None
+    campaign = await ctx.current_campaign(unit) if unit else None
     assert unit is not None and campaign is not None
     points = points_of(campaign).selfcheck_completed
     awarded = await award_points(
@@ -394,24 +394,11 @@ async def _finish(ctx: Context, run: SelfCheckRun, items: list[ChecklistItem]) -
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def _member_and_unit(ctx: Context) -> tuple[Member, Unit]:
-    if ctx.member is None or ctx.unit is None or ctx.member.unit_id is None:
-        raise Refusal("errors/no_unit")
-    return ctx.member, ctx.unit
-
-
-async def _campaign_of(ctx: Context, unit: Unit) -> Campaign:
-    campaign = await ctx.store.campaigns.current(unit.organisation_id, local_date(unit, ctx.now()))
-    if campaign is None:
-        raise Refusal("score/no_campaign")
-    return campaign
-
-
 async def _campaign_and_stage(
     ctx: Context, member: Member, unit: Unit
 ) -> tuple[Campaign, str | None, dt.date]:
     today = local_date(unit, ctx.now())
-    campaign = await _campaign_of(ctx, unit)
+    campaign = await ctx.current_campaign(unit)
     stage = await ctx.store.campaigns.stage_on(campaign.id, today)
     return campaign, stage.key if stage else None, today
 
@@ -448,15 +435,8 @@ def _title(checklist: Any, locale: str) -> str:
     return str(checklist.title_zh if locale == "zh" else checklist.title_en)
 
 
-def _int(value: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise Refusal("errors/stale_button") from None
-
-
 def _parse_answer(value: str) -> tuple[int, int, str]:
     parts = value.split(":")
     if len(parts) != 3 or parts[2] not in RESULTS:
         raise Refusal("errors/stale_button")
-    return _int(parts[0]), _int(parts[1]), parts[2]
+    return number(parts[0]), number(parts[1]), parts[2]
