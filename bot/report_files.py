@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.types import Audience
 from handlers.periods import parse_period
 from handlers.plan_rules import local_date
-from handlers.report import summary_text
+from handlers.report import report_replies
 from handlers.report_builder import build_report
 from messages import Renderer
-from messages.charts import render_report_chart
-from messages.sheets import render_report_workbook
 from storage.database import Database
 from storage.models import Unit
 from storage.store import Store
@@ -63,11 +61,11 @@ async def write_report(
         if dates is None:
             raise ReportError("report_bad_period", given=period)
         report = await build_report(store, campaign, unit, dates[0], dates[1], locale, now)
-    chart, workbook = await asyncio.gather(
-        asyncio.to_thread(render_report_chart, report, locale, renderer),
-        asyncio.to_thread(render_report_workbook, report, locale, renderer),
-    )
-    summary = renderer.render(summary_text(report), locale)
+    # The same replies /report gives in a chat: the summary, then the chart and the ledger.
+    text, files = await report_replies(report, locale, Audience.CHAT)
+    assert text.text is not None and files.image is not None and files.file is not None
+    summary = renderer.render(text.text, locale)
+    chart, workbook = files.image.content, files.file.content
     out.mkdir(parents=True, exist_ok=True)
     stem = out / f"report-{unit.key}-{dates[0].isoformat()}-{dates[1].isoformat()}"
     files = {".txt": summary.encode("utf-8"), ".png": chart, ".xlsx": workbook}
