@@ -24,16 +24,15 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert
 
-from bot.clock import MovableClock
 from bot.core import Core, CoreSettings
 from bot.scheduler import Scheduler
-from bot.types import ChatRef, Event, EventKind, Sender
 from campaigns.loader import read_plan_file
 from handlers import JOBS, build_router
 from handlers.report_builder import build_report
+from kernel import ChatRef, Event, EventKind, MovableClock, Role, SenderRef
 from storage.database import Database
 from storage.migrate import upgrade
-from storage.models import PointEntry, Role
+from storage.models import PointEntry
 from storage.plans import load_plan
 from storage.store import Store
 
@@ -93,7 +92,7 @@ async def prepare(database: Database) -> tuple[int, list[int]]:
 def event(kind: EventKind, user: int, **fields: str) -> Event:
     return Event(
         kind=kind,
-        sender=Sender("bench", f"u{user}"),
+        sender=SenderRef("bench", f"u{user}"),
         chat=ChatRef("bench", f"u{user}", False),
         received_at=START,
         **fields,

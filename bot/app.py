@@ -20,13 +20,13 @@ from telegram.error import TelegramError
 
 from bot.adapters.slack import SlackAdapter
 from bot.adapters.telegram import TelegramAdapter
-from bot.clock import SystemClock
 from bot.config import Settings
 from bot.core import Core, CoreSettings
 from bot.delivery import OutboundAdapter, Sender
 from bot.scheduler import Scheduler, start_ticking
 from handlers import JOBS, build_router
 from handlers.dates import warm_up
+from kernel import SystemClock
 from messages import Renderer
 from storage.database import Database
 from storage.health import database_answers, outbox_counts

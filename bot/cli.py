@@ -19,13 +19,12 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from bot.config import Settings, load_settings
-from bot.types import Text
 from campaigns.loader import LocatedProblem, PlanReading, read_plan_file
 from handlers.locale import normalise_locale
+from kernel import Role, Text
 from messages import Renderer
 from storage.database import Database
 from storage.migrate import upgrade
-from storage.models import Role
 from storage.plans import load_plan
 from storage.urls import is_sqlite
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from bot.clock import Clock
 from bot.core import Core
-from bot.types import ChatRef, Event, EventKind, Sender
+from kernel import ChatRef, Clock, Event, EventKind, SenderRef
 from storage.database import Database
 from storage.drills import OpenDrills
 from storage.models import DrillItem
@@ -19,7 +18,7 @@ ACCURACY_PERCENT = 70  # how often a simulated colleague gets a drill right
 @dataclass(frozen=True)
 class Colleague:
     member_id: int
-    sender: Sender
+    sender: SenderRef
 
 
 class Colleagues:

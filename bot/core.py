@@ -13,17 +13,25 @@ import logging
 import uuid
 from dataclasses import dataclass
 
-from bot.clock import Clock
-from bot.types import Audience, Event, EventKind, Reply, Text
 from handlers.context import Context
-from handlers.errors import Refusal
 from handlers.form_flow import start_form
-from handlers.limits import MAX_COMMAND_ARGS, MAX_TEXT
 from handlers.locale import pick_locale
 from handlers.notify import queue_private
 from handlers.router import Route, Router
+from kernel import (
+    MAX_COMMAND_ARGS,
+    MAX_TEXT,
+    Audience,
+    Clock,
+    Event,
+    EventKind,
+    Refusal,
+    Reply,
+    Role,
+    Text,
+)
 from storage.database import Database
-from storage.models import Member, Role
+from storage.models import Member
 from storage.store import Store
 
 log = logging.getLogger(__name__)

@@ -12,8 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.clock import Clock
-from bot.types import Reply
+from kernel import Clock, Reply
 from storage.database import Database
 from storage.models import OutboxMessage
 from storage.outbox import Outbox

@@ -18,21 +18,19 @@ from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from bot.adapters.console import PLATFORM, ConsoleChat
-from bot.clock import MovableClock
 from bot.colleagues import Colleague, Colleagues
 from bot.core import Core, CoreSettings
 from bot.delivery import Sender as OutboxSender
 from bot.scheduler import Scheduler
-from bot.types import ChatRef, Sender, Text
 from campaigns.schema import Plan
 from handlers import JOBS, build_router
 from handlers.context import Context
-from handlers.errors import Refusal
-from handlers.router import EVERYONE, Router
+from handlers.router import Router
+from kernel import EVERYONE, ChatRef, MovableClock, Refusal, Role, SenderRef, Text
 from messages import Renderer
 from storage.database import Database
 from storage.migrate import upgrade_async
-from storage.models import Role, SchedulerMark
+from storage.models import SchedulerMark
 from storage.plans import load_plan
 from storage.store import Store
 
@@ -94,7 +92,7 @@ class DemoSession:
             people.unit_id,
             ChatRef(PLATFORM, people.unit_chat, is_group=True),
             [
-                Colleague(member_id, Sender(PLATFORM, user_id))
+                Colleague(member_id, SenderRef(PLATFORM, user_id))
                 for member_id, user_id in people.colleagues
             ],
         )
@@ -103,7 +101,7 @@ class DemoSession:
             core,
             self.renderer,
             clock,
-            Sender(PLATFORM, YOU, locale=options.locale),
+            SenderRef(PLATFORM, YOU, locale=options.locale),
             ChatRef(PLATFORM, YOU, is_group=False),
             output,
             attachments_dir=files_dir,

@@ -6,11 +6,11 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.types import Audience
 from handlers.periods import parse_period
 from handlers.plan_rules import local_date
 from handlers.report import report_replies
 from handlers.report_builder import build_report
+from kernel import Audience
 from messages import Renderer
 from storage.database import Database
 from storage.models import Unit

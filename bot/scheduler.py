@@ -16,9 +16,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.clock import Clock
-from bot.types import Window
 from handlers import Job
+from kernel import Clock, Window
 from storage.database import Database
 from storage.models import SchedulerMark
 from storage.store import Store

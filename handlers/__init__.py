@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from bot.types import Window
 from handlers import (
     deed,
     drill,
@@ -29,6 +28,7 @@ from handlers import (
     summaries,
 )
 from handlers.router import Router
+from kernel import Window
 from storage.store import Store
 
 Job = Callable[[Store, Window], Awaitable[None]]

@@ -6,12 +6,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.clock import Clock
-from bot.types import Audience, Button, Event, Form, Quiz, Reply, Text
-from handlers.errors import Refusal
 from handlers.plan_rules import local_date
 from handlers.router import Router
-from storage.models import Campaign, Member, Role, Unit
+from kernel import Audience, Button, Clock, Event, Form, Quiz, Refusal, Reply, Role, Text
+from storage.models import Campaign, Member, Unit
 from storage.store import Store
 
 

@@ -10,16 +10,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bot.types import Button, Choice, Form, FormField, Reply, Text
 from campaigns.formula import parse_formula
 from campaigns.schema import DEED_NAMES, DeedCategory
 from handlers.context import Context
-from handlers.errors import Refusal, number
-from handlers.limits import MAX_REPORT_TEXT
 from handlers.plan_rules import points_of
-from handlers.router import STAFF_AND_ABOVE, SUPERVISORS, Router
+from handlers.router import Router
 from handlers.scoring import award_points
-from storage.models import Campaign, Deed, Member, Role, Unit
+from kernel import (
+    MAX_REPORT_TEXT,
+    STAFF_AND_ABOVE,
+    SUPERVISORS,
+    Button,
+    Choice,
+    Form,
+    FormField,
+    Refusal,
+    Reply,
+    Role,
+    Text,
+    number,
+)
+from storage.models import Campaign, Deed, Member, Unit
 
 MISSING_FLOW = "deed.missing"
 REJECT_FLOW = "deed.reject"

@@ -10,16 +10,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from bot.types import Audience, Button, Quiz, Reply, Text, Window
 from handlers.context import Context
 from handlers.drill_choice import choose_item
-from handlers.errors import Refusal, number
 from handlers.plan_rules import deadlines_of, local_date, local_days, local_time, points_of
 from handlers.pushes import due_now, push_to_unit
-from handlers.router import STAFF_AND_ABOVE, Router
+from handlers.router import Router
 from handlers.scoring import award_points
 from handlers.streaks import current_streak
 from handlers.workdays import is_working_day
+from kernel import STAFF_AND_ABOVE, Audience, Button, Quiz, Refusal, Reply, Text, Window, number
 from storage.models import Campaign, Drill, DrillItem, Member, Unit
 from storage.store import Store
 

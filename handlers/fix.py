@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot.types import Button, Reply, Text, Window
 from handlers.context import Context
-from handlers.errors import Refusal, number
 from handlers.notify import queue_private
 from handlers.plan_rules import deadlines_of, local_date, points_of
-from handlers.router import STAFF_AND_ABOVE, SUPERVISORS, Router
+from handlers.router import Router
 from handlers.scoring import award_points
-from storage.models import Member, Rectification, Role
+from kernel import STAFF_AND_ABOVE, SUPERVISORS, Button, Refusal, Reply, Role, Text, Window, number
+from storage.models import Member, Rectification
 from storage.store import Store
 
 FLOW = "fix.close"

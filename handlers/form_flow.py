@@ -8,11 +8,9 @@ modal had been submitted.
 
 from __future__ import annotations
 
-from bot.types import Button, Event, EventKind, Form, FormField, Reply, Text
 from handlers.context import Context
-from handlers.errors import Refusal
-from handlers.router import EVERYONE, Router
-from storage.models import Role
+from handlers.router import Router
+from kernel import EVERYONE, Button, Event, EventKind, Form, FormField, Refusal, Reply, Role, Text
 
 FLOW = "_form"
 SKIP = "-"

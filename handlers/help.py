@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.types import Text
 from handlers.context import Context
-from handlers.router import EVERYONE, Router
+from handlers.router import Router
+from kernel import EVERYONE, Text
 
 
 def register(router: Router) -> None:

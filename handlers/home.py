@@ -7,9 +7,9 @@ import datetime as dt
 
 from handlers.context import Context
 from handlers.plan_rules import local_date
-from handlers.router import EVERYONE, Router
+from handlers.router import Router
 from handlers.streaks import current_streak
-from storage.models import Role
+from kernel import EVERYONE, Role
 
 
 def register(router: Router) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot.types import Window
+from kernel import Window
 from storage.store import Store
 
 KEEP_EVENT_IDS = dt.timedelta(days=7)  # platforms retry within minutes; a week is ample

@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot.types import Choice, Form, FormField, Reply, Text
 from campaigns.schema import AssessmentRule
 from handlers.assessment import Outcome, assess, assessment_values
 from handlers.context import Context
 from handlers.dates import end_of_day
-from handlers.errors import Refusal, number
 from handlers.plan_rules import deadlines_of, local_date, points_of
 from handlers.pushes import push_to_unit
-from handlers.router import SUPERVISORS, Router
+from handlers.router import Router
 from handlers.scoring import award_points
 from handlers.units import unit_choice
-from storage.models import Campaign, ChecklistItem, Member, Role, Stage, Unit
+from kernel import SUPERVISORS, Choice, Form, FormField, Refusal, Reply, Role, Text, number
+from storage.models import Campaign, ChecklistItem, Member, Stage, Unit
 
 KINDS = ("mystery", "video", "cross")
 

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot.types import Button, Text
 from handlers.context import Context
-from handlers.errors import Refusal
-from handlers.router import ADMINS, EVERYONE, Router
+from handlers.router import Router
 from handlers.units import unit_name, unit_named
-from storage.models import Role, Unit
+from kernel import ADMINS, EVERYONE, Button, Refusal, Role, Text
+from storage.models import Unit
 
 MAX_CHOICES = 25
 INVITATION_LIFETIME = dt.timedelta(days=7)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bot.types import Button, Text
 from handlers.context import Context
 from handlers.locale import normalise_locale
-from handlers.router import EVERYONE, Router
+from handlers.router import Router
+from kernel import EVERYONE, Button, Text
 from messages import LOCALES
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from bot.types import Reply
 from handlers.locale import pick_locale
+from kernel import Reply
 from storage.store import Store
 
 log = logging.getLogger(__name__)

@@ -11,16 +11,28 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot.types import Button, Choice, Form, FormField, Reply, Text, Window
 from handlers.context import Context
-from handlers.errors import Refusal, number
-from handlers.limits import MAX_REPORT_TEXT
 from handlers.notify import queue_private
 from handlers.plan_rules import deadlines_of, local_date, points_of
-from handlers.router import EVERYONE, SUPERVISORS, Router
+from handlers.router import Router
 from handlers.scoring import award_points
 from handlers.units import unit_choice
-from storage.models import Campaign, Member, Observation, Role, Unit
+from kernel import (
+    EVERYONE,
+    MAX_REPORT_TEXT,
+    SUPERVISORS,
+    Button,
+    Choice,
+    Form,
+    FormField,
+    Refusal,
+    Reply,
+    Role,
+    Text,
+    Window,
+    number,
+)
+from storage.models import Campaign, Member, Observation, Unit
 from storage.store import Store
 
 KINDS = ("praise", "complaint", "suggestion", "hazard")

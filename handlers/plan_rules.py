@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from bot.types import Window
 from campaigns.schema import Deadlines, Points
+from kernel import Window
 from storage.models import Campaign, Unit
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from bot.types import Reply, Window
 from handlers.workdays import is_working_day
+from kernel import Reply, Window
 from storage.models import Unit
 from storage.store import Store
 

@@ -11,15 +11,14 @@ import datetime as dt
 import logging
 from zoneinfo import ZoneInfo
 
-from bot.types import Button, Reply, Text, Window
 from handlers.context import Context
 from handlers.dates import When, parse_when
-from handlers.errors import Refusal, number
 from handlers.notify import queue_private
 from handlers.plan_rules import deadlines_of
 from handlers.pushes import push_to_unit
-from handlers.router import SUPERVISORS, Router
-from storage.models import Member, Reminder, Role, Unit
+from handlers.router import Router
+from kernel import SUPERVISORS, Button, Refusal, Reply, Role, Text, Window, number
+from storage.models import Member, Reminder, Unit
 from storage.store import Store
 
 log = logging.getLogger(__name__)

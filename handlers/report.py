@@ -7,18 +7,17 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.types import Attachment, Audience, Reply, Text
 from handlers.context import Context
-from handlers.errors import Refusal
 from handlers.periods import parse_period
 from handlers.plan_rules import local_date
 from handlers.report_builder import build_report
 from handlers.report_data import Report
-from handlers.router import SUPERVISORS, Router
+from handlers.router import Router
+from kernel import SUPERVISORS, Attachment, Audience, Refusal, Reply, Role, Text
 from messages import Renderer
 from messages.charts import render_report_chart
 from messages.sheets import render_report_workbook
-from storage.models import Member, Role, Unit
+from storage.models import Member, Unit
 
 PNG = "image/png"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

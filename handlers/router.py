@@ -11,18 +11,12 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bot.types import Event, EventKind
-from storage.models import Role
+from kernel import Event, EventKind, Role
 
 if TYPE_CHECKING:
     from handlers.context import Context
 
 Handler = Callable[["Context"], Awaitable[None]]
-
-EVERYONE: frozenset[Role] = frozenset(Role)
-STAFF_AND_ABOVE: frozenset[Role] = frozenset({Role.STAFF, Role.SUPERVISOR, Role.ADMIN})
-SUPERVISORS: frozenset[Role] = frozenset({Role.SUPERVISOR, Role.ADMIN})
-ADMINS: frozenset[Role] = frozenset({Role.ADMIN})
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot.types import Button, Text
 from handlers.context import Context
 from handlers.plan_rules import local_date, local_time
-from handlers.router import STAFF_AND_ABOVE, Router
+from handlers.router import Router
 from handlers.streaks import current_streak
+from kernel import STAFF_AND_ABOVE, Button, Text
 from storage.ledger import Standing
 from storage.models import Campaign, Member, Stage, Unit
 

@@ -12,13 +12,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from bot.types import Button, Text
 from handlers.context import Context
 from handlers.dates import end_of_day, parse_when
-from handlers.errors import Refusal, number
 from handlers.plan_rules import deadlines_of, local_date, points_of
-from handlers.router import STAFF_AND_ABOVE, Router
+from handlers.router import Router
 from handlers.scoring import award_points
+from kernel import STAFF_AND_ABOVE, Button, Refusal, Text, number
 from storage.models import (
     Campaign,
     Checklist,

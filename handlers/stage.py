@@ -10,15 +10,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator
 
-from bot.types import Button, Reply, Text, Window
 from handlers.awards import suggest_awards
 from handlers.context import Context
-from handlers.errors import Refusal
 from handlers.notify import queue_private
 from handlers.plan_rules import deadlines_of, local_date, local_time
 from handlers.pushes import due_now, first_working_day_from, last_working_day_until, push_to_unit
-from handlers.router import EVERYONE, SUPERVISORS, Router
-from storage.models import Campaign, Role, Stage, Unit
+from handlers.router import Router
+from kernel import EVERYONE, SUPERVISORS, Button, Refusal, Reply, Role, Text, Window
+from storage.models import Campaign, Stage, Unit
 from storage.store import Store
 
 

@@ -6,14 +6,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator
 
-from bot.types import Audience, Reply, Text, Window
 from handlers.notify import queue_private
 from handlers.plan_rules import deadlines_of, local_days, local_time
 from handlers.pushes import due_now, push_to_unit
 from handlers.report import report_replies
 from handlers.report_builder import build_report
-from handlers.router import SUPERVISORS
 from handlers.workdays import is_working_day
+from kernel import SUPERVISORS, Audience, Reply, Text, Window
 from storage.models import Campaign, Unit
 from storage.store import Store
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from bot.types import Choice, FormField, Text
+from kernel import Choice, FormField, Text
 from storage.models import Unit
 
 

@@ -25,8 +25,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 
-from bot.types import Text
 from handlers.report_data import Report, TrendPoint, UnitLine
+from kernel import Text
 from messages.render import Renderer, Target
 
 WIDTH_INCHES = 12.0

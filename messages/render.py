@@ -26,7 +26,7 @@ from jinja2 import (
     TemplateNotFound,
 )
 
-from bot.types import Text
+from kernel import Text
 
 LOCALES = ("zh", "en")
 DEFAULT_LOCALE = "zh"

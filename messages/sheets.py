@@ -21,8 +21,8 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from bot.types import Text
 from handlers.report_data import RecordRow, Report
+from kernel import Text
 from messages.render import Renderer, Target
 
 Cell = str | int | float | dt.date | dt.datetime | None

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Member, PointEntry, Role
+from kernel import Role
+from storage.models import Member, PointEntry
 from storage.upsert import insert_once
 
 

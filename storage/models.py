@@ -28,6 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from kernel.roles import Role
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -56,13 +58,6 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-
-class Role(StrEnum):
-    STAFF = "staff"  # 员工
-    SUPERVISOR = "supervisor"  # 负责人
-    ADMIN = "admin"  # 领导小组办公室
-    VOLUNTEER = "volunteer"  # 义务监督员
 
 
 class Platform(StrEnum):

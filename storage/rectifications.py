@@ -7,7 +7,8 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Member, Rectification, Role
+from kernel import Role
+from storage.models import Member, Rectification
 
 
 class Rectifications:

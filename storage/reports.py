@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kernel import Role
 from storage.models import (
     Checklist,
     ChecklistItem,
@@ -25,7 +26,6 @@ from storage.models import (
     Observation,
     PointEntry,
     Rectification,
-    Role,
     SelfCheckAnswer,
     SelfCheckRun,
 )

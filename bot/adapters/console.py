@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from bot.clock import Clock
 from bot.core import Core
 from bot.delivery import Destination
-from bot.types import Attachment, ChatRef, Event, EventKind, Form, Reply, Sender, Text
+from kernel import Attachment, ChatRef, Clock, Event, EventKind, Form, Reply, SenderRef, Text
 from messages import Renderer, Target
 
 PLATFORM = "console"
@@ -45,7 +44,7 @@ class ConsoleChat:
         core: Core,
         renderer: Renderer,
         clock: Clock,
-        sender: Sender,
+        sender: SenderRef,
         chat: ChatRef,
         output: TextIO,
         attachments_dir: Path,

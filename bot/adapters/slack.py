@@ -23,10 +23,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.adapters.slack_blocks import message_blocks, modal_view, neutral_action, submitted_values
-from bot.clock import Clock
 from bot.core import Core
 from bot.delivery import DeliveryFailed, Destination, RateLimited
-from bot.types import Attachment, Audience, ChatRef, Event, EventKind, Reply, Sender, Text
+from kernel import Attachment, Audience, ChatRef, Clock, Event, EventKind, Reply, SenderRef, Text
 from messages import Renderer, Target
 
 log = logging.getLogger(__name__)
@@ -82,7 +81,7 @@ class SlackAdapter:
         self.app = AsyncApp(
             client=self.client, signing_secret=signing_secret, process_before_response=False
         )
-        self._people: dict[tuple[str, str], Sender] = {}
+        self._people: dict[tuple[str, str], SenderRef] = {}
         self.app.command(re.compile(r"^/.+"))(self._on_command)
         self.app.action(re.compile(r".+"))(self._on_action)
         self.app.view(re.compile(r".+"))(self._on_view)
@@ -234,11 +233,11 @@ class SlackAdapter:
             view={"type": "home", "blocks": blocks[:100]},
         )
 
-    def _event(self, kind: EventKind, sender: Sender, where: Where, **fields: Any) -> Event:
+    def _event(self, kind: EventKind, sender: SenderRef, where: Where, **fields: Any) -> Event:
         chat = ChatRef(PLATFORM, where.channel, is_group=where.in_group, workspace=where.team)
         return Event(kind=kind, sender=sender, chat=chat, received_at=self._clock.now(), **fields)
 
-    async def _sender(self, where: Where, fallback_name: str) -> Sender:
+    async def _sender(self, where: Where, fallback_name: str) -> SenderRef:
         """Who pressed or typed: their name and Slack language, looked up once per person."""
         known = self._people.get((where.team, where.user))
         if known is not None:
@@ -251,7 +250,7 @@ class SlackAdapter:
             locale = profile.get("locale")
         except SlackApiError as error:
             log.warning("slack.users_info_failed error=%s", error.response.get("error"))
-        sender = Sender(
+        sender = SenderRef(
             PLATFORM, where.user, name or where.user, workspace=where.team, locale=locale
         )
         self._people[(where.team, where.user)] = sender

@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from bot.types import Form, FormField, Reply, Text
+from kernel import Form, FormField, Reply, Text
 from messages import Renderer, Target, escape_for
 
 SECTION_LIMIT = 3000

@@ -35,19 +35,19 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.clock import Clock
 from bot.core import Core
 from bot.delivery import DeliveryFailed, Destination, RateLimited
-from bot.types import (
+from kernel import (
     Attachment,
     Audience,
     Button,
     ChatRef,
+    Clock,
     Event,
     EventKind,
     Quiz,
     Reply,
-    Sender,
+    SenderRef,
     Text,
 )
 from messages import Renderer, Target
@@ -247,7 +247,7 @@ class TelegramAdapter:
     def _event(self, update: Update, kind: EventKind, where: Where, **fields: Any) -> Event:
         user = update.effective_user
         assert user is not None
-        sender = Sender(PLATFORM, str(user.id), user.full_name, locale=user.language_code)
+        sender = SenderRef(PLATFORM, str(user.id), user.full_name, locale=user.language_code)
         chat = ChatRef(PLATFORM, str(where.chat_id), is_group=where.is_group)
         return Event(
             kind=kind,

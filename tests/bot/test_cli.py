@@ -27,8 +27,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
-from bot.types import Text
 from campaigns.schema import ASSESSMENT_NAMES
+from kernel import Text
 from messages import Renderer, Target
 from storage.migrate import alembic_config
 from storage.models import Base

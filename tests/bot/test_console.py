@@ -22,31 +22,33 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.adapters.console import PLATFORM, ConsoleChat
-from bot.clock import MovableClock
 from bot.core import Core, CoreSettings
 from bot.delivery import Destination
 from bot.demo import DemoOptions, DemoSession, demo_session
-from bot.types import (
+from campaigns.loader import read_plan_file
+from campaigns.schema import Plan
+from handlers import build_router
+from handlers.context import Context
+from handlers.router import Router
+from kernel import (
+    EVERYONE,
+    MAX_COMMAND_ARGS,
+    MAX_TEXT,
     Attachment,
     ChatRef,
     Choice,
     Event,
     Form,
     FormField,
+    MovableClock,
     Quiz,
     Reply,
-    Sender,
+    Role,
+    SenderRef,
     Text,
 )
-from campaigns.loader import read_plan_file
-from campaigns.schema import Plan
-from handlers import build_router
-from handlers.context import Context
-from handlers.limits import MAX_COMMAND_ARGS, MAX_TEXT
-from handlers.router import EVERYONE, Router
 from messages import Renderer
 from storage.database import Database
-from storage.models import Role
 from storage.plans import load_plan
 from storage.store import Store
 
@@ -470,7 +472,7 @@ async def console(sqlite_url: str, tmp_path: Path, plan: Plan) -> AsyncIterator[
         core,
         Renderer(root=templates),
         clock,
-        Sender(PLATFORM, "tester"),
+        SenderRef(PLATFORM, "tester"),
         ChatRef(PLATFORM, "tester", is_group=False),
         io.StringIO(),
         attachments_dir=tmp_path / "files",

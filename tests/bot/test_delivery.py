@@ -6,9 +6,8 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from bot.clock import MovableClock
 from bot.delivery import Destination, Sender
-from bot.types import Reply, Text
+from kernel import MovableClock, Reply, Text
 from storage.database import Database
 from storage.models import OutboxMessage
 from storage.store import Store

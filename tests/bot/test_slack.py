@@ -21,15 +21,15 @@ from sqlalchemy import func, select
 
 from bot.adapters.slack import SlackAdapter
 from bot.app import build_http_app
-from bot.clock import MovableClock
 from bot.core import Core, CoreSettings
 from bot.delivery import Sender
 from bot.scheduler import Scheduler
 from campaigns.loader import read_plan_file
 from handlers import JOBS, build_router
+from kernel import MovableClock, Role
 from messages import Renderer
 from storage.database import Database
-from storage.models import Deed, DrillAnswer, OutboxMessage, PointEntry, Role
+from storage.models import Deed, DrillAnswer, OutboxMessage, PointEntry
 from storage.plans import load_plan
 from storage.store import Store
 from tests.fakes.slack_api import (

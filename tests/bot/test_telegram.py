@@ -17,15 +17,15 @@ from sqlalchemy import func, select
 
 from bot.adapters.telegram import MESSAGE_LIMIT, TelegramAdapter, split_message
 from bot.app import build_http_app
-from bot.clock import MovableClock
 from bot.core import Core, CoreSettings
 from bot.delivery import Sender
 from bot.scheduler import Scheduler
 from campaigns.loader import read_plan_file
 from handlers import JOBS, build_router
+from kernel import MovableClock, Role
 from messages import Renderer
 from storage.database import Database
-from storage.models import Deed, DrillAnswer, Member, OutboxMessage, Role
+from storage.models import Deed, DrillAnswer, Member, OutboxMessage
 from storage.plans import load_plan
 from storage.store import Store
 from tests.fakes.telegram_api import FakeTelegram

@@ -7,17 +7,7 @@ import json
 
 import pytest
 
-from bot.types import (
-    Attachment,
-    Audience,
-    Button,
-    Choice,
-    Form,
-    FormField,
-    Quiz,
-    Reply,
-    Text,
-)
+from kernel import Attachment, Audience, Button, Choice, Form, FormField, Quiz, Reply, Text
 from messages import Renderer
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe\x00"

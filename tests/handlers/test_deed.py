@@ -22,12 +22,12 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.demo import YOU, DemoOptions, demo_session
-from bot.types import EventKind, Reply, Text
 from campaigns.formula import parse_formula
 from campaigns.loader import read_plan_file
 from campaigns.schema import DEED_NAMES, Plan
+from kernel import EventKind, Reply, Role, Text
 from messages import Renderer
-from storage.models import Deed, DeedMember, Member, OutboxMessage, PointEntry, Role
+from storage.models import Deed, DeedMember, Member, OutboxMessage, PointEntry
 from tests.support.office import Office, private, said
 
 ROOT = Path(__file__).resolve().parents[2]

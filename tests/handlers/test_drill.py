@@ -26,23 +26,15 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from bot.adapters.console import PLATFORM
-from bot.clock import MovableClock
 from bot.core import Core, CoreSettings
 from bot.demo import DemoOptions, DemoSession, demo_session
-from bot.types import ChatRef, Event, EventKind, Sender
 from campaigns.loader import read_plan_file
 from campaigns.schema import Plan
 from handlers import build_router
+from kernel import ChatRef, Event, EventKind, MovableClock, Role, SenderRef
 from messages import Renderer
 from storage.database import Database
-from storage.models import (
-    Drill,
-    DrillAnswer,
-    DrillItem,
-    OutboxMessage,
-    PointEntry,
-    Role,
-)
+from storage.models import Drill, DrillAnswer, DrillItem, OutboxMessage, PointEntry
 from storage.plans import load_plan
 from storage.store import Store
 
@@ -301,7 +293,7 @@ async def test_answering_the_quiz_by_typing_the_option_number(open_bot: Opener) 
         core = Core(bot.database, build_router(), bot.clock, CoreSettings(default_locale="en"))
         press = Event(
             kind=EventKind.ACTION,
-            sender=Sender(PLATFORM, YOU, locale="en"),
+            sender=SenderRef(PLATFORM, YOU, locale="en"),
             chat=ChatRef(PLATFORM, YOU, is_group=False),
             received_at=bot.clock.now(),
             event_id="update-7731",
@@ -650,7 +642,7 @@ async def _replay(seeded: Seeded, path: Path, presses: Sequence[Step]) -> None:
             else:
                 event = Event(
                     kind=EventKind.ACTION,
-                    sender=Sender(PLATFORM, f"presser-{person}", locale="en"),
+                    sender=SenderRef(PLATFORM, f"presser-{person}", locale="en"),
                     chat=ChatRef(PLATFORM, f"presser-{person}", is_group=False),
                     received_at=clock.now(),
                     event_id=f"press-{number}",

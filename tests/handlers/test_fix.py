@@ -20,12 +20,12 @@ from sqlalchemy import select, update
 
 from bot.adapters.console import PLATFORM
 from bot.demo import YOU, DemoOptions, DemoSession, demo_session
-from bot.types import EventKind, Text, Window
 from campaigns.loader import read_plan_file
 from campaigns.schema import Plan
 from handlers.fix import remind_rectification_owners
+from kernel import EventKind, Role, Text, Window
 from messages import Renderer
-from storage.models import Member, OutboxMessage, PointEntry, Rectification, Role
+from storage.models import Member, OutboxMessage, PointEntry, Rectification
 from storage.store import Store
 from tests.support.office import Office, private, said
 

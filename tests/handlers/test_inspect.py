@@ -25,10 +25,10 @@ from sqlalchemy import select
 
 from bot.adapters.console import PLATFORM
 from bot.demo import DemoOptions, DemoSession, demo_session
-from bot.types import Reply
 from campaigns.loader import read_plan_file
 from campaigns.schema import AssessmentRule, Plan
 from handlers.assessment import Outcome, assess, assessment_values
+from kernel import Reply, Role
 from storage.database import Database
 from storage.models import (
     ChecklistItem,
@@ -37,7 +37,6 @@ from storage.models import (
     OutboxMessage,
     PointEntry,
     Rectification,
-    Role,
     Unit,
 )
 

@@ -22,11 +22,11 @@ from sqlalchemy import select, update
 
 from bot.adapters.console import ConsoleChat
 from bot.demo import YOU, DemoOptions, demo_session
-from bot.types import EventKind, Reply, Text
 from campaigns.loader import read_plan_file
 from campaigns.schema import Plan
+from kernel import EventKind, Reply, Role, Text
 from messages import Renderer
-from storage.models import Member, Observation, OutboxMessage, PointEntry, Role
+from storage.models import Member, Observation, OutboxMessage, PointEntry
 from tests.support.office import Office, private, said
 
 ROOT = Path(__file__).resolve().parents[2]

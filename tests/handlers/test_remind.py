@@ -26,7 +26,8 @@ from bot.adapters.console import PLATFORM
 from bot.demo import YOU, DemoOptions, DemoSession, demo_session
 from campaigns.loader import read_plan_file
 from campaigns.schema import Plan
-from storage.models import Member, OutboxMessage, Reminder, Role, Unit
+from kernel import Role
+from storage.models import Member, OutboxMessage, Reminder, Unit
 from storage.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]

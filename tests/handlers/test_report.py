@@ -34,10 +34,10 @@ from sqlalchemy import select
 from bot.adapters.console import PLATFORM
 from bot.core import Core, CoreSettings, Outcome
 from bot.demo import YOU, DemoOptions, DemoSession, demo_session
-from bot.types import ChatRef, Event, EventKind, Sender
 from campaigns.loader import read_plan_file
 from campaigns.schema import Plan
 from handlers import build_router
+from kernel import ChatRef, Event, EventKind, Role, SenderRef
 from messages import Renderer
 from storage.database import Database
 from storage.ledger import Award
@@ -48,7 +48,6 @@ from storage.models import (
     Member,
     PlatformIdentity,
     PointEntry,
-    Role,
     Unit,
 )
 from storage.store import Store
@@ -206,7 +205,7 @@ class Desk:
         return await self.core.handle(
             Event(
                 kind=EventKind.COMMAND,
-                sender=Sender(PLATFORM, user, locale=self.locale),
+                sender=SenderRef(PLATFORM, user, locale=self.locale),
                 chat=ChatRef(PLATFORM, user, is_group=False),
                 received_at=self.bot.clock.now(),
                 command=command,

@@ -8,15 +8,28 @@ from collections.abc import Callable
 
 import pytest
 
-from bot.clock import MovableClock
 from bot.core import Core, CoreSettings
-from bot.types import Audience, ChatRef, Event, EventKind, Reply, Sender, Text
 from handlers.context import Context
-from handlers.errors import Refusal
-from handlers.router import ADMINS, EVERYONE, STAFF_AND_ABOVE, SUPERVISORS, Handler, Router
+from handlers.router import Handler, Router
+from kernel import (
+    ADMINS,
+    EVERYONE,
+    STAFF_AND_ABOVE,
+    SUPERVISORS,
+    Audience,
+    ChatRef,
+    Event,
+    EventKind,
+    MovableClock,
+    Refusal,
+    Reply,
+    Role,
+    SenderRef,
+    Text,
+)
 from messages import Renderer
 from storage.database import Database
-from storage.models import Organisation, Role
+from storage.models import Organisation
 from storage.store import Store
 
 NOW = dt.datetime(2027, 3, 1, 1, 0, tzinfo=dt.UTC)
@@ -45,7 +58,7 @@ def event(
 ) -> Event:
     return Event(
         kind=kind,
-        sender=Sender("console", user, locale=locale),
+        sender=SenderRef("console", user, locale=locale),
         chat=ChatRef("console", "group-1" if group else user, is_group=group),
         received_at=NOW,
         event_id=event_id,

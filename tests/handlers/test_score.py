@@ -18,8 +18,9 @@ from bot.adapters.console import PLATFORM
 from bot.demo import DemoOptions, DemoSession, demo_session
 from campaigns.loader import read_plan_file
 from campaigns.schema import Plan
+from kernel import Role
 from storage.ledger import Award
-from storage.models import DrillItem, Member, PointEntry, Role
+from storage.models import DrillItem, Member, PointEntry
 from storage.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]

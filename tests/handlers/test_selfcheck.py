@@ -22,15 +22,13 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.adapters.console import PLATFORM
-from bot.clock import MovableClock
 from bot.core import Core, CoreSettings, Outcome
 from bot.demo import YOU, DemoOptions, DemoSession, demo_session
-from bot.types import ChatRef, Event, EventKind, Reply, Sender, Text
 from campaigns.loader import read_plan_file
 from campaigns.schema import Plan
 from handlers import build_router
-from handlers.limits import MAX_TEXT
 from handlers.selfcheck import weighted_score
+from kernel import MAX_TEXT, ChatRef, Event, EventKind, MovableClock, Reply, Role, SenderRef, Text
 from messages import Renderer
 from storage.database import Database
 from storage.models import (
@@ -40,7 +38,6 @@ from storage.models import (
     OutboxMessage,
     PointEntry,
     Rectification,
-    Role,
     SelfCheckAnswer,
     SelfCheckRun,
 )
@@ -111,7 +108,7 @@ def core_of(bot: DemoSession) -> Core:
 
 def event(bot_clock: MovableClock, user: str = YOU, locale: str = "en", **fields: Any) -> Event:
     return Event(
-        sender=Sender(PLATFORM, user, locale=locale),
+        sender=SenderRef(PLATFORM, user, locale=locale),
         chat=ChatRef(PLATFORM, user, is_group=False),
         received_at=bot_clock.now(),
         **fields,

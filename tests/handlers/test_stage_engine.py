@@ -32,10 +32,10 @@ from sqlalchemy import select
 
 from bot.adapters.console import PLATFORM
 from bot.demo import DEMO_STEP, DemoOptions, DemoSession, demo_session
-from bot.types import Reply
 from campaigns.loader import read_plan_file
 from campaigns.schema import Plan, PlanParts, semantic_errors
-from storage.models import ChecklistItem, Member, OutboxMessage, Role, Stage, Unit
+from kernel import Reply, Role
+from storage.models import ChecklistItem, Member, OutboxMessage, Stage, Unit
 from storage.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.types import Text
+from kernel import Role, Text
 from messages import LOCALES, Renderer, Target
-from storage.models import Role
 
 ROOT = Path(__file__).resolve().parents[2]
 MESSAGES = ROOT / "messages"

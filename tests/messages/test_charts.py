@@ -17,8 +17,8 @@ from matplotlib.font_manager import findfont
 from matplotlib.ft2font import FT2Font
 from matplotlib.text import Text as MplText
 
-from bot.types import Text
 from handlers.report_data import Report, TrendPoint, UnitLine
+from kernel import Text
 from messages import Renderer
 from messages.charts import (
     DPI,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from jinja2 import UndefinedError
 
-from bot.types import Text
+from kernel import Text
 from messages import Renderer, Safe, Target, escape_for
 
 HOSTILE = '<script>alert(1)</script> <@U123> <!channel> <!here> @channel @here &amp; <a href="http://x">x</a>'

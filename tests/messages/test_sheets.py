@@ -13,7 +13,6 @@ import pytest
 from openpyxl import load_workbook
 from openpyxl.workbook.workbook import Workbook
 
-from bot.types import Text
 from handlers.report_data import (
     ItemLine,
     LedgerRow,
@@ -22,6 +21,7 @@ from handlers.report_data import (
     Report,
     UnitLine,
 )
+from kernel import Text
 from messages import LOCALES, Renderer
 from messages.sheets import (
     MAX_WIDTH,

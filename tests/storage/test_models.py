@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
+from kernel import Role
 from storage.database import Database
 from storage.models import (
     Campaign,
@@ -34,7 +35,6 @@ from storage.models import (
     PointEntry,
     ProcessedEvent,
     Rectification,
-    Role,
     SchedulerMark,
     SelfCheckAnswer,
     SelfCheckRun,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import func, select
 
+from kernel import Role
 from storage.campaigns import Campaigns
 from storage.conversations import Conversations
 from storage.database import Database
@@ -22,7 +23,6 @@ from storage.models import (
     Organisation,
     OutboxMessage,
     ProcessedEvent,
-    Role,
     Stage,
     Unit,
 )

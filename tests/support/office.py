@@ -17,10 +17,10 @@ from bot.core import Core, CoreSettings, Outcome
 from bot.delivery import Destination
 from bot.delivery import Sender as OutboxSender
 from bot.demo import YOU, DemoSession
-from bot.types import ChatRef, Event, Reply, Sender, Text
 from handlers import build_router
+from kernel import ChatRef, Event, Reply, Role, SenderRef, Text
 from messages import Renderer
-from storage.models import Member, Role
+from storage.models import Member
 from storage.store import Store
 
 RENDER = Renderer()
@@ -70,7 +70,7 @@ class Office:
             self.core,
             self.bot.renderer,
             self.bot.clock,
-            Sender(PLATFORM, user_id, locale=self.locale),
+            SenderRef(PLATFORM, user_id, locale=self.locale),
             ChatRef(PLATFORM, user_id, is_group=False),
             io.StringIO(),
             attachments_dir=Path("unused"),
@@ -92,7 +92,7 @@ class Office:
         """One platform event (with the platform's id) straight into the core."""
         outcome = await self.core.handle(
             Event(
-                sender=Sender(PLATFORM, user_id, locale=self.locale),
+                sender=SenderRef(PLATFORM, user_id, locale=self.locale),
                 chat=ChatRef(PLATFORM, user_id, is_group=False),
                 received_at=self.bot.clock.now(),
                 event_id=event_id,

@@ -1,7 +1,7 @@
-"""The neutral Event and Reply: what every adapter turns platform traffic into and out of.
+"""What a handler wants shown: neutral replies that adapters render and send.
 
-Handlers see only these types, never a Slack payload or a Telegram Update, so a feature is written
-once and every platform (console, Slack, Telegram, and later others) only maps it.
+Nothing here is platform markup: a Text names a template under ``messages/<locale>/`` and the
+data it fills in; buttons, forms and quizzes are mapped by each adapter to what its platform has.
 """
 
 from __future__ import annotations
@@ -15,68 +15,10 @@ from enum import StrEnum
 from typing import Any, Literal
 
 
-class EventKind(StrEnum):
-    COMMAND = "command"  # /score, "@Uplift score", a keyword mapped to a command
-    ACTION = "action"  # a button press or a quiz/poll answer
-    FORM = "form"  # a submitted multi-field form (Slack modal, console prompts)
-    TEXT = "text"  # free text: an answer inside a flow, or a keyword trigger
-
-
 class Audience(StrEnum):
     CHAT = "chat"  # everyone in the conversation the event came from (group or private)
     PRIVATE = "private"  # one person, in their private chat with the bot
     EPHEMERAL = "ephemeral"  # one person only, shown inside the group (private where impossible)
-
-
-@dataclass(frozen=True)
-class Sender:
-    """Who sent an event, as the platform knows them."""
-
-    platform: str
-    user_id: str
-    display_name: str = ""
-    workspace: str = ""  # Slack team id; empty elsewhere
-    locale: str | None = None  # the platform's language for this person, if it tells
-
-
-@dataclass(frozen=True)
-class ChatRef:
-    """Where an event happened."""
-
-    platform: str
-    chat_id: str
-    is_group: bool
-    workspace: str = ""
-
-
-@dataclass(frozen=True)
-class Event:
-    """One thing a person did, in platform-neutral form."""
-
-    kind: EventKind
-    sender: Sender
-    chat: ChatRef
-    received_at: dt.datetime
-    event_id: str | None = None  # the platform's own id, for dropping repeats
-    command: str = ""  # lower case, without the slash
-    args: str = ""
-    text: str = ""
-    action: str = ""  # a button's action id or a form's id
-    value: str = ""  # a button's value
-    form: Mapping[str, str] = field(default_factory=dict)
-    photo_ref: str | None = None
-    message_ref: str | None = None  # the platform message a pressed button sits on
-
-
-@dataclass(frozen=True)
-class Window:
-    """The stretch of time a scheduler tick covers: pushes due in (since, until] fire now."""
-
-    since: dt.datetime
-    until: dt.datetime
-
-    def covers(self, moment: dt.datetime) -> bool:
-        return self.since < moment <= self.until
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
-"""The clock is injected everywhere, so tests and the demo can move time instead of sleeping."""
+"""Time: the injected clock (tests and the demo move it instead of sleeping) and the window a
+scheduler tick covers."""
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Protocol
 
 
@@ -40,3 +42,14 @@ def _utc(moment: dt.datetime) -> dt.datetime:
     if moment.tzinfo is None:
         raise ValueError("aware datetimes only")
     return moment.astimezone(dt.UTC)
+
+
+@dataclass(frozen=True)
+class Window:
+    """The stretch of time a scheduler tick covers: pushes due in (since, until] fire now."""
+
+    since: dt.datetime
+    until: dt.datetime
+
+    def covers(self, moment: dt.datetime) -> bool:
+        return self.since < moment <= self.until
