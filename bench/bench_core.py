@@ -28,7 +28,7 @@ from bot.core import Core, CoreSettings
 from bot.scheduler import Scheduler
 from campaigns.loader import read_plan_file
 from handlers import JOBS, build_router
-from handlers.report_builder import build_report
+from handlers.reports.sections import build_report
 from kernel import ChatRef, Event, EventKind, MovableClock, Role, SenderRef
 from storage.database import Database
 from storage.migrate import upgrade

@@ -25,7 +25,7 @@ from bot.core import Core, CoreSettings
 from bot.delivery import OutboundAdapter, Sender
 from bot.scheduler import Scheduler, start_ticking
 from handlers import JOBS, build_router
-from handlers.dates import warm_up
+from handlers.shared.date_phrases import warm_up
 from kernel import SystemClock
 from messages import Renderer
 from storage.database import Database

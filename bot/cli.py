@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from bot.config import Settings, load_settings
 from campaigns.loader import LocatedProblem, PlanReading, read_plan_file
-from handlers.locale import normalise_locale
+from handlers.shared.locale import normalise_locale
 from kernel import Role, Text
 from messages import Renderer
 from storage.database import Database

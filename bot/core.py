@@ -13,11 +13,11 @@ import logging
 import uuid
 from dataclasses import dataclass
 
-from handlers.context import Context
-from handlers.form_flow import start_form
-from handlers.locale import pick_locale
-from handlers.notify import queue_private
-from handlers.router import Route, Router
+from handlers.framework.context import Context
+from handlers.framework.forms import start_form
+from handlers.framework.router import Route, Router
+from handlers.shared.locale import pick_locale
+from handlers.shared.outbox import queue_private
 from kernel import (
     MAX_COMMAND_ARGS,
     MAX_TEXT,

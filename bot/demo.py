@@ -24,8 +24,8 @@ from bot.delivery import Sender as OutboxSender
 from bot.scheduler import Scheduler
 from campaigns.schema import Plan
 from handlers import JOBS, build_router
-from handlers.context import Context
-from handlers.router import Router
+from handlers.framework.context import Context
+from handlers.framework.router import Router
 from kernel import EVERYONE, ChatRef, MovableClock, Refusal, Role, SenderRef, Text
 from messages import Renderer
 from storage.database import Database

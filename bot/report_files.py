@@ -6,10 +6,10 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from handlers.periods import parse_period
-from handlers.plan_rules import local_date
-from handlers.report import report_replies
-from handlers.report_builder import build_report
+from handlers.reports.periods import parse_period
+from handlers.reports.reports import report_replies
+from handlers.reports.sections import build_report
+from handlers.shared.calendar import local_date
 from kernel import Audience
 from messages import Renderer
 from storage.database import Database

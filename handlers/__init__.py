@@ -1,7 +1,9 @@
-"""Platform-neutral features, one module each, and the router that lists them.
+"""Platform-neutral features, one package each, and the lists the composition root includes.
 
-Adding a feature: write ``handlers/<feature>.py`` with ``register(router)``, its templates under
-``messages/<locale>/<feature>/``, its queries under ``storage/``, and add it to FEATURES below.
+``framework/`` holds the router, the context and forms; ``shared/`` the helpers every feature may
+use (calendar and local time, date phrases, plan access, units, the outbox, the ledger). A feature
+package never imports another feature package. Adding a feature: see the README's "For
+contributors".
 """
 
 from __future__ import annotations
@@ -9,59 +11,59 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from handlers import (
-    deed,
-    drill,
-    fix,
-    form_flow,
-    help,
-    home,
+    awards,
+    deeds,
+    drills,
+    guide,
     housekeeping,
-    inspect,
-    join,
+    inspections,
     language,
-    observe,
-    remind,
-    report,
-    score,
-    selfcheck,
-    stage,
-    summaries,
+    members,
+    observations,
+    points,
+    rectifications,
+    reminders,
+    reports,
+    selfchecks,
+    stages,
 )
-from handlers.router import Router
+from handlers.framework import forms
+from handlers.framework.router import Router
 from kernel import Window
 from storage.store import Store
 
 Job = Callable[[Store, Window], Awaitable[None]]
 
+# In this order: /help lists the commands as they are declared here.
 FEATURES: tuple[Callable[[Router], None], ...] = (
-    help.register,
-    join.register,
+    guide.register,
+    members.register,
     language.register,
-    drill.register,
-    score.register,
-    selfcheck.register,
-    fix.register,
-    deed.register,
-    observe.register,
-    inspect.register,
-    stage.register,
-    remind.register,
-    report.register,
-    home.register,
-    form_flow.register,
+    drills.register,
+    points.register,
+    selfchecks.register,
+    rectifications.register,
+    deeds.register,
+    observations.register,
+    inspections.register,
+    stages.register,
+    awards.register,
+    reminders.register,
+    reports.register,
 )
 
-# What the scheduler asks, every tick, for pushes that fell due (drills, reminders, notices).
+# What the scheduler asks, every tick, for pushes that fell due (drills, reminders, notices), in
+# this order: a stage's announcement goes out before that morning's drill.
 JOBS: tuple[Job, ...] = (
-    stage.announce_stages,
-    drill.push_morning_drills,
-    fix.remind_rectification_owners,
-    observe.escalate_overdue,
-    stage.remind_stage_end,
-    stage.suggest_summary_awards,
-    remind.deliver_reminders,
-    summaries.weekly_summaries,
-    summaries.monthly_reports,
+    stages.announce_stages,
+    drills.push_morning_drills,
+    rectifications.remind_rectification_owners,
+    observations.escalate_overdue,
+    stages.remind_stage_end,
+    awards.suggest_summary_awards,
+    reminders.deliver_reminders,
+    reports.weekly_summaries,
+    reports.monthly_reports,
     housekeeping.forget_old_event_ids,
 )
 
@@ -71,4 +73,5 @@ def build_router(*extra: Callable[[Router], None]) -> Router:
     router = Router()
     for register in (*FEATURES, *extra):
         register(router)
+    forms.register(router)
     return router

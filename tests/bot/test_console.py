@@ -28,8 +28,8 @@ from bot.demo import DemoOptions, DemoSession, demo_session
 from campaigns.loader import read_plan_file
 from campaigns.schema import Plan
 from handlers import build_router
-from handlers.context import Context
-from handlers.router import Router
+from handlers.framework.context import Context
+from handlers.framework.router import Router
 from kernel import (
     EVERYONE,
     MAX_COMMAND_ARGS,

@@ -1,5 +1,6 @@
-"""handlers.dates.parse_when: the dates people type, in Chinese and English, read in the unit's own
-zone against an injected "now" (never the system clock), including across a daylight-saving change.
+"""handlers.shared.date_phrases.parse_when: the dates people type, in Chinese and English, read
+in the unit's own zone against an injected "now" (never the system clock), including across a
+daylight-saving change.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from handlers.dates import MAX_TEXT, When, end_of_day, parse_when
+from handlers.shared.date_phrases import MAX_TEXT, When, end_of_day, parse_when
 
 SHANGHAI = "Asia/Shanghai"
 LONDON = "Europe/London"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from handlers.drill_choice import INTERVAL_DAYS, choose_item, interval_for
+from handlers.drills.choice import INTERVAL_DAYS, choose_item, interval_for
 from storage.drills import ItemHistory
 
 TODAY = dt.date(2027, 3, 15)

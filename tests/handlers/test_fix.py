@@ -22,7 +22,7 @@ from bot.adapters.console import PLATFORM
 from bot.demo import YOU, DemoOptions, DemoSession, demo_session
 from campaigns.loader import read_plan_file
 from campaigns.schema import Plan
-from handlers.fix import remind_rectification_owners
+from handlers.rectifications.rectifications import remind_rectification_owners
 from kernel import EventKind, Role, Text, Window
 from messages import Renderer
 from storage.models import Member, OutboxMessage, PointEntry, Rectification

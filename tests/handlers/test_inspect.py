@@ -27,7 +27,7 @@ from bot.adapters.console import PLATFORM
 from bot.demo import DemoOptions, DemoSession, demo_session
 from campaigns.loader import read_plan_file
 from campaigns.schema import AssessmentRule, Plan
-from handlers.assessment import Outcome, assess, assessment_values
+from handlers.inspections.assessment import Outcome, assess, assessment_values
 from kernel import Reply, Role
 from storage.database import Database
 from storage.models import (

@@ -402,7 +402,7 @@ async def test_a_reminder_missed_within_the_grace_is_sent_on_start(
     hotel_sydney: Plan, db: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     assert hotel_sydney.deadlines.push_grace_minutes == 90
-    caplog.set_level(logging.WARNING, logger="handlers.remind")
+    caplog.set_level(logging.WARNING, logger="handlers.reminders.reminders")
     printed, sent = await down_over(hotel_sydney, db, at("2027-03-26 18:29", SYDNEY))
     assert [(m.status, m.sent_at) for m in sent] == [("sent", at("2027-03-26 18:29", SYDNEY))]
     assert "⏰ Reminder from Alex Li: hand in the ledger" in printed
@@ -412,11 +412,11 @@ async def test_a_reminder_missed_within_the_grace_is_sent_on_start(
 async def test_a_reminder_missed_beyond_the_grace_is_skipped_and_logged(
     hotel_sydney: Plan, db: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="handlers.remind")
+    caplog.set_level(logging.WARNING, logger="handlers.reminders.reminders")
     # 1 h 40 late: beyond the hotel plan's 90 minutes.
     printed, sent = await down_over(hotel_sydney, db, at("2027-03-26 18:40", SYDNEY))
     assert sent == []
     assert "hand in the ledger" not in printed
-    [record] = [r for r in caplog.records if r.name == "handlers.remind"]
+    [record] = [r for r in caplog.records if r.name == "handlers.reminders.reminders"]
     assert record.levelname == "WARNING"
     assert record.getMessage() == "reminder.skipped_stale id=1 due=2027-03-26T06:00:00+00:00"

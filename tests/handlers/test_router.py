@@ -9,8 +9,8 @@ from collections.abc import Callable
 import pytest
 
 from bot.core import Core, CoreSettings
-from handlers.context import Context
-from handlers.router import Handler, Router
+from handlers.framework.context import Context
+from handlers.framework.router import Handler, Router
 from kernel import (
     ADMINS,
     EVERYONE,

@@ -27,7 +27,7 @@ from bot.demo import YOU, DemoOptions, DemoSession, demo_session
 from campaigns.loader import read_plan_file
 from campaigns.schema import Plan
 from handlers import build_router
-from handlers.selfcheck import weighted_score
+from handlers.selfchecks.selfchecks import weighted_score
 from kernel import MAX_TEXT, ChatRef, Event, EventKind, MovableClock, Reply, Role, SenderRef, Text
 from messages import Renderer
 from storage.database import Database

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from campaigns.schema import Calendar, Roster
-from handlers.streaks import current_streak
-from handlers.workdays import is_working_day, previous_working_day, working_days_between
+from handlers.shared.calendar import is_working_day, previous_working_day, working_days_between
+from handlers.shared.streaks import current_streak
 
 D = dt.date
 

@@ -17,8 +17,12 @@ import pytest
 
 from campaigns.loader import read_plan_file
 from campaigns.schema import Calendar, Plan
-from handlers.pushes import first_working_day_from, last_working_day_until
-from handlers.workdays import is_working_day, working_days_between
+from handlers.shared.calendar import (
+    first_working_day_from,
+    is_working_day,
+    last_working_day_until,
+    working_days_between,
+)
 from storage.database import Database
 from storage.plans import load_plan
 from storage.store import Store

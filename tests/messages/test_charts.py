@@ -17,10 +17,9 @@ from matplotlib.font_manager import findfont
 from matplotlib.ft2font import FT2Font
 from matplotlib.text import Text as MplText
 
-from handlers.report_data import Report, TrendPoint, UnitLine
 from kernel import Text
 from messages import Renderer
-from messages.charts import (
+from messages.reports.chart import (
     DPI,
     HEIGHT_INCHES,
     WIDTH_INCHES,
@@ -29,6 +28,7 @@ from messages.charts import (
     cjk_font_path,
     render_report_chart,
 )
+from messages.reports.model import Report, TrendPoint, UnitLine
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SIZE = (round(HEIGHT_INCHES * DPI), round(WIDTH_INCHES * DPI))  # rows, columns

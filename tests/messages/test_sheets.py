@@ -13,22 +13,10 @@ import pytest
 from openpyxl import load_workbook
 from openpyxl.workbook.workbook import Workbook
 
-from handlers.report_data import (
-    ItemLine,
-    LedgerRow,
-    MemberLine,
-    RecordRow,
-    Report,
-    UnitLine,
-)
 from kernel import Text
 from messages import LOCALES, Renderer
-from messages.sheets import (
-    MAX_WIDTH,
-    MIN_WIDTH,
-    RECORD_KINDS,
-    render_report_workbook,
-)
+from messages.reports.model import ItemLine, LedgerRow, MemberLine, RecordRow, Report, UnitLine
+from messages.reports.sheet import MAX_WIDTH, MIN_WIDTH, RECORD_KINDS, render_report_workbook
 
 MESSAGES = Path(__file__).resolve().parents[2] / "messages"
 KINDS = ("summary", "ledger", "members", "units", "weakest_items", *RECORD_KINDS)

@@ -1,0 +1,202 @@
+"""Awards (评选表彰): suggestions at the summary stage: service stars, advanced units, by the plan's
+criteria (a ``where`` condition and a ``rank_by`` formula over named values), for supervisors to
+confirm."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass
+
+from campaigns.formula import parse_formula
+from campaigns.schema import AWARD_NAMES, Award
+from handlers.framework.context import Context
+from handlers.framework.router import Router
+from handlers.reports.sections import build_report, period_scope
+from handlers.shared.calendar import first_working_day_from, local_date, local_time
+from handlers.shared.outbox import due_now, push_to_unit, queue_private
+from handlers.shared.plan import stage_units
+from kernel import SUPERVISORS, Button, Refusal, Reply, Role, Text, Window
+from messages.reports.model import Report
+from storage.models import Campaign, Stage, Unit
+from storage.reports import ReportRows
+from storage.store import Store
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    award: Award
+    names: list[str]
+
+
+async def suggest_awards(
+    store: Store, campaign: Campaign, root: Unit, locale: str, now: dt.datetime
+) -> list[Suggestion]:
+    """Rank members and units over the whole campaign by each award's formula."""
+    awards = [Award.model_validate(a) for a in campaign.plan.get("scoring", {}).get("awards", [])]
+    if not awards:
+        return []
+    report = await build_report(
+        store, campaign, root, campaign.starts_on, campaign.ends_on, locale, now
+    )
+    rows = ReportRows(store.session)
+    unit_ids = await store.units.subtree_ids(root.id)
+    scope = period_scope(campaign, unit_ids, root.timezone, campaign.starts_on, campaign.ends_on)
+    deeds_by_member: Counter[int] = Counter()
+    deeds_by_unit: Counter[int] = Counter()
+    for deed, doers in await rows.deeds(scope):
+        if deed.status == "approved":
+            deeds_by_unit[deed.unit_id] += 1
+            deeds_by_member.update(doers)
+    complaints: Counter[int] = Counter()
+    praise_units: Counter[int] = Counter()
+    praise_members: Counter[int] = Counter()
+    for observation in await rows.observations(unit_ids, scope.until):
+        if observation.kind == "complaint":
+            complaints[observation.unit_id] += 1
+        elif observation.kind == "praise":
+            praise_units[observation.unit_id] += 1
+            if observation.praised_member_id:
+                praise_members[observation.praised_member_id] += 1
+    members = await rows.members(scope)
+    unit_of = {m.id: m.unit_id or 0 for m in members}
+    units = {line.unit_id: line for line in report.units}
+
+    def unit_values(unit_id: int) -> dict[str, float]:
+        line = units.get(unit_id)
+        return {
+            "points": line.points if line else 0,
+            "points_per_member": line.per_member if line else 0,
+            "selfcheck_average": (line.selfcheck_average or 0) if line else 0,
+            "inspection_score": (line.inspection_score or 0) if line else 0,
+            "deeds": deeds_by_unit[unit_id],
+            "complaints": complaints[unit_id],
+            "praise": praise_units[unit_id],
+        }
+
+    suggestions = []
+    for award in awards:
+        where = parse_formula(award.where, AWARD_NAMES)
+        rank_by = parse_formula(award.rank_by, AWARD_NAMES)
+        candidates: list[tuple[float, str]] = []
+        if award.scope == "member":
+            for line in report.members:
+                values = {
+                    **unit_values(unit_of.get(line.member_id, 0)),
+                    "points": line.points,
+                    "drill_accuracy": 100 * line.drills_correct / line.drills_answered
+                    if line.drills_answered
+                    else 0,
+                    "deeds": deeds_by_member[line.member_id],
+                    "praise": praise_members[line.member_id],
+                }
+                if where.evaluate(values):
+                    candidates.append((rank_by.evaluate(values), line.name))
+        else:
+            for line in report.units:
+                values = {
+                    **unit_values(line.unit_id),
+                    "drill_accuracy": _unit_accuracy(report, line.name),
+                }
+                if where.evaluate(values):
+                    candidates.append((rank_by.evaluate(values), line.name))
+        candidates.sort(key=lambda c: -c[0])
+        suggestions.append(Suggestion(award, [name for _, name in candidates[: award.top]]))
+    return suggestions
+
+
+def _unit_accuracy(report: Report, unit_name: str) -> float:
+    members = [m for m in report.members if m.unit == unit_name]
+    answered = sum(m.drills_answered for m in members)
+    return 100 * sum(m.drills_correct for m in members) / answered if answered else 0.0
+
+
+def register(router: Router) -> None:
+    router.action("awards.confirm", confirm_awards, roles=SUPERVISORS)
+
+
+async def confirm_awards(ctx: Context) -> None:
+    """A supervisor confirms the suggestions: the awards are announced (通报) in every chat of
+    the unit and the units below it, once."""
+    if ctx.member is None or ctx.member.unit_id is None:
+        raise Refusal("errors/no_unit")
+    stage_text, _, unit_text = ctx.event.value.partition(":")
+    unit = await ctx.store.units.get(int(unit_text)) if unit_text.isdigit() else None
+    if unit is None:
+        raise Refusal("errors/stale_button")
+    allowed = ctx.member.role == Role.ADMIN or unit.id in await ctx.store.units.subtree_ids(
+        ctx.member.unit_id
+    )
+    campaign = await ctx.store.campaigns.current(unit.organisation_id, local_date(unit, ctx.now()))
+    if not allowed or campaign is None:
+        raise Refusal("errors/stale_button")
+    suggestions = await suggest_awards(ctx.store, campaign, unit, unit.locale, ctx.now())
+    lines = [
+        Text("stage/award_line", {"zh": s.award.name.zh, "en": s.award.name.en, "names": s.names})
+        for s in suggestions
+    ]
+    reply = Reply(text=Text("stage/awards_notice", {"lines": lines, "by": ctx.member.display_name}))
+    for unit_id in await ctx.store.units.subtree_ids(unit.id):
+        target = await ctx.store.units.get(unit_id)
+        if target is not None:
+            await push_to_unit(
+                ctx.store,
+                target,
+                f"awards-notice:{stage_text}:{unit.id}:{unit_id}",
+                reply,
+                ctx.now(),
+                ctx.now(),
+            )
+    ctx.reply("stage/awards_confirmed", to=ctx.personal, replace_pressed=True)
+
+
+async def suggest_summary_awards(store: Store, window: Window) -> None:
+    """When the summary stage starts, each unit's supervisors get award suggestions for their
+    unit and the units below it (admins: the whole organisation), to confirm."""
+    async for campaign, stage, unit, grace in stage_units(store, window, with_chat=False):
+        if not stage.is_summary:
+            continue
+        moment = local_time(
+            unit, first_working_day_from(unit, stage.starts_on), unit.morning_meeting
+        )
+        if due_now(window, moment, grace, f"awards stage={stage.id} unit={unit.id}"):
+            await _send_award_suggestions(store, campaign, stage, unit, moment, window.until)
+
+
+async def _send_award_suggestions(
+    store: Store,
+    campaign: Campaign,
+    stage: Stage,
+    unit: Unit,
+    moment: dt.datetime,
+    now: dt.datetime,
+) -> None:
+    """At the summary stage: award suggestions for the unit and below, to its supervisors."""
+    supervisors = [m for m in await store.members.of_unit(unit.id) if m.role in SUPERVISORS]
+    if unit.parent_id is None:
+        supervisors += [
+            m
+            for m in await store.members.admins(unit.organisation_id)
+            if m.id not in {s.id for s in supervisors}
+        ]
+    if not supervisors:
+        return
+    suggestions = await suggest_awards(store, campaign, unit, unit.locale, now)
+    if not suggestions:
+        return
+    lines = [
+        Text("stage/award_line", {"zh": s.award.name.zh, "en": s.award.name.en, "names": s.names})
+        for s in suggestions
+    ]
+    confirm = Button(
+        Text("stage/button_confirm_awards"), "awards.confirm", f"{stage.id}:{unit.id}", "primary"
+    )
+    for person in supervisors:
+        await queue_private(
+            store,
+            member_id=person.id,
+            reply=Reply(text=Text("stage/awards", {"lines": lines}), buttons=(confirm,)),
+            key=f"awards:{stage.id}:{unit.id}:{person.id}",
+            due_at=moment,
+            now=now,
+        )

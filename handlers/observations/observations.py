@@ -1,0 +1,510 @@
+"""Observations (监督意见) from volunteers and staff, handled under first-question responsibility.
+
+Anyone in the campaign, volunteer observers (义务监督员) included, reports praise, a complaint, a
+suggestion or a hazard about a unit, anonymously if they wish: the unit then never learns who it
+was. The unit's supervisors are told; the first to claim it owns it (首问负责制) and must close it
+within the plan's limit (限期办结) with a resolution, or it escalates up the unit tree. The
+observer is told the outcome and rates it 1–5 (满意度); verified praise earns the person praised.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from handlers.framework.context import Context
+from handlers.framework.router import Router
+from handlers.shared.calendar import local_date
+from handlers.shared.ledger import award_points
+from handlers.shared.outbox import queue_private
+from handlers.shared.plan import deadlines_of, points_of
+from handlers.shared.units import unit_choice
+from kernel import (
+    EVERYONE,
+    MAX_REPORT_TEXT,
+    SUPERVISORS,
+    Button,
+    Choice,
+    Form,
+    FormField,
+    Refusal,
+    Reply,
+    Role,
+    Text,
+    Window,
+    number,
+)
+from storage.models import Campaign, Member, Observation, Unit
+from storage.store import Store
+
+KINDS = ("praise", "complaint", "suggestion", "hazard")
+CLOSE_FLOW = "observe.close"
+PHOTO_FLOW = "observe.photo"
+MAX_TEXT = MAX_REPORT_TEXT
+LIST_LIMIT = 10
+RATINGS = (1, 2, 3, 4, 5)
+
+
+def register(router: Router) -> None:
+    router.command(
+        "observe",
+        open_form,
+        roles=EVERYONE,
+        aliases=("监督", "反馈"),
+        help_template="help/line_observe",
+    )
+    router.action("observe.submit", submit, roles=EVERYONE)
+    router.flow(PHOTO_FLOW, attach_photo, roles=EVERYONE)
+    router.action("observe.rate", rate, roles=EVERYONE)
+    router.command(
+        "observations",
+        list_open,
+        roles=SUPERVISORS,
+        aliases=("监督意见", "complaints"),
+        help_template="help/line_observations",
+    )
+    router.action("observe.claim", claim, roles=SUPERVISORS)
+    router.action("observe.close", ask_resolution, roles=SUPERVISORS)
+    router.flow(CLOSE_FLOW, close_with_resolution, roles=SUPERVISORS)
+    router.action("observe.credit", credit_praise, roles=SUPERVISORS)
+
+
+# --- reporting -----------------------------------------------------------------------------------
+
+
+async def open_form(ctx: Context) -> None:
+    member, _ = await _context(ctx)
+    if ctx.event.args.strip().casefold() in ("mine", "我的"):
+        await _list_mine(ctx, member)
+        return
+    units = await ctx.store.units.of_organisation(member.organisation_id)
+    units.sort(key=lambda u: (u.id != member.unit_id, u.depth, u.id))
+    fields = (
+        unit_choice("unit", Text("observe/field_unit"), units),
+        FormField(
+            "kind",
+            Text("observe/field_kind"),
+            "choice",
+            choices=tuple(Choice(kind, Text(f"observe/kind_{kind}")) for kind in KINDS),
+        ),
+        FormField("text", Text("observe/field_text"), "long_text", max_length=MAX_TEXT),
+        FormField(
+            "anonymous",
+            Text("observe/field_anonymous"),
+            "choice",
+            choices=(
+                Choice("no", Text("observe/anonymous_no")),
+                Choice("yes", Text("observe/anonymous_yes")),
+            ),
+        ),
+    )
+    ctx.form(
+        Form("observe.submit", Text("observe/form_title"), fields, Text("observe/form_submit"))
+    )
+
+
+async def submit(ctx: Context) -> None:
+    member, campaign = await _context(ctx)
+    values = {key: value.strip() for key, value in ctx.event.form.items()}
+    unit = await ctx.store.units.get(number(values.get("unit", "")))
+    kind = values.get("kind", "")
+    text = values.get("text", "")
+    if unit is None or unit.organisation_id != member.organisation_id or kind not in KINDS:
+        raise Refusal("errors/stale_button")
+    if not text:
+        raise Refusal("observe/text_needed")
+    if len(text) > MAX_TEXT:  # the form says so, but not every platform checks
+        raise Refusal("errors/too_long", limit=MAX_TEXT)
+    anonymous = values.get("anonymous") == "yes"
+    deadlines = deadlines_of(campaign)
+    observation = await ctx.store.observations.create(
+        campaign_id=campaign.id,
+        unit_id=unit.id,
+        observer_member_id=member.id,
+        kind=kind,
+        text=text,
+        anonymous=anonymous,
+        due_at=ctx.now() + dt.timedelta(hours=deadlines.observation_close_hours),
+        now=ctx.now(),
+    )
+    points = 0
+    if member.role != Role.VOLUNTEER and member.unit_id is not None:
+        own_unit = await ctx.store.units.get(member.unit_id)
+        assert own_unit is not None
+        rule_points = points_of(campaign).observation_submitted
+        if await award_points(
+            ctx.store,
+            campaign=campaign,
+            unit=own_unit,
+            member_id=member.id,
+            source="observation",
+            rule="observation_submitted",
+            points=rule_points,
+            # Once a day per person, so reporting many small things does not farm points.
+            key=f"obs:{member.id}:{local_date(own_unit, ctx.now()).isoformat()}:submitted",
+            at=ctx.now(),
+            ref=("observation", observation.id),
+        ):
+            points = rule_points
+    await ctx.store.conversations.start(
+        member.id, PHOTO_FLOW, "photo", {"observation_id": observation.id}, ctx.now()
+    )
+    ctx.reply(
+        "observe/saved",
+        to=ctx.personal,
+        number=observation.id,
+        hours=deadlines.observation_close_hours,
+        anonymous=anonymous,
+        points=points,
+    )
+    for supervisor in await _supervisors(ctx.store, unit.id):
+        if supervisor.id != member.id:
+            ctx.replies.append(
+                _new_notice(
+                    observation, unit, supervisor.id, None if anonymous else member.display_name
+                )
+            )
+
+
+def _new_notice(
+    observation: Observation, unit: Unit, to_member: int, observer: str | None
+) -> Reply:
+    return Reply(
+        text=Text(
+            "observe/new_notice",
+            {
+                "number": observation.id,
+                "kind": Text(f"observe/kind_{observation.kind}"),
+                "unit_zh": unit.name_zh,
+                "unit_en": unit.name_en,
+                "text": observation.text,
+                "observer": observer,
+                "due": observation.due_at,
+                "zone": unit.timezone,
+            },
+        ),
+        buttons=(
+            Button(Text("observe/button_claim"), "observe.claim", str(observation.id), "primary"),
+        ),
+        member_id=to_member,
+    )
+
+
+async def attach_photo(ctx: Context) -> None:
+    member, _ = await _context(ctx)
+    conversation = await ctx.store.conversations.current(member.id)
+    assert conversation is not None
+    await ctx.store.conversations.end(member.id)
+    observation = await ctx.store.observations.get(int(conversation.data["observation_id"]))
+    if observation is None or ctx.event.photo_ref is None:
+        ctx.private("observe/no_photo")
+        return
+    observation.photo_ref = ctx.event.photo_ref
+    ctx.private("observe/photo_saved", number=observation.id)
+
+
+async def _list_mine(ctx: Context, member: Member) -> None:
+    mine = await ctx.store.observations.of_observer(member.id, LIST_LIMIT)
+    if not mine:
+        ctx.private("observe/none_mine")
+        return
+    lines = [
+        Text(
+            "observe/mine_line",
+            {
+                "number": o.id,
+                "kind": Text(f"observe/kind_{o.kind}"),
+                "status": Text(f"observe/status_{o.status}"),
+                "text": o.text,
+                "resolution": o.resolution,
+                "rating": o.rating,
+            },
+        )
+        for o in mine
+    ]
+    ctx.private("observe/mine", lines=lines)
+
+
+async def rate(ctx: Context) -> None:
+    member, _ = await _context(ctx)
+    observation_id, _, rating_text = ctx.event.value.partition(":")
+    rating = number(rating_text)
+    if rating not in RATINGS:
+        raise Refusal("errors/stale_button")
+    if not await ctx.store.observations.rate(number(observation_id), member.id, rating):
+        raise Refusal("observe/already_rated")
+    ctx.reply("observe/rated", to=ctx.personal, replace_pressed=True, rating=rating)
+
+
+# --- handling: claim, close, credit praise ------------------------------------------------
+
+
+async def list_open(ctx: Context) -> None:
+    member, _ = await _context(ctx)
+    scope = await _scope(ctx, member)
+    pending = await ctx.store.observations.not_closed_in(scope)
+    if not pending:
+        ctx.private("observe/none_open")
+        return
+    ctx.private("observe/open_count", count=len(pending))
+    for observation in pending[:LIST_LIMIT]:
+        unit = await ctx.store.units.get(observation.unit_id)
+        assert unit is not None
+        mine = observation.claimed_by_member_id == member.id
+        button = (
+            Button(Text("observe/button_close"), "observe.close", str(observation.id), "primary")
+            if mine
+            else Button(Text("observe/button_claim"), "observe.claim", str(observation.id))
+        )
+        claimer = (
+            await ctx.store.members.get(observation.claimed_by_member_id)
+            if observation.claimed_by_member_id
+            else None
+        )
+        ctx.replies.append(
+            Reply(
+                text=Text(
+                    "observe/card",
+                    {
+                        "number": observation.id,
+                        "kind": Text(f"observe/kind_{observation.kind}"),
+                        "unit_zh": unit.name_zh,
+                        "unit_en": unit.name_en,
+                        "text": observation.text,
+                        "due": observation.due_at,
+                        "zone": unit.timezone,
+                        "overdue": observation.due_at < ctx.now(),
+                        "owner": claimer.display_name if claimer else None,
+                        "escalated": observation.escalation_count,
+                    },
+                ),
+                buttons=(button,) if observation.status == "open" or mine else (),
+                to=ctx.personal,
+            )
+        )
+
+
+async def claim(ctx: Context) -> None:
+    member, _ = await _context(ctx)
+    observation = await _in_scope(ctx, member, number(ctx.event.value))
+    if not await ctx.store.observations.claim(observation.id, member.id, ctx.now()):
+        owner = (
+            await ctx.store.members.get(observation.claimed_by_member_id)
+            if observation.claimed_by_member_id
+            else None
+        )
+        raise Refusal(
+            "observe/already_claimed",
+            number=observation.id,
+            owner=owner.display_name if owner else "",
+        )
+    unit = await ctx.store.units.get(observation.unit_id)
+    assert unit is not None
+    ctx.reply(
+        "observe/claimed",
+        to=ctx.personal,
+        replace_pressed=True,
+        number=observation.id,
+        due=observation.due_at,
+        zone=unit.timezone,
+        buttons=(
+            Button(Text("observe/button_close"), "observe.close", str(observation.id), "primary"),
+        ),
+    )
+
+
+async def ask_resolution(ctx: Context) -> None:
+    member, _ = await _context(ctx)
+    observation = await _owned(ctx, member, number(ctx.event.value))
+    await ctx.store.conversations.start(
+        member.id, CLOSE_FLOW, "resolution", {"observation_id": observation.id}, ctx.now()
+    )
+    ctx.reply("observe/ask_resolution", to=ctx.personal, number=observation.id)
+
+
+async def close_with_resolution(ctx: Context) -> None:
+    member, campaign = await _context(ctx)
+    conversation = await ctx.store.conversations.current(member.id)
+    assert conversation is not None
+    resolution = ctx.event.text.strip()
+    if not resolution:
+        raise Refusal("observe/resolution_needed")
+    observation = await _owned(ctx, member, int(conversation.data["observation_id"]))
+    await ctx.store.conversations.end(member.id)
+    if observation.kind == "praise":
+        # Verified praise: ask whom to credit before closing.
+        await ctx.store.conversations.start(
+            member.id,
+            CLOSE_FLOW,
+            "credit",
+            {"observation_id": observation.id, "resolution": resolution},
+            ctx.now(),
+        )
+        people = [
+            m
+            for m in await ctx.store.members.of_unit(observation.unit_id)
+            if m.role != Role.VOLUNTEER
+        ]
+        buttons = (
+            *(
+                Button(
+                    Text("observe/credit_member", {"name": m.display_name}),
+                    "observe.credit",
+                    f"{observation.id}:{m.id}",
+                )
+                for m in people
+            ),
+            Button(Text("observe/credit_nobody"), "observe.credit", f"{observation.id}:0"),
+        )
+        ctx.reply("observe/ask_credit", to=ctx.personal, buttons=buttons, number=observation.id)
+        return
+    await _close(ctx, member, campaign, observation, resolution, None)
+
+
+async def credit_praise(ctx: Context) -> None:
+    member, campaign = await _context(ctx)
+    observation_id, _, member_text = ctx.event.value.partition(":")
+    conversation = await ctx.store.conversations.current(member.id)
+    if conversation is None or conversation.data.get("observation_id") != number(observation_id):
+        raise Refusal("errors/stale_button")
+    observation = await _owned(ctx, member, number(observation_id))
+    praised = number(member_text) or None
+    if praised is not None:
+        person = await ctx.store.members.get(praised)
+        if person is None or person.unit_id != observation.unit_id:
+            raise Refusal("errors/stale_button")
+    await ctx.store.conversations.end(member.id)
+    await _close(ctx, member, campaign, observation, str(conversation.data["resolution"]), praised)
+
+
+async def _close(
+    ctx: Context,
+    member: Member,
+    campaign: Campaign,
+    observation: Observation,
+    resolution: str,
+    praised: int | None,
+) -> None:
+    ctx.store.observations.close(observation, resolution, member.id, ctx.now(), praised)
+    if praised is not None:
+        unit = await ctx.store.units.get(observation.unit_id)
+        assert unit is not None
+        await award_points(
+            ctx.store,
+            campaign=campaign,
+            unit=unit,
+            member_id=praised,
+            source="observation",
+            rule="praise_received",
+            points=points_of(campaign).praise_received,
+            key=f"obs:{observation.id}:praise",
+            at=ctx.now(),
+            ref=("observation", observation.id),
+        )
+        ctx.notify(praised, "observe/praised_notice", number=observation.id, text=observation.text)
+    ctx.reply(
+        "observe/closed",
+        to=ctx.personal,
+        number=observation.id,
+        late=ctx.now() > observation.due_at,
+    )
+    ctx.replies.append(
+        Reply(
+            text=Text(
+                "observe/closed_notice", {"number": observation.id, "resolution": resolution}
+            ),
+            buttons=tuple(
+                Button(
+                    Text("observe/button_rating", {"rating": r}),
+                    "observe.rate",
+                    f"{observation.id}:{r}",
+                )
+                for r in RATINGS
+            ),
+            member_id=observation.observer_member_id,
+        )
+    )
+
+
+async def _owned(ctx: Context, member: Member, observation_id: int) -> Observation:
+    observation = await _in_scope(ctx, member, observation_id)
+    if observation.status == "closed":
+        raise Refusal("observe/already_closed", number=observation.id)
+    if observation.claimed_by_member_id != member.id:
+        raise Refusal("observe/claim_first", number=observation.id)
+    return observation
+
+
+async def _in_scope(ctx: Context, member: Member, observation_id: int) -> Observation:
+    observation = await ctx.store.observations.get(observation_id)
+    scope = await _scope(ctx, member)
+    if observation is None or not (
+        observation.unit_id in scope or (observation.escalated_to_unit_id or 0) in scope
+    ):
+        raise Refusal("errors/stale_button")
+    return observation
+
+
+async def _scope(ctx: Context, member: Member) -> list[int]:
+    if member.role == Role.ADMIN or member.unit_id is None:
+        return [u.id for u in await ctx.store.units.of_organisation(member.organisation_id)]
+    return await ctx.store.units.subtree_ids(member.unit_id)
+
+
+async def _supervisors(store: Store, unit_id: int) -> list[Member]:
+    return [
+        m for m in await store.members.of_unit(unit_id) if m.role in (Role.SUPERVISOR, Role.ADMIN)
+    ]
+
+
+async def _context(ctx: Context) -> tuple[Member, Campaign]:
+    if ctx.member is None:
+        raise Refusal("errors/not_a_member", command="observe")
+    return ctx.member, await ctx.current_campaign()
+
+
+# --- escalation (a scheduled job) ------------------------------------------------------------
+
+
+async def escalate_overdue(store: Store, window: Window) -> None:
+    """An observation still open past its limit moves up one level of the unit tree per period,
+    and that level's supervisors are told (责任追究)."""
+    for observation in await store.observations.overdue(window.until):
+        campaign = await store.campaigns.get(observation.campaign_id)
+        unit = await store.units.get(observation.escalated_to_unit_id or observation.unit_id)
+        if campaign is None or unit is None or unit.parent_id is None:
+            continue
+        period = dt.timedelta(hours=deadlines_of(campaign).observation_close_hours)
+        next_escalation = observation.due_at + period * observation.escalation_count
+        if next_escalation > window.until:
+            continue
+        parent = await store.units.get(unit.parent_id)
+        assert parent is not None
+        store.observations.escalate(observation, parent.id)
+        origin = await store.units.get(observation.unit_id)
+        assert origin is not None
+        targets = await _supervisors(store, parent.id) or await store.members.admins(
+            parent.organisation_id
+        )
+        for person in targets:
+            reply = _new_notice(observation, origin, person.id, None)
+            await queue_private(
+                store,
+                member_id=person.id,
+                reply=Reply(
+                    text=Text(
+                        "observe/escalated_notice",
+                        {
+                            "number": observation.id,
+                            "unit_zh": origin.name_zh,
+                            "unit_en": origin.name_en,
+                            "text": observation.text,
+                            "due": observation.due_at,
+                            "zone": origin.timezone,
+                        },
+                    ),
+                    buttons=reply.buttons if observation.status == "open" else (),
+                ),
+                key=f"obs-escalate:{observation.id}:{observation.escalation_count}:{person.id}",
+                due_at=window.until,
+                now=window.until,
+            )

@@ -1,0 +1,182 @@
+"""/score and /leaderboard: every number a sum over the ledger, explainable line by line.
+
+Volunteers never see anyone's scores; a member who hides their name shows as initials.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from handlers.framework.context import Context
+from handlers.framework.router import Router
+from handlers.shared.calendar import local_date, local_time
+from handlers.shared.streaks import current_streak
+from kernel import STAFF_AND_ABOVE, Button, Text
+from storage.ledger import Standing
+from storage.models import Campaign, Member, Stage, Unit
+
+SOURCES = ("drill", "streak", "check", "deed", "observation", "inspection")
+LEADERBOARD_SIZE = 10
+DETAIL_ROWS = 10
+
+
+def register(router: Router) -> None:
+    router.command(
+        "score",
+        show_score,
+        roles=STAFF_AND_ABOVE,
+        aliases=("积分", "分数", "myscore"),
+        help_template="help/line_score",
+    )
+    router.command(
+        "leaderboard",
+        show_leaderboard,
+        roles=STAFF_AND_ABOVE,
+        aliases=("排行榜", "rank", "top"),
+        help_template="help/line_leaderboard",
+    )
+    router.keyword(("我的积分", "我的分数", "my score", "my points", "score"), "score")
+    router.action("leaderboard.name", set_name_shown, roles=STAFF_AND_ABOVE)
+    router.keyword(("排行榜", "leaderboard"), "leaderboard")
+
+
+async def _campaign(ctx: Context) -> tuple[Member, Unit, Campaign, dt.date]:
+    member, unit = ctx.seated()
+    return member, unit, await ctx.current_campaign(), local_date(unit, ctx.now())
+
+
+async def show_score(ctx: Context) -> None:
+    member, unit, campaign, today = await _campaign(ctx)
+    ledger = ctx.store.ledger
+    if ctx.event.args.strip().casefold() in ("detail", "details", "明细", "详情"):
+        entries = await ledger.recent(campaign.id, member.id, DETAIL_ROWS)
+        ctx.private(
+            "score/detail",
+            entries=[
+                Text(
+                    "score/detail_line",
+                    {"day": e.local_date, "points": e.points, "rule": Text(f"rules/{e.rule}")},
+                )
+                for e in entries
+            ],
+        )
+        return
+    stage = await ctx.store.campaigns.stage_on(campaign.id, today)
+    week_start = today - dt.timedelta(days=today.weekday())
+    by_source = await ledger.member_by_source(campaign.id, member.id)
+    unit_ranking = await ledger.standings(campaign.id, [unit.id])
+    organisation_units = [
+        u.id for u in await ctx.store.units.of_organisation(member.organisation_id)
+    ]
+    organisation_ranking = await ledger.standings(campaign.id, organisation_units)
+    answered = await ctx.store.drills.answered_dates(member.id, today - dt.timedelta(days=400))
+    unit_score, checks = (None, 0)
+    if stage is not None:
+        unit_score, checks = await ctx.store.selfchecks.average_score(
+            [unit.id], local_time(unit, stage.starts_on, "00:00"), ctx.now()
+        )
+    ctx.private(
+        "score/score",
+        unit_score=unit_score,
+        checks=checks,
+        total=sum(by_source.values()),
+        stage_points=await ledger.member_total(
+            campaign.id, member.id, stage.starts_on, stage.ends_on
+        )
+        if stage
+        else None,
+        stage=_stage_name(stage, ctx.locale) if stage else None,
+        week=await ledger.member_total(campaign.id, member.id, week_start, today),
+        unit_rank=_rank_of(unit_ranking, member.id),
+        unit_size=len(unit_ranking),
+        organisation_rank=_rank_of(organisation_ranking, member.id),
+        organisation_size=len(organisation_ranking),
+        sources=[
+            Text("score/source_line", {"source": Text(f"sources/{s}"), "points": by_source[s]})
+            for s in SOURCES
+            if by_source.get(s)
+        ],
+        streak=current_streak(answered, unit.calendar, today),
+        target=stage.target_score if stage else None,
+    )
+
+
+async def show_leaderboard(ctx: Context) -> None:
+    member, unit, campaign, _ = await _campaign(ctx)
+    choice = ctx.event.args.strip().casefold()
+    if choice in ("hide", "隐藏", "show", "显示"):
+        _show_name(ctx, member, shown=choice in ("show", "显示"))
+        return
+    members = await ctx.store.ledger.standings(campaign.id, [unit.id])
+    units = await ctx.store.units.of_organisation(member.organisation_id)
+    names = {u.id: (u.name_zh if ctx.locale == "zh" else u.name_en) for u in units}
+    unit_rows = await ctx.store.ledger.unit_standings(campaign.id, [u.id for u in units])
+    toggle = "show" if member.hide_name else "hide"
+    ctx.reply(
+        "score/leaderboard",
+        to=ctx.personal,
+        buttons=(Button(Text(f"score/button_{toggle}"), "leaderboard.name", toggle),),
+        unit=names[unit.id],
+        members=[
+            Text(
+                "score/member_line",
+                {
+                    "rank": _rank_of(members, row.member_id),
+                    "name": shown_name(row),
+                    "points": row.points,
+                    "me": row.member_id == member.id,
+                },
+            )
+            for row in members[:LEADERBOARD_SIZE]
+        ],
+        my_rank=_rank_of(members, member.id),
+        units=[
+            Text(
+                "score/unit_line",
+                {
+                    "rank": 1 + sum(1 for other in unit_rows if other.per_member > row.per_member),
+                    "name": names[row.unit_id],
+                    "per_member": round(row.per_member, 1),
+                    "mine": row.unit_id == unit.id,
+                },
+            )
+            for row in unit_rows[:LEADERBOARD_SIZE]
+        ],
+    )
+
+
+async def set_name_shown(ctx: Context) -> None:
+    member, *_ = await _campaign(ctx)
+    _show_name(ctx, member, shown=ctx.event.value == "show", replace_pressed=True)
+
+
+def _show_name(ctx: Context, member: Member, *, shown: bool, replace_pressed: bool = False) -> None:
+    """A member may hide their name from leaderboards; it then shows as initials."""
+    member.hide_name = not shown
+    ctx.reply(
+        "score/name_shown" if shown else "score/name_hidden",
+        to=ctx.personal,
+        replace_pressed=replace_pressed,
+    )
+
+
+def shown_name(row: Standing) -> str:
+    """A hidden name shows as initials: 王小明 → 王**, Alex Li → A. L."""
+    if not row.hide_name:
+        return row.display_name
+    parts = row.display_name.split()
+    if len(parts) > 1:
+        return " ".join(f"{part[0]}." for part in parts)
+    return row.display_name[:1] + "*" * max(1, len(row.display_name) - 1)
+
+
+def _rank_of(rows: list[Standing], member_id: int) -> int | None:
+    """Competition ranking (equal points share a rank)."""
+    for row in rows:
+        if row.member_id == member_id:
+            return 1 + sum(1 for other in rows if other.points > row.points)
+    return None
+
+
+def _stage_name(stage: Stage, locale: str) -> str:
+    return stage.name_zh if locale == "zh" else stage.name_en

@@ -1,0 +1,140 @@
+"""/report: the picture for supervisors (their unit and below) and admins (any unit).
+
+A short text summary, a chart (trend against the target, unit ranking) and a spreadsheet ledger
+(台账), for this week, this month, this stage or any dates, in Chinese or English."""
+
+from __future__ import annotations
+
+import asyncio
+
+from handlers.framework.context import Context
+from handlers.framework.router import Router
+from handlers.reports.periods import parse_period
+from handlers.reports.sections import build_report
+from handlers.shared.calendar import local_date
+from kernel import SUPERVISORS, Attachment, Audience, Refusal, Reply, Role, Text
+from messages import Renderer
+from messages.reports.chart import render_report_chart
+from messages.reports.model import Report
+from messages.reports.sheet import render_report_workbook
+from storage.models import Member, Unit
+
+PNG = "image/png"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def register(router: Router) -> None:
+    router.command(
+        "report",
+        show_report,
+        roles=SUPERVISORS,
+        aliases=("报告", "月报"),
+        help_template="help/line_report",
+    )
+
+
+async def show_report(ctx: Context) -> None:
+    member, home = ctx.seated()
+    units = await _units_in_scope(ctx, member, home)
+    unit, rest = _pick_unit(
+        ctx.event.args, units, home if member.role != Role.ADMIN else _root(units, home)
+    )
+    today = local_date(unit, ctx.now())
+    campaign = await ctx.store.campaigns.current(member.organisation_id, today)
+    if campaign is None:
+        raise Refusal("score/no_campaign")
+    stage = await ctx.store.campaigns.stage_on(campaign.id, today)
+    period = parse_period(
+        rest,
+        today,
+        ctx.now(),
+        unit.timezone,
+        (stage.starts_on, stage.ends_on) if stage else None,
+        (campaign.starts_on, campaign.ends_on),
+    )
+    if period is None:
+        raise Refusal("report/bad_period", given=rest)
+    report = await build_report(
+        ctx.store, campaign, unit, period[0], period[1], ctx.locale, ctx.now()
+    )
+    ctx.replies.extend(await report_replies(report, ctx.locale, ctx.personal))
+
+
+async def report_replies(report: Report, locale: str, to: Audience) -> list[Reply]:
+    """The summary text, then the chart and the spreadsheet (rendered off the event loop)."""
+    renderer = Renderer()
+    chart, workbook = await asyncio.gather(
+        asyncio.to_thread(render_report_chart, report, locale, renderer),
+        asyncio.to_thread(render_report_workbook, report, locale, renderer),
+    )
+    stem = f"report-{report.first.isoformat()}-{report.last.isoformat()}"
+    return [
+        Reply(text=summary_text(report), to=to),
+        Reply(
+            image=Attachment(
+                f"{stem}.png", chart, PNG, Text("report/caption_chart", {"unit": report.unit})
+            ),
+            file=Attachment(
+                f"{stem}.xlsx", workbook, XLSX, Text("report/caption_sheet", {"unit": report.unit})
+            ),
+            to=to,
+        ),
+    ]
+
+
+def summary_text(report: Report) -> Text:
+    return Text(
+        "report/summary",
+        {
+            "r": report,
+            "accuracy": report.drill_accuracy,
+            "silent": [m.name for m in report.silent_members],
+            "top": [
+                Text("report/unit_rank", {"name": u.name, "per_member": round(u.per_member, 1)})
+                for u in report.top_units
+            ],
+            "bottom": [
+                Text("report/unit_rank", {"name": u.name, "per_member": round(u.per_member, 1)})
+                for u in report.bottom_units
+            ],
+            "weakest": [
+                Text("report/item_line", {"text": i.text, "failures": i.failures})
+                for i in report.weakest_items
+            ],
+            "members": len(report.members),
+        },
+    )
+
+
+def _pick_unit(args: str, units: list[Unit], default: Unit) -> tuple[Unit, str]:
+    """A leading unit key or name (Chinese or English, or the start of one, such as 人民路 for
+    人民路网点) picks the unit; the rest is the period."""
+    text = args.strip()
+    folded = text.casefold()
+    for unit in sorted(units, key=lambda u: -max(len(u.key), len(u.name_zh), len(u.name_en))):
+        for name in (unit.key, unit.name_zh, unit.name_en):
+            if folded.startswith(name.casefold()):
+                return unit, text[len(name) :].strip()
+    head, _, rest = text.partition(" ")
+    if head:
+        matches = [
+            u
+            for u in units
+            if any(n.casefold().startswith(head.casefold()) for n in (u.name_zh, u.name_en))
+        ]
+        if len(matches) == 1:
+            return matches[0], rest.strip()
+    return default, text
+
+
+async def _units_in_scope(ctx: Context, member: Member, home: Unit) -> list[Unit]:
+    everything = await ctx.store.units.of_organisation(member.organisation_id)
+    if member.role == Role.ADMIN:
+        return everything
+    allowed = set(await ctx.store.units.subtree_ids(home.id))
+    return [u for u in everything if u.id in allowed]
+
+
+def _root(units: list[Unit], home: Unit) -> Unit:
+    roots = [u for u in units if u.parent_id is None]
+    return roots[0] if len(roots) == 1 else home

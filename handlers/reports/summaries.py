@@ -1,0 +1,133 @@
+"""Regular summaries: the weekly leaderboard to each unit chat and the monthly report to the
+unit's supervisors, at local times in each unit's zone, on working days only."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+
+from handlers.reports.reports import report_replies
+from handlers.reports.sections import build_report
+from handlers.shared.calendar import is_working_day, local_days, local_time
+from handlers.shared.outbox import due_now, push_to_unit, queue_private
+from handlers.shared.plan import deadlines_of
+from kernel import SUPERVISORS, Audience, Reply, Text, Window
+from storage.models import Campaign, Unit
+from storage.store import Store
+
+TOP = 5
+
+
+async def weekly_summaries(store: Store, window: Window) -> None:
+    """On the last working day of each week: the unit's week in points, to its chat."""
+    async for campaign, unit, day, grace in _unit_days(store, window, with_chat=True):
+        if day > campaign.ends_on or not _last_working_day_of_week(unit, day):
+            continue
+        moment = local_time(unit, day, deadlines_of(campaign).weekly_summary_time)
+        if not due_now(window, moment, grace, f"weekly unit={unit.id}"):
+            continue
+        monday = day - dt.timedelta(days=day.weekday())
+        report = await build_report(store, campaign, unit, monday, day, unit.locale, window.until)
+        siblings = await _sibling_rank(store, campaign, unit, monday, day, window.until)
+        reply = Reply(
+            text=Text(
+                "summary/weekly",
+                {
+                    "unit": report.unit,
+                    "first": monday,
+                    "last": day,
+                    "top": [
+                        Text("summary/member_line", {"rank": n, "name": m.name, "points": m.points})
+                        for n, m in enumerate(report.members[:TOP], start=1)
+                        if m.points > 0
+                    ],
+                    "accuracy": report.drill_accuracy,
+                    "answers": report.drill_answers,
+                    "selfchecks": report.selfcheck_runs,
+                    "rank": siblings[0],
+                    "of": siblings[1],
+                },
+            )
+        )
+        year, week, _ = day.isocalendar()
+        await push_to_unit(
+            store, unit, f"weekly:{unit.id}:{year}-W{week:02d}", reply, moment, window.until
+        )
+
+
+async def monthly_reports(store: Store, window: Window) -> None:
+    """On the first working day of each month: last month's report to the unit's supervisors."""
+    async for campaign, unit, day, grace in _unit_days(store, window, with_chat=False):
+        if not _first_working_day_of_month(unit, day):
+            continue
+        moment = local_time(unit, day, deadlines_of(campaign).monthly_report_time)
+        if not due_now(window, moment, grace, f"monthly unit={unit.id}"):
+            continue
+        supervisors = [m for m in await store.members.of_unit(unit.id) if m.role in SUPERVISORS]
+        if not supervisors:
+            continue
+        last = day.replace(day=1) - dt.timedelta(days=1)
+        first = max(last.replace(day=1), campaign.starts_on)
+        if last < campaign.starts_on:
+            continue
+        report = await build_report(store, campaign, unit, first, last, unit.locale, window.until)
+        replies = await report_replies(report, unit.locale, Audience.PRIVATE)
+        for person in supervisors:
+            for index, reply in enumerate(replies):
+                await queue_private(
+                    store,
+                    member_id=person.id,
+                    reply=reply,
+                    key=f"monthly:{unit.id}:{last:%Y-%m}:{person.id}:{index}",
+                    due_at=moment,
+                    now=window.until,
+                )
+
+
+def _last_working_day_of_week(unit: Unit, day: dt.date) -> bool:
+    if not is_working_day(unit.calendar, day):
+        return False
+    rest = [day + dt.timedelta(days=n) for n in range(1, 7 - day.weekday())]
+    return not any(is_working_day(unit.calendar, later) for later in rest)
+
+
+def _first_working_day_of_month(unit: Unit, day: dt.date) -> bool:
+    if not is_working_day(unit.calendar, day):
+        return False
+    earlier = [day.replace(day=n) for n in range(1, day.day)]
+    return not any(is_working_day(unit.calendar, before) for before in earlier)
+
+
+async def _sibling_rank(
+    store: Store, campaign: Campaign, unit: Unit, first: dt.date, last: dt.date, now: dt.datetime
+) -> tuple[int | None, int]:
+    """The unit's place among the units under the same parent, by points per member this week."""
+    if unit.parent_id is None:
+        return None, 0
+    parent = await store.units.get(unit.parent_id)
+    assert parent is not None
+    report = await build_report(store, campaign, parent, first, last, unit.locale, now)
+    places = [line.unit_id for line in report.units]
+    return (places.index(unit.id) + 1 if unit.id in places else None), len(places)
+
+
+async def _unit_days(
+    store: Store, window: Window, *, with_chat: bool
+) -> AsyncIterator[tuple[Campaign, Unit, dt.date, dt.timedelta]]:
+    """(campaign, unit, local day, grace) for every unit and every local day the window touches,
+    from the campaign's start to a month after its end (for the last monthly report)."""
+    first, last = (
+        window.since.date() - dt.timedelta(days=1),
+        window.until.date() + dt.timedelta(days=1),
+    )
+    for campaign in await store.campaigns.overlapping(first, last):
+        grace = dt.timedelta(minutes=deadlines_of(campaign).push_grace_minutes)
+        units = (
+            await store.units.with_chats(campaign.organisation_id)
+            if with_chat
+            else await store.units.of_organisation(campaign.organisation_id)
+        )
+        for unit in units:
+            for day in local_days(unit, window):
+                if campaign.starts_on <= day <= campaign.ends_on + dt.timedelta(days=31):
+                    yield campaign, unit, day, grace

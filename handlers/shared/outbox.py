@@ -1,0 +1,84 @@
+"""Putting pushes in the outbox, once per key: to a unit's group chats, or privately to one
+member in their language; and whether a planned push falls due in a scheduler tick."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from handlers.shared.locale import pick_locale
+from kernel import Reply, Window
+from storage.models import Unit
+from storage.store import Store
+
+log = logging.getLogger(__name__)
+
+
+async def push_to_unit(
+    store: Store, unit: Unit, key: str, reply: Reply, due_at: dt.datetime, now: dt.datetime
+) -> int:
+    """Queue ``reply`` for every group chat bound to ``unit``; returns how many were new."""
+    queued = 0
+    for chat in await store.units.chats(unit.id):
+        queued += await store.outbox.enqueue(
+            key=f"{key}@{chat.platform}:{chat.workspace}:{chat.chat_id}",
+            platform=chat.platform,
+            workspace=chat.workspace,
+            chat_id=chat.chat_id,
+            unit_id=unit.id,
+            reply=reply.to_json(),
+            locale=unit.locale,
+            due_at=due_at,
+            now=now,
+        )
+    return queued
+
+
+def due_now(window: Window, moment: dt.datetime, grace: dt.timedelta, what: str) -> bool:
+    """Whether a push planned for ``moment`` fires in this tick: it fell due in the window and is
+    not stale (missed for longer than the grace while the process was down — then it is logged)."""
+    if not window.covers(moment):
+        return False
+    if moment < window.until - grace:
+        log.warning("push.skipped_stale what=%s due=%s", what, moment.isoformat())
+        return False
+    return True
+
+
+async def queue_private(
+    store: Store,
+    *,
+    member_id: int,
+    reply: Reply,
+    key: str,
+    due_at: dt.datetime,
+    now: dt.datetime,
+    fallback_locale: str = "zh",
+) -> bool:
+    """Queue ``reply`` for the member's private chat, once per ``key``, in their language.
+
+    False when the member cannot be reached privately on any platform (logged)."""
+    member = await store.members.get(member_id)
+    chats = await store.members.private_chats(member_id)
+    if member is None or not chats:
+        log.info("notify.unreachable member=%s", member_id)
+        return False
+    identity = chats[0]
+    unit = await store.units.get(member.unit_id) if member.unit_id else None
+    return await store.outbox.enqueue(
+        key=f"{key}@{identity.platform}:{identity.workspace}:{identity.private_chat_id}",
+        platform=identity.platform,
+        workspace=identity.workspace,
+        chat_id=identity.private_chat_id or "",
+        member_id=member.id,
+        unit_id=member.unit_id,
+        reply=reply.to_json(),
+        locale=pick_locale(
+            member.locale,
+            identity.platform_locale,
+            unit.locale if unit else None,
+            fallback=fallback_locale,
+        ),
+        due_at=due_at,
+        now=now,
+    )

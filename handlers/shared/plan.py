@@ -1,0 +1,40 @@
+"""Typed access to a loaded campaign's rules (the plan is stored as validated JSON), and the
+(campaign, stage, unit) combinations a scheduler window concerns."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+
+from campaigns.schema import Deadlines, Points
+from kernel import Window
+from storage.models import Campaign, Stage, Unit
+from storage.store import Store
+
+
+def points_of(campaign: Campaign) -> Points:
+    return Points.model_validate(campaign.plan.get("scoring", {}).get("points", {}))
+
+
+def deadlines_of(campaign: Campaign) -> Deadlines:
+    return Deadlines.model_validate(campaign.plan.get("deadlines", {}))
+
+
+async def stage_units(
+    store: Store, window: Window, *, with_chat: bool = True
+) -> AsyncIterator[tuple[Campaign, Stage, Unit, dt.timedelta]]:
+    """Every (campaign, stage, unit, grace) the window could concern; units with a chat only,
+    unless ``with_chat`` is False."""
+    first = window.since.date() - dt.timedelta(days=40)
+    last = window.until.date() + dt.timedelta(days=40)
+    for campaign in await store.campaigns.overlapping(first, last):
+        grace = dt.timedelta(minutes=deadlines_of(campaign).push_grace_minutes)
+        stages = await store.campaigns.stages(campaign.id)
+        units = (
+            await store.units.with_chats(campaign.organisation_id)
+            if with_chat
+            else await store.units.of_organisation(campaign.organisation_id)
+        )
+        for unit in units:
+            for stage in stages:
+                yield campaign, stage, unit, grace

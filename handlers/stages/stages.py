@@ -1,0 +1,152 @@
+"""The stage engine (阶段): /stage, and the pushes that follow the plan's calendar.
+
+At each stage's start every unit chat gets an announcement with its focus and target; before a
+stage ends, a reminder with what is still open; at the summary stage, award suggestions go to the
+supervisors to confirm. All at the unit's morning-meeting time in its own zone, on working days.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from handlers.framework.context import Context
+from handlers.framework.router import Router
+from handlers.shared.calendar import (
+    first_working_day_from,
+    last_working_day_until,
+    local_date,
+    local_time,
+)
+from handlers.shared.outbox import due_now, push_to_unit
+from handlers.shared.plan import stage_units
+from kernel import EVERYONE, SUPERVISORS, Refusal, Reply, Role, Text, Window
+from storage.models import Stage, Unit
+from storage.store import Store
+
+
+def register(router: Router) -> None:
+    router.command(
+        "stage", show_stage, roles=EVERYONE, aliases=("阶段",), help_template="help/line_stage"
+    )
+    router.keyword(("当前阶段", "current stage"), "stage")
+
+
+async def show_stage(ctx: Context) -> None:
+    if ctx.member is None:
+        raise Refusal("errors/not_a_member", command="stage")
+    unit = ctx.unit
+    today = local_date(unit, ctx.now()) if unit else ctx.now().date()
+    campaign = await ctx.store.campaigns.current(ctx.member.organisation_id, today)
+    if campaign is None:
+        raise Refusal("score/no_campaign")
+    stages = await ctx.store.campaigns.stages(campaign.id)
+    stage = next((s for s in stages if s.starts_on <= today <= s.ends_on), None)
+    upcoming = next((s for s in stages if s.starts_on > today), None)
+    due: list[Text] = []
+    if stage is not None and unit is not None and ctx.member.role != Role.VOLUNTEER:
+        due = await _due_for(ctx, stage, unit, today)
+    ctx.private(
+        "stage/show",
+        campaign=campaign.title_zh if ctx.locale == "zh" else campaign.title_en,
+        stage=_stage_text(stage, ctx.locale) if stage else None,
+        days_left=(stage.ends_on - today).days if stage else None,
+        upcoming=_stage_text(upcoming, ctx.locale) if upcoming and not stage else None,
+        due=due,
+    )
+
+
+def _stage_text(stage: Stage, locale: str) -> Text:
+    zh = locale == "zh"
+    return Text(
+        "stage/line",
+        {
+            "name": stage.name_zh if zh else stage.name_en,
+            "first": stage.starts_on,
+            "last": stage.ends_on,
+            "focus": stage.focus_zh if zh else stage.focus_en,
+            "target": stage.target_score,
+        },
+    )
+
+
+async def _due_for(ctx: Context, stage: Stage, unit: Unit, today: dt.date) -> list[Text]:
+    """What this stage still asks of the person: a self-check, their rectifications, approvals."""
+    assert ctx.member is not None
+    due: list[Text] = []
+    since = local_time(unit, stage.starts_on, "00:00")
+    mine = await ctx.store.selfchecks.members_who_checked([unit.id], since, ctx.now())
+    if ctx.member.id not in mine:
+        due.append(Text("stage/due_selfcheck"))
+    open_fixes = await ctx.store.rectifications.open_owned_by(ctx.member.id)
+    if open_fixes:
+        overdue = sum(1 for r in open_fixes if r.due_at < ctx.now())
+        due.append(Text("stage/due_fixes", {"count": len(open_fixes), "overdue": overdue}))
+    drill = await ctx.store.drills.on(unit.id, today)
+    if drill is not None and await ctx.store.drills.answer_of(drill.id, ctx.member.id) is None:
+        due.append(Text("stage/due_drill"))
+    if ctx.member.role in SUPERVISORS:
+        scope = await ctx.store.units.subtree_ids(unit.id)
+        pending = await ctx.store.deeds.pending_in(scope)
+        if pending:
+            due.append(Text("stage/due_approvals", {"count": len(pending)}))
+        observations = await ctx.store.observations.not_closed_in(scope)
+        if observations:
+            due.append(Text("stage/due_observations", {"count": len(observations)}))
+    return due
+
+
+# --- scheduled pushes --------------------------------------------------------------------------
+
+
+async def announce_stages(store: Store, window: Window) -> None:
+    """On a stage's first working day, at the morning meeting: its focus and target."""
+    async for _, stage, unit, grace in stage_units(store, window):
+        day = first_working_day_from(unit, stage.starts_on)
+        moment = local_time(unit, day, unit.morning_meeting)
+        if not due_now(window, moment, grace, f"stage-start stage={stage.id} unit={unit.id}"):
+            continue
+        reply = Reply(
+            text=Text(
+                "stage/announcement",
+                {"stage": _stage_text(stage, unit.locale), "summary": stage.is_summary},
+            )
+        )
+        await push_to_unit(
+            store, unit, f"stage-start:{stage.id}:{unit.id}", reply, moment, window.until
+        )
+
+
+async def remind_stage_end(store: Store, window: Window) -> None:
+    """Some days before a stage ends (the plan says how many): what is still open in the unit."""
+    async for _, stage, unit, grace in stage_units(store, window):
+        if not stage.remind_days_before_end:
+            continue
+        day = last_working_day_until(
+            unit, stage.ends_on - dt.timedelta(days=stage.remind_days_before_end)
+        )
+        moment = local_time(unit, day, unit.morning_meeting)
+        if day < stage.starts_on or not due_now(
+            window, moment, grace, f"stage-end stage={stage.id}"
+        ):
+            continue
+        since = local_time(unit, stage.starts_on, "00:00")
+        checked = await store.selfchecks.members_who_checked([unit.id], since, window.until)
+        people = [m for m in await store.members.of_unit(unit.id) if m.role != Role.VOLUNTEER]
+        not_checked = [m.display_name for m in people if m.id not in checked]
+        open_fixes = await store.rectifications.in_units([unit.id], "open")
+        overdue = sum(1 for r in open_fixes if r.due_at < window.until)
+        reply = Reply(
+            text=Text(
+                "stage/ending",
+                {
+                    "stage": _stage_text(stage, unit.locale),
+                    "days": (stage.ends_on - day).days,
+                    "not_checked": not_checked,
+                    "open_fixes": len(open_fixes),
+                    "overdue": overdue,
+                },
+            )
+        )
+        await push_to_unit(
+            store, unit, f"stage-end:{stage.id}:{unit.id}", reply, moment, window.until
+        )

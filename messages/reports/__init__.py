@@ -1,0 +1,1 @@
+"""Reports: the model the chart and the sheet render."""
