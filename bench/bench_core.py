@@ -1,4 +1,4 @@
-"""Benchmark: how long the core takes for the common events and jobs on a realistic database.
+"""Benchmark: how long the dispatcher takes for the common events and jobs on a realistic database.
 
 Builds a SQLite database with the postal-bank plan, BENCH_MEMBERS members spread over its
 outlets and BENCH_ENTRIES ledger rows, then times /score, /leaderboard, a drill answer, one
@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert
 
-from bot.core import Core, CoreSettings
+from bot.dispatcher import Dispatcher, DispatcherSettings
 from bot.scheduler import Scheduler
 from campaigns.loader import read_plan_file
 from handlers import JOBS, build_router
@@ -115,12 +115,12 @@ async def main() -> None:
     took = time.perf_counter() - started
     print(f"prepared {MEMBERS} members, {ENTRIES} ledger rows in {took:.1f} s")
     clock = MovableClock(START)
-    core = Core(database, build_router(), clock, CoreSettings("en"))
+    dispatcher = Dispatcher(database, build_router(), clock, DispatcherSettings("en"))
     for command in ("score", "leaderboard"):
         runs = []
         for n in range(REPEATS):
             t = time.perf_counter()
-            await core.handle(event(EventKind.COMMAND, n % MEMBERS, command=command))
+            await dispatcher.handle(event(EventKind.COMMAND, n % MEMBERS, command=command))
             runs.append(time.perf_counter() - t)
         await timed(f"/{command}", runs)
     scheduler = Scheduler(database, clock, JOBS)

@@ -135,6 +135,15 @@ def _parser(say: _Printer) -> argparse.ArgumentParser:
     report.add_argument("--lang", choices=["zh", "en"], default=None, help=say("help_demo_lang"))
     report.set_defaults(run=_report)
 
+    slack = commands.add_parser("slack", help=say("help_slack"), description=say("help_slack"))
+    slack_commands = slack.add_subparsers(
+        title=say("help_commands"), metavar="COMMAND", required=True
+    )
+    manifest = slack_commands.add_parser(
+        "manifest", help=say("help_slack_manifest"), description=say("help_slack_manifest")
+    )
+    manifest.set_defaults(run=_slack_manifest)
+
     db = commands.add_parser("db", help=say("help_db"), description=say("help_db"))
     db_commands = db.add_subparsers(title=say("help_commands"), metavar="COMMAND", required=True)
     db_upgrade = db_commands.add_parser(
@@ -317,6 +326,15 @@ def _member_add(args: argparse.Namespace, settings: Settings, say: _Printer) -> 
     return asyncio.run(add())
 
 
+def _slack_manifest(args: argparse.Namespace, settings: Settings, say: _Printer) -> int:
+    """The Slack app manifest, generated from the features' commands."""
+    from bot.adapters.slack.manifest import slack_manifest
+    from handlers import build_router
+
+    print(slack_manifest(build_router(), Renderer()), end="")
+    return 0
+
+
 def _db_upgrade(args: argparse.Namespace, settings: Settings, say: _Printer) -> int:
     upgrade(settings.database_url)
     say.out("db_upgraded")
@@ -364,7 +382,7 @@ def _interactive_lines(prompt: str) -> Iterator[str]:
 
 
 def _run(args: argparse.Namespace, settings: Settings, say: _Printer) -> int:
-    from bot.app import PlatformStartFailed, serve
+    from bot.service import PlatformStartFailed, serve
 
     if not (settings.slack_configured or settings.telegram_configured):
         say.err("no_platform")

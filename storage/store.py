@@ -1,6 +1,7 @@
 """All repositories over one session: what a handler or a job reads and writes through.
 
-Repositories never commit; the core wraps each event and each scheduled job in one transaction."""
+Repositories never commit; the dispatcher wraps each event and each scheduled job in one
+transaction."""
 
 from __future__ import annotations
 

@@ -112,7 +112,8 @@ def _unit_accuracy(report: Report, unit_name: str) -> float:
 
 
 def register(router: Router) -> None:
-    router.action("awards.confirm", confirm_awards, roles=SUPERVISORS)
+    awards = router.feature("awards")
+    awards.action("awards.confirm", confirm_awards, roles=SUPERVISORS)
 
 
 async def confirm_awards(ctx: Context) -> None:
@@ -132,10 +133,10 @@ async def confirm_awards(ctx: Context) -> None:
         raise Refusal("errors/stale_button")
     suggestions = await suggest_awards(ctx.store, campaign, unit, unit.locale, ctx.now())
     lines = [
-        Text("stage/award_line", {"zh": s.award.name.zh, "en": s.award.name.en, "names": s.names})
+        Text("awards/line", {"zh": s.award.name.zh, "en": s.award.name.en, "names": s.names})
         for s in suggestions
     ]
-    reply = Reply(text=Text("stage/awards_notice", {"lines": lines, "by": ctx.member.display_name}))
+    reply = Reply(text=Text("awards/notice", {"lines": lines, "by": ctx.member.display_name}))
     for unit_id in await ctx.store.units.subtree_ids(unit.id):
         target = await ctx.store.units.get(unit_id)
         if target is not None:
@@ -147,7 +148,7 @@ async def confirm_awards(ctx: Context) -> None:
                 ctx.now(),
                 ctx.now(),
             )
-    ctx.reply("stage/awards_confirmed", to=ctx.personal, replace_pressed=True)
+    ctx.reply("awards/confirmed", to=ctx.personal, replace_pressed=True)
 
 
 async def suggest_summary_awards(store: Store, window: Window) -> None:
@@ -185,17 +186,17 @@ async def _send_award_suggestions(
     if not suggestions:
         return
     lines = [
-        Text("stage/award_line", {"zh": s.award.name.zh, "en": s.award.name.en, "names": s.names})
+        Text("awards/line", {"zh": s.award.name.zh, "en": s.award.name.en, "names": s.names})
         for s in suggestions
     ]
     confirm = Button(
-        Text("stage/button_confirm_awards"), "awards.confirm", f"{stage.id}:{unit.id}", "primary"
+        Text("awards/button_confirm"), "awards.confirm", f"{stage.id}:{unit.id}", "primary"
     )
     for person in supervisors:
         await queue_private(
             store,
             member_id=person.id,
-            reply=Reply(text=Text("stage/awards", {"lines": lines}), buttons=(confirm,)),
+            reply=Reply(text=Text("awards/suggestions", {"lines": lines}), buttons=(confirm,)),
             key=f"awards:{stage.id}:{unit.id}:{person.id}",
             due_at=moment,
             now=now,

@@ -13,7 +13,7 @@ from typing import Any
 from campaigns.formula import parse_formula
 from campaigns.schema import DEED_NAMES, DeedCategory
 from handlers.framework.context import Context
-from handlers.framework.router import Router
+from handlers.framework.router import IN_PRIVATE, Router
 from handlers.shared.ledger import award_points
 from handlers.shared.plan import points_of
 from kernel import (
@@ -41,26 +41,14 @@ LEVELS = ("1", "2", "3")
 
 
 def register(router: Router) -> None:
-    router.command(
-        "deed",
-        open_form,
-        roles=STAFF_AND_ABOVE,
-        aliases=("好人好事",),
-        help_template="help/line_deed",
-    )
-    router.action("deed.submit", submit, roles=STAFF_AND_ABOVE)
-    router.flow(MISSING_FLOW, fill_missing, roles=STAFF_AND_ABOVE)
-    router.command(
-        "approve",
-        show_queue,
-        roles=SUPERVISORS,
-        aliases=("审批",),
-        help_template="help/line_approve",
-    )
-    router.action("deed.approve", approve, roles=SUPERVISORS)
-    router.action("deed.reject", ask_reason, roles=SUPERVISORS)
-    router.flow(REJECT_FLOW, reject_with_reason, roles=SUPERVISORS)
-    router.keyword(("报告好人好事", "good deed"), "deed")
+    deeds = router.feature("deeds")
+    deeds.command("deed", open_form, roles=STAFF_AND_ABOVE, menus=IN_PRIVATE)
+    deeds.action("deed.submit", submit, roles=STAFF_AND_ABOVE)
+    deeds.flow(MISSING_FLOW, fill_missing, roles=STAFF_AND_ABOVE)
+    deeds.command("approve", show_queue, roles=SUPERVISORS, menus=IN_PRIVATE)
+    deeds.action("deed.approve", approve, roles=SUPERVISORS)
+    deeds.action("deed.reject", ask_reason, roles=SUPERVISORS)
+    deeds.flow(REJECT_FLOW, reject_with_reason, roles=SUPERVISORS)
 
 
 @dataclass(frozen=True)
@@ -83,14 +71,16 @@ def categories(campaign: Campaign) -> list[DeedKind]:
         return [
             DeedKind(
                 c.key,
-                Text("deed/category", {"zh": c.name.zh, "en": c.name.en}),
+                Text("deeds/category", {"zh": c.name.zh, "en": c.name.en}),
                 tuple(c.asks),
                 c.points,
             )
             for c in listed
         ]
     return [
-        DeedKind(GENERAL, Text("deed/category_general"), (), str(points_of(campaign).deed_approved))
+        DeedKind(
+            GENERAL, Text("deeds/category_general"), (), str(points_of(campaign).deed_approved)
+        )
     ]
 
 
@@ -107,43 +97,45 @@ async def open_form(ctx: Context) -> None:
     kinds = categories(campaign)
     asks = {field for category in kinds for field in category.asks}
     fields = [
-        FormField("what", Text("deed/field_what"), "long_text", max_length=MAX_DESCRIPTION),
+        FormField("what", Text("deeds/field_what"), "long_text", max_length=MAX_DESCRIPTION),
         FormField(
             "who",
-            Text("deed/field_who"),
+            Text("deeds/field_who"),
             "members",
             choices=(
-                Choice("me", Text("deed/choice_me")),
+                Choice("me", Text("deeds/choice_me")),
                 *(
-                    Choice(str(m.id), Text("deed/member", {"name": m.display_name}))
+                    Choice(str(m.id), Text("deeds/member", {"name": m.display_name}))
                     for m in colleagues
                 ),
             ),
         ),
         FormField(
             "category",
-            Text("deed/field_category"),
+            Text("deeds/field_category"),
             "choice",
             choices=tuple(Choice(c.key, c.label) for c in kinds),
         ),
     ]
     if "amount" in asks:
-        fields.append(FormField("amount", Text("deed/field_amount"), "number", required=False))
+        fields.append(FormField("amount", Text("deeds/field_amount"), "number", required=False))
     if "days" in asks:
-        fields.append(FormField("days", Text("deed/field_days"), "number", required=False))
+        fields.append(FormField("days", Text("deeds/field_days"), "number", required=False))
     if "level" in asks:
         fields.append(
             FormField(
                 "level",
-                Text("deed/field_level"),
+                Text("deeds/field_level"),
                 "choice",
                 required=False,
                 choices=tuple(
-                    Choice(level, Text("deed/level", {"level": level})) for level in LEVELS
+                    Choice(level, Text("deeds/level", {"level": level})) for level in LEVELS
                 ),
             )
         )
-    ctx.form(Form("deed.submit", Text("deed/form_title"), tuple(fields), Text("deed/form_submit")))
+    ctx.form(
+        Form("deed.submit", Text("deeds/form_title"), tuple(fields), Text("deeds/form_submit"))
+    )
 
 
 async def submit(ctx: Context) -> None:
@@ -151,7 +143,7 @@ async def submit(ctx: Context) -> None:
     values = {key: value.strip() for key, value in ctx.event.form.items()}
     description = values.get("what", "")
     if not description:
-        raise Refusal("deed/what_needed")
+        raise Refusal("deeds/what_needed")
     if len(description) > MAX_DESCRIPTION:  # the form says so, but not every platform checks
         raise Refusal("errors/too_long", limit=MAX_DESCRIPTION)
     doers = await _doers(ctx, member, values.get("who", ""))
@@ -191,7 +183,9 @@ async def _continue(
             bad = draft.pop(name, None)
             draft["asking"] = name
             await ctx.store.conversations.start(member.id, MISSING_FLOW, name, draft, ctx.now())
-            ctx.reply(f"deed/ask_{name}", to=ctx.personal, given=bad or "", category=category.label)
+            ctx.reply(
+                f"deeds/ask_{name}", to=ctx.personal, given=bad or "", category=category.label
+            )
             return
     await ctx.store.conversations.end(member.id)
     deed = await ctx.store.deeds.report(
@@ -206,9 +200,9 @@ async def _continue(
         days=_int_or_none(_number("days", draft.get("days"))),
         level=_int_or_none(_number("level", draft.get("level"))),
     )
-    ctx.reply("deed/reported", to=ctx.personal, number=deed.id, own=member.id in draft["who"])
+    ctx.reply("deeds/reported", to=ctx.personal, number=deed.id, own=member.id in draft["who"])
     for supervisor in await _approvers(ctx, unit, deed):
-        ctx.notify(supervisor.id, "deed/to_approve", number=deed.id, reporter=member.display_name)
+        ctx.notify(supervisor.id, "deeds/to_approve", number=deed.id, reporter=member.display_name)
 
 
 async def _doers(ctx: Context, member: Member, picked: str) -> list[int]:
@@ -222,7 +216,7 @@ async def _doers(ctx: Context, member: Member, picked: str) -> list[int]:
             raise Refusal("errors/stale_button")
         ids.append(other.id)
     if not ids:
-        raise Refusal("deed/who_needed")
+        raise Refusal("deeds/who_needed")
     return list(dict.fromkeys(ids))
 
 
@@ -251,9 +245,9 @@ async def show_queue(ctx: Context) -> None:
     scope = await _scope(ctx, member, unit)
     pending = await ctx.store.deeds.pending_in(scope)
     if not pending:
-        ctx.private("deed/queue_empty")
+        ctx.private("deeds/queue_empty")
         return
-    ctx.private("deed/queue", count=len(pending))
+    ctx.private("deeds/queue", count=len(pending))
     for deed in pending[:QUEUE_LIMIT]:
         ctx.replies.append(await _deed_card(ctx, deed))
 
@@ -270,7 +264,7 @@ async def _deed_card(ctx: Context, deed: Deed) -> Reply:
     ]
     return Reply(
         text=Text(
-            "deed/card",
+            "deeds/card",
             {
                 "number": deed.id,
                 "what": deed.description,
@@ -283,8 +277,8 @@ async def _deed_card(ctx: Context, deed: Deed) -> Reply:
             },
         ),
         buttons=(
-            Button(Text("deed/button_approve"), "deed.approve", str(deed.id), "primary"),
-            Button(Text("deed/button_reject"), "deed.reject", str(deed.id), "danger"),
+            Button(Text("deeds/button_approve"), "deed.approve", str(deed.id), "primary"),
+            Button(Text("deeds/button_reject"), "deed.reject", str(deed.id), "danger"),
         ),
         to=ctx.personal,
     )
@@ -294,7 +288,7 @@ async def approve(ctx: Context) -> None:
     member, unit, _ = await _context(ctx)
     deed, doers = await _decidable(ctx, member, unit, number(ctx.event.value))
     if not await ctx.store.deeds.decide(deed.id, "approved", member.id, None, ctx.now()):
-        raise Refusal("deed/already_decided", number=deed.id)
+        raise Refusal("deeds/already_decided", number=deed.id)
     campaign = await ctx.store.campaigns.get(deed.campaign_id)
     deed_unit = await ctx.store.units.get(deed.unit_id)
     assert campaign is not None and deed_unit is not None
@@ -323,7 +317,7 @@ async def approve(ctx: Context) -> None:
             at=ctx.now(),
             ref=("deed", deed.id),
         )
-        ctx.notify(doer_id, "deed/approved_notice", number=deed.id, points=points)
+        ctx.notify(doer_id, "deeds/approved_notice", number=deed.id, points=points)
     if deed.reporter_member_id not in doers:
         await award_points(
             ctx.store,
@@ -337,9 +331,9 @@ async def approve(ctx: Context) -> None:
             at=ctx.now(),
             ref=("deed", deed.id),
         )
-        ctx.notify(deed.reporter_member_id, "deed/approved_reporter", number=deed.id)
+        ctx.notify(deed.reporter_member_id, "deeds/approved_reporter", number=deed.id)
     ctx.reply(
-        "deed/approved",
+        "deeds/approved",
         to=ctx.personal,
         replace_pressed=True,
         number=deed.id,
@@ -354,7 +348,7 @@ async def ask_reason(ctx: Context) -> None:
     await ctx.store.conversations.start(
         member.id, REJECT_FLOW, "reason", {"deed_id": deed.id}, ctx.now()
     )
-    ctx.reply("deed/ask_reason", to=ctx.personal, number=deed.id)
+    ctx.reply("deeds/ask_reason", to=ctx.personal, number=deed.id)
 
 
 async def reject_with_reason(ctx: Context) -> None:
@@ -363,13 +357,13 @@ async def reject_with_reason(ctx: Context) -> None:
     assert conversation is not None
     reason = ctx.event.text.strip()
     if not reason:
-        raise Refusal("deed/reason_needed")
+        raise Refusal("deeds/reason_needed")
     deed, _ = await _decidable(ctx, member, unit, int(conversation.data["deed_id"]))
     await ctx.store.conversations.end(member.id)
     if not await ctx.store.deeds.decide(deed.id, "rejected", member.id, reason, ctx.now()):
-        raise Refusal("deed/already_decided", number=deed.id)
-    ctx.reply("deed/rejected", to=ctx.personal, number=deed.id)
-    ctx.notify(deed.reporter_member_id, "deed/rejected_notice", number=deed.id, reason=reason)
+        raise Refusal("deeds/already_decided", number=deed.id)
+    ctx.reply("deeds/rejected", to=ctx.personal, number=deed.id)
+    ctx.notify(deed.reporter_member_id, "deeds/rejected_notice", number=deed.id, reason=reason)
 
 
 async def _decidable(
@@ -379,10 +373,10 @@ async def _decidable(
     if deed is None or deed.unit_id not in await _scope(ctx, member, unit):
         raise Refusal("errors/stale_button")
     if deed.status != "pending":
-        raise Refusal("deed/already_decided", number=deed.id)
+        raise Refusal("deeds/already_decided", number=deed.id)
     doers = await ctx.store.deeds.doers(deed.id)
     if member.id == deed.reporter_member_id or member.id in doers:
-        raise Refusal("deed/not_own")
+        raise Refusal("deeds/not_own")
     return deed, doers
 
 

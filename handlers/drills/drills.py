@@ -12,7 +12,7 @@ import logging
 
 from handlers.drills.choice import choose_item
 from handlers.framework.context import Context
-from handlers.framework.router import Router
+from handlers.framework.router import ANYWHERE, Router
 from handlers.shared.calendar import is_working_day, local_date, local_days, local_time
 from handlers.shared.ledger import award_points
 from handlers.shared.outbox import due_now, push_to_unit
@@ -30,18 +30,12 @@ GOOD_RATING = 4  # a scenario answer rated this close to the model counts as rig
 
 
 def register(router: Router) -> None:
-    router.command(
-        "drill",
-        show_today,
-        roles=STAFF_AND_ABOVE,
-        aliases=("演练", "晨会"),
-        help_template="help/line_drill",
-    )
-    router.action("drill.answer", answer_choice, roles=STAFF_AND_ABOVE)
-    router.action("drill.scenario", start_scenario, roles=STAFF_AND_ABOVE)
-    router.flow(SCENARIO_FLOW, scenario_answer, roles=STAFF_AND_ABOVE)
-    router.action("drill.rate", rate_scenario, roles=STAFF_AND_ABOVE)
-    router.keyword(("今日演练", "今天的演练", "today's drill", "drill"), "drill")
+    drills = router.feature("drills")
+    drills.command("drill", show_today, roles=STAFF_AND_ABOVE, menus=ANYWHERE)
+    drills.action("drill.answer", answer_choice, roles=STAFF_AND_ABOVE)
+    drills.action("drill.scenario", start_scenario, roles=STAFF_AND_ABOVE)
+    drills.flow(SCENARIO_FLOW, scenario_answer, roles=STAFF_AND_ABOVE)
+    drills.action("drill.rate", rate_scenario, roles=STAFF_AND_ABOVE)
 
 
 # --- the morning push ------------------------------------------------------------------------
@@ -101,7 +95,7 @@ async def _todays_drill(
 def drill_reply(drill: Drill, item: DrillItem, locale: str) -> Reply:
     """The drill as it is shown: a quiz, or a scenario with a button to answer it."""
     question = _in(item, "question", locale)
-    intro = Text("drill/intro", {"day": drill.local_date, "kind": item.kind})
+    intro = Text("drills/intro", {"day": drill.local_date, "kind": item.kind})
     if item.kind == "choice":
         assert item.answer is not None
         return Reply(
@@ -116,8 +110,8 @@ def drill_reply(drill: Drill, item: DrillItem, locale: str) -> Reply:
             ),
         )
     return Reply(
-        text=Text("drill/scenario", {"day": drill.local_date, "question": question}),
-        buttons=(Button(Text("drill/button_answer"), "drill.scenario", str(drill.id), "primary"),),
+        text=Text("drills/scenario", {"day": drill.local_date, "question": question}),
+        buttons=(Button(Text("drills/button_answer"), "drill.scenario", str(drill.id), "primary"),),
     )
 
 
@@ -133,14 +127,14 @@ async def show_today(ctx: Context) -> None:
     today = local_date(unit, ctx.now())
     campaign = await ctx.store.campaigns.current(member.organisation_id, today)
     if campaign is None or not _drill_day(campaign, unit, today):
-        ctx.private("drill/none_today", day=today)
+        ctx.private("drills/none_today", day=today)
         return
     drill = await _todays_drill(ctx.store, campaign, unit, today, ctx.now())
     item = await ctx.store.drills.item(drill.drill_item_id)
     assert item is not None
     previous = await ctx.store.drills.answer_of(drill.id, member.id)
     if previous is not None:
-        ctx.private("drill/already", correct=previous.correct, rating=previous.self_rating)
+        ctx.private("drills/already", correct=previous.correct, rating=previous.self_rating)
         return
     reply = drill_reply(drill, item, ctx.locale)
     ctx.replies.append(
@@ -172,7 +166,7 @@ async def answer_choice(ctx: Context) -> None:
         ctx, campaign, drill, member, correct, "drill_correct", points_of(campaign).drill_correct
     )
     ctx.reply(
-        "drill/graded",
+        "drills/graded",
         to=ctx.personal,
         correct=correct,
         right=item.options[(item.answer or 1) - 1][ctx.locale],
@@ -191,7 +185,7 @@ async def start_scenario(ctx: Context) -> None:
         member.id, SCENARIO_FLOW, "answer", {"drill_id": drill.id}, ctx.now()
     )
     ctx.reply(
-        "drill/scenario_prompt", to=Audience.PRIVATE, question=_in(item, "question", ctx.locale)
+        "drills/scenario_prompt", to=Audience.PRIVATE, question=_in(item, "question", ctx.locale)
     )
 
 
@@ -201,7 +195,7 @@ async def scenario_answer(ctx: Context) -> None:
     assert conversation is not None
     drill_id = int(conversation.data["drill_id"])
     if conversation.step == "rate":
-        ctx.reply("drill/rate_hint", buttons=_rating_buttons(drill_id))
+        ctx.reply("drills/rate_hint", buttons=_rating_buttons(drill_id))
         return
     drill, item, _ = await _open_drill(ctx, drill_id)
     text = ctx.event.text.strip()
@@ -209,7 +203,7 @@ async def scenario_answer(ctx: Context) -> None:
         conversation, "rate", {"drill_id": drill.id, "answer": text}, ctx.now()
     )
     ctx.reply(
-        "drill/model_answer",
+        "drills/model_answer",
         model=_in(item, "explanation", ctx.locale),
         buttons=_rating_buttons(drill.id),
     )
@@ -231,7 +225,7 @@ async def rate_scenario(ctx: Context) -> None:
             assert drill is not None
             await _already(ctx, drill, member)
             return
-        raise Refusal("drill/answer_first")
+        raise Refusal("drills/answer_first")
     drill, _, campaign = await _open_drill(ctx, drill_id)
     correct = rating >= GOOD_RATING
     answer_id = await ctx.store.drills.record_answer(
@@ -249,7 +243,7 @@ async def rate_scenario(ctx: Context) -> None:
     points = await _score_answer(
         ctx, campaign, drill, member, correct, "scenario_rated", points_of(campaign).scenario_rated
     )
-    ctx.reply("drill/rated", replace_pressed=True, rating=rating, **points)
+    ctx.reply("drills/rated", replace_pressed=True, rating=rating, **points)
 
 
 async def _score_answer(
@@ -312,7 +306,7 @@ async def _open_drill(ctx: Context, drill_id: int) -> tuple[Drill, DrillItem, Ca
     if drill is None:
         raise Refusal("errors/stale_button")
     if ctx.now() > drill.closes_at:
-        raise Refusal("drill/closed", closed_at=drill.closes_at, zone=_zone(ctx))
+        raise Refusal("drills/closed", closed_at=drill.closes_at, zone=_zone(ctx))
     item = await ctx.store.drills.item(drill.drill_item_id)
     campaign = await ctx.store.campaigns.get(drill.campaign_id)
     assert item is not None and campaign is not None
@@ -322,12 +316,12 @@ async def _open_drill(ctx: Context, drill_id: int) -> tuple[Drill, DrillItem, Ca
 async def _already(ctx: Context, drill: Drill, member: Member) -> None:
     previous = await ctx.store.drills.answer_of(drill.id, member.id)
     assert previous is not None
-    ctx.private("drill/already", correct=previous.correct, rating=previous.self_rating)
+    ctx.private("drills/already", correct=previous.correct, rating=previous.self_rating)
 
 
 def _rating_buttons(drill_id: int) -> tuple[Button, ...]:
     return tuple(
-        Button(Text("drill/button_rating", {"rating": r}), "drill.rate", f"{drill_id}:{r}")
+        Button(Text("drills/button_rating", {"rating": r}), "drill.rate", f"{drill_id}:{r}")
         for r in RATINGS
     )
 

@@ -46,8 +46,13 @@ class Context:
         today = local_date(unit, self.now()) if unit else self.now().date()
         campaign = await self.store.campaigns.current(self.member.organisation_id, today)
         if campaign is None:
-            raise Refusal("score/no_campaign")
+            raise Refusal("points/no_campaign")
         return campaign
+
+    def means(self, text: str, key: str) -> bool:
+        """Whether ``text`` is one of the words for ``key`` (``"points/detail"``) in any language:
+        the words live in ``messages/<locale>/<feature>/words.yaml``."""
+        return self.router.vocabulary.means(text, key)
 
     def now(self) -> dt.datetime:
         return self.clock.now()

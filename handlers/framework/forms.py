@@ -1,6 +1,6 @@
 """Forms one field at a time, for platforms without native forms (Telegram).
 
-The core turns a form reply into this flow: the form and the answers so far live in the
+The dispatcher turns a form reply into this flow: the form and the answers so far live in the
 database (a Conversation), so a half-filled form survives a restart or a switch of device. When
 the last field is answered, the form's own handler runs with the values, exactly as if a Slack
 modal had been submitted.
@@ -13,8 +13,6 @@ from handlers.framework.router import Router
 from kernel import EVERYONE, Button, Event, EventKind, Form, FormField, Refusal, Reply, Role, Text
 
 FLOW = "_form"
-SKIP = "-"
-CANCEL = ("/cancel", "/取消", "cancel", "取消")
 
 
 def register(router: Router) -> None:
@@ -36,7 +34,7 @@ async def start_form(ctx: Context, form: Form) -> None:
 async def typed(ctx: Context) -> None:
     form, values = await _state(ctx)
     text = ctx.event.text.strip()
-    if text.casefold() in CANCEL:
+    if ctx.means(text, "form/cancel"):
         await cancelled(ctx)
         return
     field = form.fields[len(values)]
@@ -46,7 +44,7 @@ async def typed(ctx: Context) -> None:
             raise Refusal("form/pick_hint", count=len(field.choices))
         await _store(ctx, form, values, field, value)
         return
-    if not text or text == SKIP:
+    if not text or ctx.means(text, "form/skip"):
         if field.required:
             raise Refusal("form/required")
         text = ""

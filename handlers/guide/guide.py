@@ -3,27 +3,20 @@
 from __future__ import annotations
 
 from handlers.framework.context import Context
-from handlers.framework.router import Router
+from handlers.framework.router import ANYWHERE, Router
 from kernel import EVERYONE, Text
 
 
 def register(router: Router) -> None:
-    router.command(
-        "help",
-        show_help,
-        roles=EVERYONE,
-        aliases=("帮助",),
-        help_template="help/line_help",
-        open_to_strangers=True,
-    )
-    router.keyword(("帮助", "help", "菜单", "menu"), "help")
+    guide = router.feature("guide")
+    guide.command("help", show_help, roles=EVERYONE, menus=ANYWHERE, open_to_strangers=True)
 
 
 async def show_help(ctx: Context) -> None:
     routes = ctx.router.commands_for(ctx.role)
     lines = [Text(route.help_template or "", {"command": route.name}) for route in routes]
     ctx.private(
-        "help/help",
+        "guide/help",
         lines=lines,
         role=Text(f"roles/{ctx.role}") if ctx.role else None,
         name=ctx.member.display_name if ctx.member else None,

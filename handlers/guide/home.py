@@ -13,13 +13,14 @@ from kernel import EVERYONE, Role
 
 
 def register(router: Router) -> None:
-    router.command("home", show_home, roles=EVERYONE, open_to_strangers=True)
+    guide = router.feature("guide")
+    guide.command("home", show_home, roles=EVERYONE, listed=False, open_to_strangers=True)
 
 
 async def show_home(ctx: Context) -> None:
     member, unit = ctx.member, ctx.unit
     if member is None or unit is None or member.role == Role.VOLUNTEER:
-        ctx.reply("home/stranger" if member is None else "home/volunteer")
+        ctx.reply("guide/home_stranger" if member is None else "guide/home_volunteer")
         return
     today = local_date(unit, ctx.now())
     campaign = await ctx.store.campaigns.current(member.organisation_id, today)
@@ -31,7 +32,7 @@ async def show_home(ctx: Context) -> None:
         drill is not None and await ctx.store.drills.answer_of(drill.id, member.id) is not None
     )
     ctx.reply(
-        "home/tab",
+        "guide/home_tab",
         name=member.display_name,
         unit=unit.name_zh if ctx.locale == "zh" else unit.name_en,
         total=total,

@@ -12,7 +12,7 @@ import datetime as dt
 
 from campaigns.schema import AssessmentRule
 from handlers.framework.context import Context
-from handlers.framework.router import Router
+from handlers.framework.router import IN_PRIVATE, Router
 from handlers.inspections.assessment import Outcome, assess, assessment_values
 from handlers.shared.calendar import local_date
 from handlers.shared.date_phrases import end_of_day
@@ -27,14 +27,9 @@ KINDS = ("mystery", "video", "cross")
 
 
 def register(router: Router) -> None:
-    router.command(
-        "inspect",
-        open_form,
-        roles=SUPERVISORS,
-        aliases=("检查", "考核"),
-        help_template="help/line_inspect",
-    )
-    router.action("inspect.submit", submit, roles=SUPERVISORS)
+    inspections = router.feature("inspections")
+    inspections.command("inspect", open_form, roles=SUPERVISORS, menus=IN_PRIVATE)
+    inspections.action("inspect.submit", submit, roles=SUPERVISORS)
 
 
 async def open_form(ctx: Context) -> None:
@@ -46,27 +41,32 @@ async def open_form(ctx: Context) -> None:
     ]
     items = await _stage_items(ctx, campaign, stage)
     fields = (
-        unit_choice("unit", Text("inspect/field_unit"), units),
+        unit_choice("unit", Text("inspections/field_unit"), units),
         FormField(
             "kind",
-            Text("inspect/field_kind"),
+            Text("inspections/field_kind"),
             "choice",
-            choices=tuple(Choice(k, Text(f"inspect/kind_{k}")) for k in KINDS),
+            choices=tuple(Choice(k, Text(f"inspections/kind_{k}")) for k in KINDS),
         ),
-        FormField("score", Text("inspect/field_score"), "number", max_length=6),
+        FormField("score", Text("inspections/field_score"), "number", max_length=6),
         FormField(
             "deducted",
-            Text("inspect/field_deducted"),
+            Text("inspections/field_deducted"),
             "multi_choice",
             required=False,
             choices=tuple(
-                Choice(item.key, Text("inspect/item", {"zh": item.text_zh, "en": item.text_en}))
+                Choice(item.key, Text("inspections/item", {"zh": item.text_zh, "en": item.text_en}))
                 for item in items
             ),
         ),
     )
     ctx.form(
-        Form("inspect.submit", Text("inspect/form_title"), fields, Text("inspect/form_submit"))
+        Form(
+            "inspect.submit",
+            Text("inspections/form_title"),
+            fields,
+            Text("inspections/form_submit"),
+        )
     )
 
 
@@ -120,10 +120,10 @@ async def submit(ctx: Context) -> None:
     if reached:
         await _reward_members(ctx, unit, campaign, inspection.id)
     notice = Text(
-        "inspect/notice",
+        "inspections/notice",
         {
             "number": inspection.id,
-            "kind": Text(f"inspect/kind_{kind}"),
+            "kind": Text(f"inspections/kind_{kind}"),
             "unit_zh": unit.name_zh,
             "unit_en": unit.name_en,
             "score": score,
@@ -132,7 +132,7 @@ async def submit(ctx: Context) -> None:
             "rank": values_for_rules["rank"],
             "unit_count": values_for_rules["unit_count"],
             "deducted": [
-                Text("inspect/item", {"zh": items[k].text_zh, "en": items[k].text_en})
+                Text("inspections/item", {"zh": items[k].text_zh, "en": items[k].text_en})
                 for k in deducted
             ],
             "repeated": len(repeated),
@@ -140,7 +140,7 @@ async def submit(ctx: Context) -> None:
             "rectifications": rectifications,
         },
     )
-    ctx.reply("inspect/recorded", to=ctx.personal, notice=notice)
+    ctx.reply("inspections/recorded", to=ctx.personal, notice=notice)
     await push_to_unit(
         ctx.store, unit, f"inspection:{inspection.id}", Reply(text=notice), ctx.now(), ctx.now()
     )
@@ -148,7 +148,7 @@ async def submit(ctx: Context) -> None:
 
 def _outcome_line(outcome: Outcome) -> Text:
     return Text(
-        "inspect/outcome",
+        "inspections/outcome",
         {
             "zh": outcome.name_zh,
             "en": outcome.name_en,
@@ -247,7 +247,7 @@ def _score(text: str) -> float:
     try:
         score = float(text.replace("分", "").strip())
     except ValueError:
-        raise Refusal("inspect/bad_score", given=text) from None
+        raise Refusal("inspections/bad_score", given=text) from None
     if not 0 <= score <= 100:
-        raise Refusal("inspect/bad_score", given=text)
+        raise Refusal("inspections/bad_score", given=text)
     return round(score, 1)

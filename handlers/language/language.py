@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 from handlers.framework.context import Context
-from handlers.framework.router import Router
+from handlers.framework.router import Menu, Router
 from handlers.shared.locale import normalise_locale
 from kernel import EVERYONE, Button, Text
 from messages import LOCALES
 
 
 def register(router: Router) -> None:
-    router.command(
-        "lang",
-        choose_language,
-        roles=EVERYONE,
-        aliases=("language", "语言"),
-        help_template="help/line_lang",
-    )
-    router.action("lang.set", set_language, roles=EVERYONE)
+    language = router.feature("language")
+    language.command("lang", choose_language, roles=EVERYONE, menus={Menu.PRIVATE})
+    language.action("lang.set", set_language, roles=EVERYONE)
 
 
 async def choose_language(ctx: Context) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 from handlers.framework.context import Context
-from handlers.framework.router import Router
+from handlers.framework.router import Menu, Router
 from handlers.shared.units import unit_name, unit_named
 from kernel import ADMINS, EVERYONE, Button, Refusal, Role, Text
 from storage.models import Unit
@@ -18,30 +18,22 @@ INVITATION_LIFETIME = dt.timedelta(days=7)
 
 
 def register(router: Router) -> None:
-    router.command(
-        "join",
-        offer_units,
-        roles=EVERYONE,
-        aliases=("加入",),
-        help_template="help/line_join",
-        open_to_strangers=True,
+    members = router.feature("members")
+    members.command(
+        "join", offer_units, roles=EVERYONE, menus={Menu.PRIVATE}, open_to_strangers=True
     )
-    router.action("join.unit", join_unit, roles=EVERYONE, open_to_strangers=True)
-    router.command("start", start, roles=EVERYONE, open_to_strangers=True)
-    router.command(
-        "invite", invite, roles=ADMINS, aliases=("邀请",), help_template="help/line_invite"
+    members.action("join.unit", join_unit, roles=EVERYONE, open_to_strangers=True)
+    members.command(
+        "start", start, roles=EVERYONE, listed=False, menus={Menu.PRIVATE}, open_to_strangers=True
     )
-    router.command(
-        "bind", bind_chat, roles=ADMINS, aliases=("绑定",), help_template="help/line_bind"
-    )
-    router.command(
-        "role", set_role, roles=ADMINS, aliases=("角色",), help_template="help/line_role"
-    )
+    members.command("invite", invite, roles=ADMINS)
+    members.command("bind", bind_chat, roles=ADMINS, menus={Menu.GROUP})
+    members.command("role", set_role, roles=ADMINS)
 
 
 async def offer_units(ctx: Context) -> None:
     if ctx.member is not None:
-        ctx.private("join/already", unit=unit_name(ctx.unit, ctx.locale) if ctx.unit else "")
+        ctx.private("members/already", unit=unit_name(ctx.unit, ctx.locale) if ctx.unit else "")
         return
     units = await _joinable_units(ctx)
     chat_unit = await ctx.store.units.for_chat(
@@ -50,15 +42,15 @@ async def offer_units(ctx: Context) -> None:
     if chat_unit is not None:
         units = [chat_unit] + [u for u in units if u.id != chat_unit.id]
     buttons = tuple(
-        Button(Text("join/unit", {"zh": u.name_zh, "en": u.name_en}), "join.unit", str(u.id))
+        Button(Text("members/unit", {"zh": u.name_zh, "en": u.name_en}), "join.unit", str(u.id))
         for u in units[:MAX_CHOICES]
     )
-    ctx.reply("join/pick", to=ctx.personal, buttons=buttons)
+    ctx.reply("members/pick", to=ctx.personal, buttons=buttons)
 
 
 async def join_unit(ctx: Context) -> None:
     if ctx.member is not None:
-        ctx.private("join/already", unit=unit_name(ctx.unit, ctx.locale) if ctx.unit else "")
+        ctx.private("members/already", unit=unit_name(ctx.unit, ctx.locale) if ctx.unit else "")
         return
     units = {u.id: u for u in await _joinable_units(ctx)}
     unit = units.get(int(ctx.event.value)) if ctx.event.value.isdigit() else None
@@ -88,7 +80,7 @@ async def _enrol(ctx: Context, unit: Unit, role: Role, *, replace_pressed: bool 
     )
     ctx.member, ctx.unit = member, unit
     ctx.reply(
-        "join/joined",
+        "members/joined",
         to=ctx.personal,
         replace_pressed=replace_pressed,
         unit=unit_name(unit, ctx.locale),
@@ -99,14 +91,14 @@ async def start(ctx: Context) -> None:
     """``/start`` (Telegram's first message) and ``/start <code>`` deep links that join a unit."""
     code = ctx.event.args.strip()
     if ctx.member is not None:
-        ctx.private("join/already", unit=unit_name(ctx.unit, ctx.locale) if ctx.unit else "")
+        ctx.private("members/already", unit=unit_name(ctx.unit, ctx.locale) if ctx.unit else "")
         return
     if not code:
         await offer_units(ctx)
         return
     invitation = await ctx.store.invites.valid(code, ctx.now())
     if invitation is None:
-        raise Refusal("join/bad_code")
+        raise Refusal("members/bad_code")
     unit = await ctx.store.units.get(invitation.unit_id)
     assert unit is not None
     await _enrol(ctx, unit, Role(invitation.role))
@@ -123,7 +115,7 @@ async def invite(ctx: Context) -> None:
     unit = unit_named(units, " ".join(words))
     if unit is None:
         raise Refusal(
-            "join/unknown_unit", given=" ".join(words), units=", ".join(u.key for u in units)
+            "members/unknown_unit", given=" ".join(words), units=", ".join(u.key for u in units)
         )
     code = await ctx.store.invites.create(
         unit_id=unit.id,
@@ -133,7 +125,7 @@ async def invite(ctx: Context) -> None:
         now=ctx.now(),
     )
     ctx.private(
-        "join/invitation",
+        "members/invitation",
         code=code.code,
         unit=unit_name(unit, ctx.locale),
         role=Text(f"roles/{role}"),
@@ -146,20 +138,24 @@ async def bind_chat(ctx: Context) -> None:
     """``/bind <unit>`` in a group chat: its drills, notices and summaries come here."""
     assert ctx.member is not None
     if not ctx.event.chat.is_group:
-        raise Refusal("join/bind_in_group")
+        raise Refusal("members/bind_in_group")
     units = await ctx.store.units.of_organisation(ctx.member.organisation_id)
     unit = unit_named(units, ctx.event.args)
     if unit is None:
         raise Refusal(
-            "join/unknown_unit", given=ctx.event.args.strip(), units=", ".join(u.key for u in units)
+            "members/unknown_unit",
+            given=ctx.event.args.strip(),
+            units=", ".join(u.key for u in units),
         )
     chat = ctx.event.chat
     if not await ctx.store.units.bind_chat(
         unit.id, chat.platform, chat.workspace, chat.chat_id, ctx.now()
     ):
         current = await ctx.store.units.for_chat(chat.platform, chat.workspace, chat.chat_id)
-        raise Refusal("join/already_bound", unit=unit_name(current, ctx.locale) if current else "")
-    ctx.reply("join/bound", unit=unit_name(unit, ctx.locale))
+        raise Refusal(
+            "members/already_bound", unit=unit_name(current, ctx.locale) if current else ""
+        )
+    ctx.reply("members/bound", unit=unit_name(unit, ctx.locale))
 
 
 async def set_role(ctx: Context) -> None:
@@ -169,17 +165,17 @@ async def set_role(ctx: Context) -> None:
     try:
         role = Role(role_text.strip().casefold())
     except ValueError:
-        raise Refusal("join/role_usage") from None
+        raise Refusal("members/role_usage") from None
     people = await ctx.store.members.named(ctx.member.organisation_id, name.strip().lstrip("@"))
     if len(people) != 1:
-        raise Refusal("join/which_member", given=name.strip(), count=len(people))
+        raise Refusal("members/which_member", given=name.strip(), count=len(people))
     person = people[0]
     person.role = role
     person.is_unit_head = role == Role.SUPERVISOR and person.is_unit_head
     ctx.reply(
-        "join/role_set", to=ctx.personal, name=person.display_name, role=Text(f"roles/{role}")
+        "members/role_set", to=ctx.personal, name=person.display_name, role=Text(f"roles/{role}")
     )
-    ctx.notify(person.id, "join/role_notice", role=Text(f"roles/{role}"))
+    ctx.notify(person.id, "members/role_notice", role=Text(f"roles/{role}"))
 
 
 async def _joinable_units(ctx: Context) -> list[Unit]:
@@ -192,7 +188,7 @@ async def _joinable_units(ctx: Context) -> list[Unit]:
     elif len(organisations) == 1:
         organisation_id = organisations[0].id
     else:
-        raise Refusal("join/ask_in_group")
+        raise Refusal("members/ask_in_group")
     units = await ctx.store.units.of_organisation(organisation_id)
     parents = {u.parent_id for u in units}
     return [u for u in units if u.id not in parents]  # people belong to the units at the leaves

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 
 from handlers.framework.context import Context
-from handlers.framework.router import Router
+from handlers.framework.router import IN_PRIVATE, Menu, Router
 from handlers.shared.calendar import local_date
 from handlers.shared.ledger import award_points
 from handlers.shared.outbox import queue_private
@@ -45,27 +45,16 @@ RATINGS = (1, 2, 3, 4, 5)
 
 
 def register(router: Router) -> None:
-    router.command(
-        "observe",
-        open_form,
-        roles=EVERYONE,
-        aliases=("监督", "反馈"),
-        help_template="help/line_observe",
-    )
-    router.action("observe.submit", submit, roles=EVERYONE)
-    router.flow(PHOTO_FLOW, attach_photo, roles=EVERYONE)
-    router.action("observe.rate", rate, roles=EVERYONE)
-    router.command(
-        "observations",
-        list_open,
-        roles=SUPERVISORS,
-        aliases=("监督意见", "complaints"),
-        help_template="help/line_observations",
-    )
-    router.action("observe.claim", claim, roles=SUPERVISORS)
-    router.action("observe.close", ask_resolution, roles=SUPERVISORS)
-    router.flow(CLOSE_FLOW, close_with_resolution, roles=SUPERVISORS)
-    router.action("observe.credit", credit_praise, roles=SUPERVISORS)
+    observations = router.feature("observations")
+    observations.command("observe", open_form, roles=EVERYONE, menus=IN_PRIVATE)
+    observations.action("observe.submit", submit, roles=EVERYONE)
+    observations.flow(PHOTO_FLOW, attach_photo, roles=EVERYONE)
+    observations.action("observe.rate", rate, roles=EVERYONE)
+    observations.command("observations", list_open, roles=SUPERVISORS, menus={Menu.PRIVATE})
+    observations.action("observe.claim", claim, roles=SUPERVISORS)
+    observations.action("observe.close", ask_resolution, roles=SUPERVISORS)
+    observations.flow(CLOSE_FLOW, close_with_resolution, roles=SUPERVISORS)
+    observations.action("observe.credit", credit_praise, roles=SUPERVISORS)
 
 
 # --- reporting -----------------------------------------------------------------------------------
@@ -73,32 +62,37 @@ def register(router: Router) -> None:
 
 async def open_form(ctx: Context) -> None:
     member, _ = await _context(ctx)
-    if ctx.event.args.strip().casefold() in ("mine", "我的"):
+    if ctx.means(ctx.event.args, "observations/mine"):
         await _list_mine(ctx, member)
         return
     units = await ctx.store.units.of_organisation(member.organisation_id)
     units.sort(key=lambda u: (u.id != member.unit_id, u.depth, u.id))
     fields = (
-        unit_choice("unit", Text("observe/field_unit"), units),
+        unit_choice("unit", Text("observations/field_unit"), units),
         FormField(
             "kind",
-            Text("observe/field_kind"),
+            Text("observations/field_kind"),
             "choice",
-            choices=tuple(Choice(kind, Text(f"observe/kind_{kind}")) for kind in KINDS),
+            choices=tuple(Choice(kind, Text(f"observations/kind_{kind}")) for kind in KINDS),
         ),
-        FormField("text", Text("observe/field_text"), "long_text", max_length=MAX_TEXT),
+        FormField("text", Text("observations/field_text"), "long_text", max_length=MAX_TEXT),
         FormField(
             "anonymous",
-            Text("observe/field_anonymous"),
+            Text("observations/field_anonymous"),
             "choice",
             choices=(
-                Choice("no", Text("observe/anonymous_no")),
-                Choice("yes", Text("observe/anonymous_yes")),
+                Choice("no", Text("observations/anonymous_no")),
+                Choice("yes", Text("observations/anonymous_yes")),
             ),
         ),
     )
     ctx.form(
-        Form("observe.submit", Text("observe/form_title"), fields, Text("observe/form_submit"))
+        Form(
+            "observe.submit",
+            Text("observations/form_title"),
+            fields,
+            Text("observations/form_submit"),
+        )
     )
 
 
@@ -111,7 +105,7 @@ async def submit(ctx: Context) -> None:
     if unit is None or unit.organisation_id != member.organisation_id or kind not in KINDS:
         raise Refusal("errors/stale_button")
     if not text:
-        raise Refusal("observe/text_needed")
+        raise Refusal("observations/text_needed")
     if len(text) > MAX_TEXT:  # the form says so, but not every platform checks
         raise Refusal("errors/too_long", limit=MAX_TEXT)
     anonymous = values.get("anonymous") == "yes"
@@ -149,7 +143,7 @@ async def submit(ctx: Context) -> None:
         member.id, PHOTO_FLOW, "photo", {"observation_id": observation.id}, ctx.now()
     )
     ctx.reply(
-        "observe/saved",
+        "observations/saved",
         to=ctx.personal,
         number=observation.id,
         hours=deadlines.observation_close_hours,
@@ -170,10 +164,10 @@ def _new_notice(
 ) -> Reply:
     return Reply(
         text=Text(
-            "observe/new_notice",
+            "observations/new_notice",
             {
                 "number": observation.id,
-                "kind": Text(f"observe/kind_{observation.kind}"),
+                "kind": Text(f"observations/kind_{observation.kind}"),
                 "unit_zh": unit.name_zh,
                 "unit_en": unit.name_en,
                 "text": observation.text,
@@ -183,7 +177,9 @@ def _new_notice(
             },
         ),
         buttons=(
-            Button(Text("observe/button_claim"), "observe.claim", str(observation.id), "primary"),
+            Button(
+                Text("observations/button_claim"), "observe.claim", str(observation.id), "primary"
+            ),
         ),
         member_id=to_member,
     )
@@ -196,24 +192,24 @@ async def attach_photo(ctx: Context) -> None:
     await ctx.store.conversations.end(member.id)
     observation = await ctx.store.observations.get(int(conversation.data["observation_id"]))
     if observation is None or ctx.event.photo_ref is None:
-        ctx.private("observe/no_photo")
+        ctx.private("observations/no_photo")
         return
     observation.photo_ref = ctx.event.photo_ref
-    ctx.private("observe/photo_saved", number=observation.id)
+    ctx.private("observations/photo_saved", number=observation.id)
 
 
 async def _list_mine(ctx: Context, member: Member) -> None:
     mine = await ctx.store.observations.of_observer(member.id, LIST_LIMIT)
     if not mine:
-        ctx.private("observe/none_mine")
+        ctx.private("observations/none_mine")
         return
     lines = [
         Text(
-            "observe/mine_line",
+            "observations/mine_line",
             {
                 "number": o.id,
-                "kind": Text(f"observe/kind_{o.kind}"),
-                "status": Text(f"observe/status_{o.status}"),
+                "kind": Text(f"observations/kind_{o.kind}"),
+                "status": Text(f"observations/status_{o.status}"),
                 "text": o.text,
                 "resolution": o.resolution,
                 "rating": o.rating,
@@ -221,7 +217,7 @@ async def _list_mine(ctx: Context, member: Member) -> None:
         )
         for o in mine
     ]
-    ctx.private("observe/mine", lines=lines)
+    ctx.private("observations/mine", lines=lines)
 
 
 async def rate(ctx: Context) -> None:
@@ -231,8 +227,8 @@ async def rate(ctx: Context) -> None:
     if rating not in RATINGS:
         raise Refusal("errors/stale_button")
     if not await ctx.store.observations.rate(number(observation_id), member.id, rating):
-        raise Refusal("observe/already_rated")
-    ctx.reply("observe/rated", to=ctx.personal, replace_pressed=True, rating=rating)
+        raise Refusal("observations/already_rated")
+    ctx.reply("observations/rated", to=ctx.personal, replace_pressed=True, rating=rating)
 
 
 # --- handling: claim, close, credit praise ------------------------------------------------
@@ -243,17 +239,19 @@ async def list_open(ctx: Context) -> None:
     scope = await _scope(ctx, member)
     pending = await ctx.store.observations.not_closed_in(scope)
     if not pending:
-        ctx.private("observe/none_open")
+        ctx.private("observations/none_open")
         return
-    ctx.private("observe/open_count", count=len(pending))
+    ctx.private("observations/open_count", count=len(pending))
     for observation in pending[:LIST_LIMIT]:
         unit = await ctx.store.units.get(observation.unit_id)
         assert unit is not None
         mine = observation.claimed_by_member_id == member.id
         button = (
-            Button(Text("observe/button_close"), "observe.close", str(observation.id), "primary")
+            Button(
+                Text("observations/button_close"), "observe.close", str(observation.id), "primary"
+            )
             if mine
-            else Button(Text("observe/button_claim"), "observe.claim", str(observation.id))
+            else Button(Text("observations/button_claim"), "observe.claim", str(observation.id))
         )
         claimer = (
             await ctx.store.members.get(observation.claimed_by_member_id)
@@ -263,10 +261,10 @@ async def list_open(ctx: Context) -> None:
         ctx.replies.append(
             Reply(
                 text=Text(
-                    "observe/card",
+                    "observations/card",
                     {
                         "number": observation.id,
-                        "kind": Text(f"observe/kind_{observation.kind}"),
+                        "kind": Text(f"observations/kind_{observation.kind}"),
                         "unit_zh": unit.name_zh,
                         "unit_en": unit.name_en,
                         "text": observation.text,
@@ -293,21 +291,23 @@ async def claim(ctx: Context) -> None:
             else None
         )
         raise Refusal(
-            "observe/already_claimed",
+            "observations/already_claimed",
             number=observation.id,
             owner=owner.display_name if owner else "",
         )
     unit = await ctx.store.units.get(observation.unit_id)
     assert unit is not None
     ctx.reply(
-        "observe/claimed",
+        "observations/claimed",
         to=ctx.personal,
         replace_pressed=True,
         number=observation.id,
         due=observation.due_at,
         zone=unit.timezone,
         buttons=(
-            Button(Text("observe/button_close"), "observe.close", str(observation.id), "primary"),
+            Button(
+                Text("observations/button_close"), "observe.close", str(observation.id), "primary"
+            ),
         ),
     )
 
@@ -318,7 +318,7 @@ async def ask_resolution(ctx: Context) -> None:
     await ctx.store.conversations.start(
         member.id, CLOSE_FLOW, "resolution", {"observation_id": observation.id}, ctx.now()
     )
-    ctx.reply("observe/ask_resolution", to=ctx.personal, number=observation.id)
+    ctx.reply("observations/ask_resolution", to=ctx.personal, number=observation.id)
 
 
 async def close_with_resolution(ctx: Context) -> None:
@@ -327,7 +327,7 @@ async def close_with_resolution(ctx: Context) -> None:
     assert conversation is not None
     resolution = ctx.event.text.strip()
     if not resolution:
-        raise Refusal("observe/resolution_needed")
+        raise Refusal("observations/resolution_needed")
     observation = await _owned(ctx, member, int(conversation.data["observation_id"]))
     await ctx.store.conversations.end(member.id)
     if observation.kind == "praise":
@@ -347,15 +347,17 @@ async def close_with_resolution(ctx: Context) -> None:
         buttons = (
             *(
                 Button(
-                    Text("observe/credit_member", {"name": m.display_name}),
+                    Text("observations/credit_member", {"name": m.display_name}),
                     "observe.credit",
                     f"{observation.id}:{m.id}",
                 )
                 for m in people
             ),
-            Button(Text("observe/credit_nobody"), "observe.credit", f"{observation.id}:0"),
+            Button(Text("observations/credit_nobody"), "observe.credit", f"{observation.id}:0"),
         )
-        ctx.reply("observe/ask_credit", to=ctx.personal, buttons=buttons, number=observation.id)
+        ctx.reply(
+            "observations/ask_credit", to=ctx.personal, buttons=buttons, number=observation.id
+        )
         return
     await _close(ctx, member, campaign, observation, resolution, None)
 
@@ -400,9 +402,11 @@ async def _close(
             at=ctx.now(),
             ref=("observation", observation.id),
         )
-        ctx.notify(praised, "observe/praised_notice", number=observation.id, text=observation.text)
+        ctx.notify(
+            praised, "observations/praised_notice", number=observation.id, text=observation.text
+        )
     ctx.reply(
-        "observe/closed",
+        "observations/closed",
         to=ctx.personal,
         number=observation.id,
         late=ctx.now() > observation.due_at,
@@ -410,11 +414,11 @@ async def _close(
     ctx.replies.append(
         Reply(
             text=Text(
-                "observe/closed_notice", {"number": observation.id, "resolution": resolution}
+                "observations/closed_notice", {"number": observation.id, "resolution": resolution}
             ),
             buttons=tuple(
                 Button(
-                    Text("observe/button_rating", {"rating": r}),
+                    Text("observations/button_rating", {"rating": r}),
                     "observe.rate",
                     f"{observation.id}:{r}",
                 )
@@ -428,9 +432,9 @@ async def _close(
 async def _owned(ctx: Context, member: Member, observation_id: int) -> Observation:
     observation = await _in_scope(ctx, member, observation_id)
     if observation.status == "closed":
-        raise Refusal("observe/already_closed", number=observation.id)
+        raise Refusal("observations/already_closed", number=observation.id)
     if observation.claimed_by_member_id != member.id:
-        raise Refusal("observe/claim_first", number=observation.id)
+        raise Refusal("observations/claim_first", number=observation.id)
     return observation
 
 
@@ -492,7 +496,7 @@ async def escalate_overdue(store: Store, window: Window) -> None:
                 member_id=person.id,
                 reply=Reply(
                     text=Text(
-                        "observe/escalated_notice",
+                        "observations/escalated_notice",
                         {
                             "number": observation.id,
                             "unit_zh": origin.name_zh,

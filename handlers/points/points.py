@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 from handlers.framework.context import Context
-from handlers.framework.router import Router
+from handlers.framework.router import ANYWHERE, Router
 from handlers.shared.calendar import local_date, local_time
 from handlers.shared.streaks import current_streak
 from kernel import STAFF_AND_ABOVE, Button, Text
@@ -21,23 +21,10 @@ DETAIL_ROWS = 10
 
 
 def register(router: Router) -> None:
-    router.command(
-        "score",
-        show_score,
-        roles=STAFF_AND_ABOVE,
-        aliases=("积分", "分数", "myscore"),
-        help_template="help/line_score",
-    )
-    router.command(
-        "leaderboard",
-        show_leaderboard,
-        roles=STAFF_AND_ABOVE,
-        aliases=("排行榜", "rank", "top"),
-        help_template="help/line_leaderboard",
-    )
-    router.keyword(("我的积分", "我的分数", "my score", "my points", "score"), "score")
-    router.action("leaderboard.name", set_name_shown, roles=STAFF_AND_ABOVE)
-    router.keyword(("排行榜", "leaderboard"), "leaderboard")
+    points = router.feature("points")
+    points.command("score", show_score, roles=STAFF_AND_ABOVE, menus=ANYWHERE)
+    points.command("leaderboard", show_leaderboard, roles=STAFF_AND_ABOVE, menus=ANYWHERE)
+    points.action("leaderboard.name", set_name_shown, roles=STAFF_AND_ABOVE)
 
 
 async def _campaign(ctx: Context) -> tuple[Member, Unit, Campaign, dt.date]:
@@ -48,13 +35,13 @@ async def _campaign(ctx: Context) -> tuple[Member, Unit, Campaign, dt.date]:
 async def show_score(ctx: Context) -> None:
     member, unit, campaign, today = await _campaign(ctx)
     ledger = ctx.store.ledger
-    if ctx.event.args.strip().casefold() in ("detail", "details", "明细", "详情"):
+    if ctx.means(ctx.event.args, "points/detail"):
         entries = await ledger.recent(campaign.id, member.id, DETAIL_ROWS)
         ctx.private(
-            "score/detail",
+            "points/detail",
             entries=[
                 Text(
-                    "score/detail_line",
+                    "points/detail_line",
                     {"day": e.local_date, "points": e.points, "rule": Text(f"rules/{e.rule}")},
                 )
                 for e in entries
@@ -76,7 +63,7 @@ async def show_score(ctx: Context) -> None:
             [unit.id], local_time(unit, stage.starts_on, "00:00"), ctx.now()
         )
     ctx.private(
-        "score/score",
+        "points/score",
         unit_score=unit_score,
         checks=checks,
         total=sum(by_source.values()),
@@ -92,7 +79,7 @@ async def show_score(ctx: Context) -> None:
         organisation_rank=_rank_of(organisation_ranking, member.id),
         organisation_size=len(organisation_ranking),
         sources=[
-            Text("score/source_line", {"source": Text(f"sources/{s}"), "points": by_source[s]})
+            Text("points/source_line", {"source": Text(f"sources/{s}"), "points": by_source[s]})
             for s in SOURCES
             if by_source.get(s)
         ],
@@ -103,9 +90,9 @@ async def show_score(ctx: Context) -> None:
 
 async def show_leaderboard(ctx: Context) -> None:
     member, unit, campaign, _ = await _campaign(ctx)
-    choice = ctx.event.args.strip().casefold()
-    if choice in ("hide", "隐藏", "show", "显示"):
-        _show_name(ctx, member, shown=choice in ("show", "显示"))
+    choice = ctx.event.args
+    if ctx.means(choice, "points/hide") or ctx.means(choice, "points/show"):
+        _show_name(ctx, member, shown=ctx.means(choice, "points/show"))
         return
     members = await ctx.store.ledger.standings(campaign.id, [unit.id])
     units = await ctx.store.units.of_organisation(member.organisation_id)
@@ -113,13 +100,13 @@ async def show_leaderboard(ctx: Context) -> None:
     unit_rows = await ctx.store.ledger.unit_standings(campaign.id, [u.id for u in units])
     toggle = "show" if member.hide_name else "hide"
     ctx.reply(
-        "score/leaderboard",
+        "points/leaderboard",
         to=ctx.personal,
-        buttons=(Button(Text(f"score/button_{toggle}"), "leaderboard.name", toggle),),
+        buttons=(Button(Text(f"points/button_{toggle}"), "leaderboard.name", toggle),),
         unit=names[unit.id],
         members=[
             Text(
-                "score/member_line",
+                "points/member_line",
                 {
                     "rank": _rank_of(members, row.member_id),
                     "name": shown_name(row),
@@ -132,7 +119,7 @@ async def show_leaderboard(ctx: Context) -> None:
         my_rank=_rank_of(members, member.id),
         units=[
             Text(
-                "score/unit_line",
+                "points/unit_line",
                 {
                     "rank": 1 + sum(1 for other in unit_rows if other.per_member > row.per_member),
                     "name": names[row.unit_id],
@@ -154,7 +141,7 @@ def _show_name(ctx: Context, member: Member, *, shown: bool, replace_pressed: bo
     """A member may hide their name from leaderboards; it then shows as initials."""
     member.hide_name = not shown
     ctx.reply(
-        "score/name_shown" if shown else "score/name_hidden",
+        "points/name_shown" if shown else "points/name_hidden",
         to=ctx.personal,
         replace_pressed=replace_pressed,
     )

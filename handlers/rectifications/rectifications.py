@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 from handlers.framework.context import Context
-from handlers.framework.router import Router
+from handlers.framework.router import IN_PRIVATE, Router
 from handlers.shared.calendar import local_date
 from handlers.shared.ledger import award_points
 from handlers.shared.outbox import queue_private
@@ -23,23 +23,17 @@ LIST_LIMIT = 15
 
 
 def register(router: Router) -> None:
-    router.command(
-        "fix",
-        list_mine,
-        roles=STAFF_AND_ABOVE,
-        aliases=("整改",),
-        help_template="help/line_fix",
-    )
-    router.action("fix.close", ask_close_note, roles=STAFF_AND_ABOVE)
-    router.flow(FLOW, close_with_note, roles=STAFF_AND_ABOVE)
-    router.action("fix.reopen", reopen, roles=SUPERVISORS)
-    router.keyword(("我的整改", "my fixes"), "fix")
+    rectifications = router.feature("rectifications")
+    rectifications.command("fix", list_mine, roles=STAFF_AND_ABOVE, menus=IN_PRIVATE)
+    rectifications.action("fix.close", ask_close_note, roles=STAFF_AND_ABOVE)
+    rectifications.flow(FLOW, close_with_note, roles=STAFF_AND_ABOVE)
+    rectifications.action("fix.reopen", reopen, roles=SUPERVISORS)
 
 
 async def list_mine(ctx: Context) -> None:
     member = _member(ctx)
     args = ctx.event.args.strip()
-    if args.casefold() in ("closed", "已关闭", "reopen"):
+    if ctx.means(args, "rectifications/closed"):
         await _list_closed(ctx, member)
         return
     if args:
@@ -52,15 +46,15 @@ async def list_mine(ctx: Context) -> None:
         return
     mine = await ctx.store.rectifications.open_owned_by(member.id)
     if not mine:
-        ctx.private("fix/none_open", supervisor=ctx.role in SUPERVISORS)
+        ctx.private("rectifications/none_open", supervisor=ctx.role in SUPERVISORS)
         return
     zone = ctx.unit.timezone if ctx.unit else "UTC"
     lines = [await _line(ctx, r, zone) for r in mine[:LIST_LIMIT]]
     buttons = tuple(
-        Button(Text("fix/button_close", {"number": r.id}), "fix.close", str(r.id))
+        Button(Text("rectifications/button_close", {"number": r.id}), "fix.close", str(r.id))
         for r in mine[:LIST_LIMIT]
     )
-    ctx.reply("fix/list", to=ctx.personal, buttons=buttons, lines=lines, count=len(mine))
+    ctx.reply("rectifications/list", to=ctx.personal, buttons=buttons, lines=lines, count=len(mine))
 
 
 async def ask_close_note(ctx: Context) -> None:
@@ -73,7 +67,7 @@ async def _start_close(ctx: Context, member: Member, rectification: Rectificatio
     await ctx.store.conversations.start(
         member.id, FLOW, "note", {"rectification_id": rectification.id}, ctx.now()
     )
-    ctx.reply("fix/ask_note", to=ctx.personal, number=rectification.id)
+    ctx.reply("rectifications/ask_note", to=ctx.personal, number=rectification.id)
 
 
 async def close_with_note(ctx: Context) -> None:
@@ -82,7 +76,7 @@ async def close_with_note(ctx: Context) -> None:
     assert conversation is not None
     note = ctx.event.text.strip()
     if not note:
-        raise Refusal("fix/note_needed")
+        raise Refusal("rectifications/note_needed")
     rectification = await _owned_open(ctx, member, int(conversation.data["rectification_id"]))
     await ctx.store.conversations.end(member.id)
     await _close(ctx, member, rectification, note)
@@ -111,11 +105,11 @@ async def _close(ctx: Context, member: Member, rectification: Rectification, not
             ref=("rectification", rectification.id),
         ):
             points = rule_points
-    ctx.reply("fix/closed", to=ctx.personal, number=rectification.id, points=points)
+    ctx.reply("rectifications/closed", to=ctx.personal, number=rectification.id, points=points)
     if rectification.created_by_member_id != member.id:
         ctx.notify(
             rectification.created_by_member_id,
-            "fix/closed_notice",
+            "rectifications/closed_notice",
             number=rectification.id,
             by=member.display_name,
             note=note,
@@ -129,15 +123,20 @@ async def _list_closed(ctx: Context, member: Member) -> None:
     units = await ctx.store.units.subtree_ids(member.unit_id)
     closed = (await ctx.store.rectifications.in_units(units, "closed"))[-LIST_LIMIT:]
     if not closed:
-        ctx.private("fix/none_closed")
+        ctx.private("rectifications/none_closed")
         return
     zone = ctx.unit.timezone if ctx.unit else "UTC"
     lines = [await _line(ctx, r, zone) for r in closed]
     buttons = tuple(
-        Button(Text("fix/button_reopen", {"number": r.id}), "fix.reopen", str(r.id), "danger")
+        Button(
+            Text("rectifications/button_reopen", {"number": r.id}),
+            "fix.reopen",
+            str(r.id),
+            "danger",
+        )
         for r in closed
     )
-    ctx.reply("fix/closed_list", to=ctx.personal, buttons=buttons, lines=lines)
+    ctx.reply("rectifications/closed_list", to=ctx.personal, buttons=buttons, lines=lines)
 
 
 async def reopen(ctx: Context) -> None:
@@ -151,12 +150,14 @@ async def reopen(ctx: Context) -> None:
     ):
         raise Refusal("errors/not_allowed", command="fix")
     if rectification.status != "closed":
-        raise Refusal("fix/not_closed", number=rectification.id)
+        raise Refusal("rectifications/not_closed", number=rectification.id)
     ctx.store.rectifications.reopen(rectification)
-    ctx.reply("fix/reopened", to=ctx.personal, replace_pressed=True, number=rectification.id)
+    ctx.reply(
+        "rectifications/reopened", to=ctx.personal, replace_pressed=True, number=rectification.id
+    )
     ctx.notify(
         rectification.owner_member_id,
-        "fix/reopened_notice",
+        "rectifications/reopened_notice",
         number=rectification.id,
         by=member.display_name,
     )
@@ -170,7 +171,7 @@ async def _line(ctx: Context, rectification: Rectification, zone: str) -> Text:
         else rectification.description
     )
     return Text(
-        "fix/line",
+        "rectifications/line",
         {
             "number": rectification.id,
             "what": what,
@@ -185,14 +186,14 @@ async def _line(ctx: Context, rectification: Rectification, zone: str) -> Text:
 async def _owned_open(ctx: Context, member: Member, rectification_id: int) -> Rectification:
     rectification = await ctx.store.rectifications.get(rectification_id)
     if rectification is None or rectification.owner_member_id != member.id:
-        raise Refusal("fix/not_yours", number=rectification_id)
+        raise Refusal("rectifications/not_yours", number=rectification_id)
     if rectification.status != "open":
-        raise Refusal("fix/already_closed", number=rectification_id)
+        raise Refusal("rectifications/already_closed", number=rectification_id)
     return rectification
 
 
 def number_or_which(value: str) -> int:
-    return number(value, "fix/which")
+    return number(value, "rectifications/which")
 
 
 def _member(ctx: Context) -> Member:
@@ -235,7 +236,11 @@ async def remind_rectification_owners(store: Store, window: Window) -> None:
         for label, moment in moments:
             if not window.covers(moment) or moment < stale_before:
                 continue
-            template = "fix/reminder_before" if label == "before" else "fix/reminder_overdue"
+            template = (
+                "rectifications/reminder_before"
+                if label == "before"
+                else "rectifications/reminder_overdue"
+            )
             reply = Reply(
                 text=Text(
                     template,

@@ -12,7 +12,7 @@ import logging
 from zoneinfo import ZoneInfo
 
 from handlers.framework.context import Context
-from handlers.framework.router import Router
+from handlers.framework.router import Menu, Router
 from handlers.shared.date_phrases import When, parse_when
 from handlers.shared.outbox import push_to_unit, queue_private
 from handlers.shared.plan import deadlines_of
@@ -23,47 +23,34 @@ from storage.store import Store
 log = logging.getLogger(__name__)
 
 FLOW = "remind.confirm"
-ME = ("me", "myself", "自己", "我")
-EVERYONE_BELOW = ("all", "everyone", "everybody", "所有人", "全部", "大家")
 MAX_TEXT = 500
 GRACE = dt.timedelta(hours=2)  # without a campaign: a reminder missed longer is skipped
 
 
 def register(router: Router) -> None:
-    router.command(
-        "remind",
-        ask_reminder,
-        roles=SUPERVISORS,
-        aliases=("提醒",),
-        help_template="help/line_remind",
-    )
-    router.action("remind.save", save, roles=SUPERVISORS)
-    router.action("remind.drop", drop_draft, roles=SUPERVISORS)
-    router.command(
-        "reminders",
-        list_reminders,
-        roles=SUPERVISORS,
-        aliases=("提醒列表",),
-        help_template="help/line_reminders",
-    )
-    router.action("remind.cancel", cancel, roles=SUPERVISORS)
+    reminders = router.feature("reminders")
+    reminders.command("remind", ask_reminder, roles=SUPERVISORS, menus={Menu.PRIVATE})
+    reminders.action("remind.save", save, roles=SUPERVISORS)
+    reminders.action("remind.drop", drop_draft, roles=SUPERVISORS)
+    reminders.command("reminders", list_reminders, roles=SUPERVISORS, menus={Menu.PRIVATE})
+    reminders.action("remind.cancel", cancel, roles=SUPERVISORS)
 
 
 async def ask_reminder(ctx: Context) -> None:
     member, home = ctx.seated()
     args = ctx.event.args.strip()
     if not args:
-        raise Refusal("remind/usage")
+        raise Refusal("reminders/usage")
     kind, target, rest = await _who(ctx, member, home, args)
     zone = (target or home).timezone
     split = split_when(rest, ctx.now(), zone)
     if split is None:
-        raise Refusal("remind/bad_when", given=rest)
+        raise Refusal("reminders/bad_when", given=rest)
     when, text = split
     if len(text) > MAX_TEXT:
         raise Refusal("errors/too_long", limit=MAX_TEXT)
     if when.at <= ctx.now():
-        raise Refusal("remind/past", at=when.at, zone=zone)
+        raise Refusal("reminders/past", at=when.at, zone=zone)
     draft = {
         "kind": kind,
         "unit_id": target.id if target else None,
@@ -74,11 +61,11 @@ async def ask_reminder(ctx: Context) -> None:
     }
     await ctx.store.conversations.start(member.id, FLOW, "confirm", draft, ctx.now())
     ctx.reply(
-        "remind/confirm",
+        "reminders/confirm",
         to=ctx.personal,
         buttons=(
-            Button(Text("remind/button_save"), "remind.save", "", "primary"),
-            Button(Text("remind/button_drop"), "remind.drop", ""),
+            Button(Text("reminders/button_save"), "remind.save", "", "primary"),
+            Button(Text("reminders/button_drop"), "remind.drop", ""),
         ),
         **_describe(kind, target, ctx.locale, when.at, when.every, zone, text),
     )
@@ -103,20 +90,20 @@ async def save(ctx: Context) -> None:
         now=ctx.now(),
     )
     await ctx.store.conversations.end(member.id)
-    ctx.reply("remind/saved", to=ctx.personal, replace_pressed=True, number=reminder.id)
+    ctx.reply("reminders/saved", to=ctx.personal, replace_pressed=True, number=reminder.id)
 
 
 async def drop_draft(ctx: Context) -> None:
     member, _ = ctx.seated()
     await ctx.store.conversations.end(member.id)
-    ctx.reply("remind/dropped", to=ctx.personal, replace_pressed=True)
+    ctx.reply("reminders/dropped", to=ctx.personal, replace_pressed=True)
 
 
 async def list_reminders(ctx: Context) -> None:
     member, _ = ctx.seated()
     reminders = await ctx.store.reminders.of_creator(member.id)
     if not reminders:
-        ctx.private("remind/none")
+        ctx.private("reminders/none")
         return
     lines = []
     for reminder in reminders:
@@ -126,7 +113,7 @@ async def list_reminders(ctx: Context) -> None:
         every = dt.timedelta(seconds=reminder.every_seconds) if reminder.every_seconds else None
         lines.append(
             Text(
-                "remind/line",
+                "reminders/line",
                 {
                     "number": reminder.id,
                     **_describe(
@@ -142,10 +129,10 @@ async def list_reminders(ctx: Context) -> None:
             )
         )
     buttons = tuple(
-        Button(Text("remind/button_cancel", {"number": r.id}), "remind.cancel", str(r.id))
+        Button(Text("reminders/button_cancel", {"number": r.id}), "remind.cancel", str(r.id))
         for r in reminders
     )
-    ctx.reply("remind/list", to=ctx.personal, buttons=buttons, lines=lines)
+    ctx.reply("reminders/list", to=ctx.personal, buttons=buttons, lines=lines)
 
 
 async def cancel(ctx: Context) -> None:
@@ -154,7 +141,7 @@ async def cancel(ctx: Context) -> None:
     if reminder is None or reminder.created_by_member_id != member.id or not reminder.active:
         raise Refusal("errors/stale_button")
     reminder.active = False
-    ctx.reply("remind/cancelled", to=ctx.personal, replace_pressed=True, number=reminder.id)
+    ctx.reply("reminders/cancelled", to=ctx.personal, replace_pressed=True, number=reminder.id)
 
 
 # --- reading "<who> <when> <text>" ----------------------------------------------------------------
@@ -163,22 +150,25 @@ async def cancel(ctx: Context) -> None:
 async def _who(ctx: Context, member: Member, home: Unit, args: str) -> tuple[str, Unit | None, str]:
     """Who the reminder is for, and the rest of the text; Chinese needs no space after 我."""
     head, _, rest = args.partition(" ")
-    if head.casefold() in ME:
+    if ctx.means(head, "reminders/me"):
         return "me", None, rest.strip()
-    if head.casefold() in EVERYONE_BELOW:
+    if ctx.means(head, "reminders/everyone"):
         return "below", home, rest.strip()
-    for word in (w for w in EVERYONE_BELOW if not w.isascii()):
-        if args.startswith(word):
-            return "below", home, args[len(word) :].strip()
-    for word in (w for w in ME if not w.isascii()):
-        if args.startswith(word):
-            return "me", None, args[len(word) :].strip()
+    for kind, key in (("below", "reminders/everyone"), ("me", "reminders/me")):
+        for word in _unspaced(ctx.router.vocabulary.words_for(key)):
+            if args.startswith(word):
+                return kind, (home if kind == "below" else None), args[len(word) :].strip()
     allowed = await _units(ctx, member, home)
     for unit in sorted(allowed, key=lambda u: -max(len(u.key), len(u.name_zh), len(u.name_en))):
         for name in (unit.key, unit.name_zh, unit.name_en):
             if args.casefold().startswith(name.casefold()):
                 return "unit", unit, args[len(name) :].strip()
-    raise Refusal("remind/bad_who", given=head)
+    raise Refusal("reminders/bad_who", given=head)
+
+
+def _unspaced(words: frozenset[str]) -> list[str]:
+    """Words written without a space after them (Chinese), longest first."""
+    return sorted((w for w in words if not w.isascii()), key=lambda w: (-len(w), w))
 
 
 def split_when(text: str, now: dt.datetime, zone: str) -> tuple[When, str] | None:
@@ -212,7 +202,7 @@ def _describe(
 ) -> dict[str, object]:
     return {
         "who": Text(
-            f"remind/who_{kind}",
+            f"reminders/who_{kind}",
             {"zh": unit.name_zh if unit else "", "en": unit.name_en if unit else ""},
         ),
         "at": at,
@@ -261,7 +251,8 @@ async def _deliver(store: Store, reminder: Reminder, now: dt.datetime) -> None:
     creator = await store.members.get(reminder.created_by_member_id)
     reply = Reply(
         text=Text(
-            "remind/message", {"text": reminder.text, "by": creator.display_name if creator else ""}
+            "reminders/message",
+            {"text": reminder.text, "by": creator.display_name if creator else ""},
         )
     )
     if reminder.target_kind == "me":

@@ -7,22 +7,17 @@ import re
 from zoneinfo import ZoneInfo
 
 from handlers.shared.date_phrases import parse_when
+from messages.vocabulary import shipped_vocabulary
 
-_NAMED = {
-    "week": ("this week", "week", "本周", "这周"),
-    "last_week": ("last week", "上周"),
-    "month": ("this month", "month", "本月", "这个月"),
-    "last_month": ("last month", "上月", "上个月"),
-    "stage": ("this stage", "stage", "本阶段", "阶段"),
-    "campaign": ("campaign", "whole campaign", "全程", "整个活动", "活动"),
-}
+# The periods a report may name; the words for each are in messages/<locale>/reports/words.yaml.
+NAMED_PERIODS = ("week", "last_week", "month", "last_month", "stage", "campaign")
 _RANGE = re.compile(r"\s*(?:\.\.|~|～|到|至|—|–|\bto\b|-(?=\s))\s*")
 _MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
 
 
 def named_period(text: str) -> str | None:
-    folded = text.strip().casefold()
-    return next((name for name, words in _NAMED.items() if folded in words), None)
+    vocabulary = shipped_vocabulary()
+    return next((name for name in NAMED_PERIODS if vocabulary.means(text, f"reports/{name}")), None)
 
 
 def parse_period(

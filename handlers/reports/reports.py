@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 
 from handlers.framework.context import Context
-from handlers.framework.router import Router
+from handlers.framework.router import ANYWHERE, Router
 from handlers.reports.periods import parse_period
 from handlers.reports.sections import build_report
 from handlers.shared.calendar import local_date
@@ -24,13 +24,8 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def register(router: Router) -> None:
-    router.command(
-        "report",
-        show_report,
-        roles=SUPERVISORS,
-        aliases=("报告", "月报"),
-        help_template="help/line_report",
-    )
+    reports = router.feature("reports")
+    reports.command("report", show_report, roles=SUPERVISORS, menus=ANYWHERE)
 
 
 async def show_report(ctx: Context) -> None:
@@ -42,7 +37,7 @@ async def show_report(ctx: Context) -> None:
     today = local_date(unit, ctx.now())
     campaign = await ctx.store.campaigns.current(member.organisation_id, today)
     if campaign is None:
-        raise Refusal("score/no_campaign")
+        raise Refusal("points/no_campaign")
     stage = await ctx.store.campaigns.stage_on(campaign.id, today)
     period = parse_period(
         rest,
@@ -53,7 +48,7 @@ async def show_report(ctx: Context) -> None:
         (campaign.starts_on, campaign.ends_on),
     )
     if period is None:
-        raise Refusal("report/bad_period", given=rest)
+        raise Refusal("reports/bad_period", given=rest)
     report = await build_report(
         ctx.store, campaign, unit, period[0], period[1], ctx.locale, ctx.now()
     )
@@ -72,10 +67,10 @@ async def report_replies(report: Report, locale: str, to: Audience) -> list[Repl
         Reply(text=summary_text(report), to=to),
         Reply(
             image=Attachment(
-                f"{stem}.png", chart, PNG, Text("report/caption_chart", {"unit": report.unit})
+                f"{stem}.png", chart, PNG, Text("reports/caption_chart", {"unit": report.unit})
             ),
             file=Attachment(
-                f"{stem}.xlsx", workbook, XLSX, Text("report/caption_sheet", {"unit": report.unit})
+                f"{stem}.xlsx", workbook, XLSX, Text("reports/caption_sheet", {"unit": report.unit})
             ),
             to=to,
         ),
@@ -84,21 +79,21 @@ async def report_replies(report: Report, locale: str, to: Audience) -> list[Repl
 
 def summary_text(report: Report) -> Text:
     return Text(
-        "report/summary",
+        "reports/summary",
         {
             "r": report,
             "accuracy": report.drill_accuracy,
             "silent": [m.name for m in report.silent_members],
             "top": [
-                Text("report/unit_rank", {"name": u.name, "per_member": round(u.per_member, 1)})
+                Text("reports/unit_rank", {"name": u.name, "per_member": round(u.per_member, 1)})
                 for u in report.top_units
             ],
             "bottom": [
-                Text("report/unit_rank", {"name": u.name, "per_member": round(u.per_member, 1)})
+                Text("reports/unit_rank", {"name": u.name, "per_member": round(u.per_member, 1)})
                 for u in report.bottom_units
             ],
             "weakest": [
-                Text("report/item_line", {"text": i.text, "failures": i.failures})
+                Text("reports/item_line", {"text": i.text, "failures": i.failures})
                 for i in report.weakest_items
             ],
             "members": len(report.members),

@@ -31,13 +31,13 @@ async def weekly_summaries(store: Store, window: Window) -> None:
         siblings = await _sibling_rank(store, campaign, unit, monday, day, window.until)
         reply = Reply(
             text=Text(
-                "summary/weekly",
+                "reports/weekly",
                 {
                     "unit": report.unit,
                     "first": monday,
                     "last": day,
                     "top": [
-                        Text("summary/member_line", {"rank": n, "name": m.name, "points": m.points})
+                        Text("reports/weekly_line", {"rank": n, "name": m.name, "points": m.points})
                         for n, m in enumerate(report.members[:TOP], start=1)
                         if m.points > 0
                     ],

@@ -13,7 +13,7 @@ import datetime as dt
 from typing import Any
 
 from handlers.framework.context import Context
-from handlers.framework.router import Router
+from handlers.framework.router import IN_PRIVATE, Router
 from handlers.shared.calendar import local_date
 from handlers.shared.date_phrases import end_of_day, parse_when
 from handlers.shared.ledger import award_points
@@ -31,22 +31,15 @@ from storage.models import (
 
 FLOW = "selfcheck"
 RESULTS = ("pass", "fail", "na")
-SKIP = ("-", "—", "无", "没有", "skip", "none")
 
 
 def register(router: Router) -> None:
-    router.command(
-        "check",
-        start_or_resume,
-        roles=STAFF_AND_ABOVE,
-        aliases=("自查", "selfcheck"),
-        help_template="help/line_check",
-    )
-    router.action("check.pick", pick_checklist, roles=STAFF_AND_ABOVE)
-    router.action("check.answer", answer_item, roles=STAFF_AND_ABOVE)
-    router.action("check.pause", pause, roles=STAFF_AND_ABOVE)
-    router.flow(FLOW, typed, roles=STAFF_AND_ABOVE)
-    router.keyword(("开始自查", "自查", "self-check"), "check")
+    selfchecks = router.feature("selfchecks")
+    selfchecks.command("check", start_or_resume, roles=STAFF_AND_ABOVE, menus=IN_PRIVATE)
+    selfchecks.action("check.pick", pick_checklist, roles=STAFF_AND_ABOVE)
+    selfchecks.action("check.answer", answer_item, roles=STAFF_AND_ABOVE)
+    selfchecks.action("check.pause", pause, roles=STAFF_AND_ABOVE)
+    selfchecks.flow(FLOW, typed, roles=STAFF_AND_ABOVE)
 
 
 # --- starting and resuming ---------------------------------------------------------------------
@@ -61,19 +54,19 @@ async def start_or_resume(ctx: Context) -> None:
     campaign, stage_key, _ = await _campaign_and_stage(ctx, member, unit)
     checklists = await _checklists(ctx, campaign, stage_key, unit)
     if not checklists:
-        raise Refusal("check/no_checklist")
+        raise Refusal("selfchecks/no_checklist")
     wanted = ctx.event.args.strip().casefold()
     chosen = [c for c in checklists if c.key == wanted] if wanted else checklists
     if len(chosen) != 1:
         buttons = tuple(
             Button(
-                Text("check/checklist_button", {"title": _title(c, ctx.locale)}),
+                Text("selfchecks/checklist_button", {"title": _title(c, ctx.locale)}),
                 "check.pick",
                 str(c.id),
             )
             for c in checklists
         )
-        ctx.reply("check/pick", to=ctx.personal, buttons=buttons)
+        ctx.reply("selfchecks/pick", to=ctx.personal, buttons=buttons)
         return
     await _start(ctx, member, unit, campaign, chosen[0].id)
 
@@ -107,7 +100,7 @@ async def _start(
     items = await ctx.store.selfchecks.items(checklist_id)
     assert checklist is not None
     ctx.reply(
-        "check/started", to=ctx.personal, title=_title(checklist, ctx.locale), count=len(items)
+        "selfchecks/started", to=ctx.personal, title=_title(checklist, ctx.locale), count=len(items)
     )
     await _show_next(ctx, run)
 
@@ -115,7 +108,7 @@ async def _start(
 async def _resume(ctx: Context, member: Member, unit: Unit, run: SelfCheckRun) -> None:
     """Continue a run exactly where it was, keeping anything half-entered."""
     done = len(await ctx.store.selfchecks.answers(run.id))
-    ctx.reply("check/resumed", to=ctx.personal, done=done)
+    ctx.reply("selfchecks/resumed", to=ctx.personal, done=done)
     conversation = await ctx.store.conversations.current(member.id)
     if (
         conversation is None
@@ -137,7 +130,7 @@ async def _resume(ctx: Context, member: Member, unit: Unit, run: SelfCheckRun) -
     elif conversation.step == "fail_comment":
         item = await ctx.store.selfchecks.item(int(conversation.data["failing_item_id"]))
         assert item is not None
-        ctx.reply("check/ask_fail_comment", to=ctx.personal, item=_text(item, ctx.locale))
+        ctx.reply("selfchecks/ask_fail_comment", to=ctx.personal, item=_text(item, ctx.locale))
         return
     await _show_next(ctx, run)
 
@@ -156,7 +149,7 @@ async def answer_item(ctx: Context) -> None:
     if run is None or run.member_id != member.id:
         raise Refusal("errors/stale_button")
     if run.finished_at is not None:
-        raise Refusal("check/already_finished")
+        raise Refusal("selfchecks/already_finished")
     item = await ctx.store.selfchecks.item(item_id)
     if item is None or item.checklist_id != run.checklist_id:
         raise Refusal("errors/stale_button")
@@ -168,7 +161,7 @@ async def answer_item(ctx: Context) -> None:
         data = {"run_id": run.id}
     if data.get("failing_item_id"):
         # A deadline or note is still being asked for the last failed item: finish that first.
-        raise Refusal("check/finish_failed_first")
+        raise Refusal("selfchecks/finish_failed_first")
     if await _unfixed_failure(ctx, run) is not None:
         # The flow was left before that deadline was given: ask for it again first.
         await _resume(ctx, member, unit, run)
@@ -182,14 +175,14 @@ async def answer_item(ctx: Context) -> None:
         photo_ref=data.pop("pending_photo", None),
     )
     if not recorded:
-        ctx.reply("check/already_answered", to=ctx.personal)
+        ctx.reply("selfchecks/already_answered", to=ctx.personal)
         await _show_next(ctx, run)
         return
     ctx.reply(
-        "check/recorded",
+        "selfchecks/recorded",
         to=ctx.personal,
         replace_pressed=True,
-        result=Text(f"check/result_{result}"),
+        result=Text(f"selfchecks/result_{result}"),
     )
     if result == "fail":
         data["failing_item_id"] = item.id
@@ -198,7 +191,7 @@ async def answer_item(ctx: Context) -> None:
         if answer.comment:
             await _ask_due(ctx, member, unit, data)
         else:
-            ctx.reply("check/ask_fail_comment", to=ctx.personal, item=_text(item, ctx.locale))
+            ctx.reply("selfchecks/ask_fail_comment", to=ctx.personal, item=_text(item, ctx.locale))
         return
     await ctx.store.conversations.start(member.id, FLOW, "item", data, ctx.now())
     await _show_next(ctx, run)
@@ -213,11 +206,11 @@ async def typed(ctx: Context) -> None:
     run = await ctx.store.selfchecks.run(int(data["run_id"]))
     if run is None or run.finished_at is not None:
         await ctx.store.conversations.end(member.id)
-        raise Refusal("check/already_finished")
+        raise Refusal("selfchecks/already_finished")
     text = ctx.event.text.strip()
     if conversation.step == "fail_comment":
         answer = await _answer_for(ctx, run.id, int(data["failing_item_id"]))
-        if text.casefold() not in SKIP:
+        if not ctx.means(text, "selfchecks/skip"):
             answer.comment = text
         if ctx.event.photo_ref:
             answer.photo_ref = ctx.event.photo_ref
@@ -231,31 +224,31 @@ async def typed(ctx: Context) -> None:
     if ctx.event.photo_ref:
         data["pending_photo"] = ctx.event.photo_ref
     await ctx.store.conversations.move(conversation, "item", data, ctx.now())
-    ctx.reply("check/note_kept", to=ctx.personal)
+    ctx.reply("selfchecks/note_kept", to=ctx.personal)
 
 
 async def _ask_due(ctx: Context, member: Member, unit: Unit, data: dict[str, Any]) -> None:
     """Ask by when the failed item must be fixed; the next text typed is the deadline."""
     campaign = await ctx.current_campaign(unit)
     await ctx.store.conversations.start(member.id, FLOW, "fail_due", data, ctx.now())
-    ctx.reply("check/ask_due", to=ctx.personal, days=deadlines_of(campaign).rectification_days)
+    ctx.reply("selfchecks/ask_due", to=ctx.personal, days=deadlines_of(campaign).rectification_days)
 
 
 async def _set_due(
     ctx: Context, member: Member, unit: Unit, run: SelfCheckRun, data: dict[str, Any], text: str
 ) -> None:
     campaign = await ctx.current_campaign(unit)
-    if not text or text.casefold() in SKIP:
+    if not text or ctx.means(text, "selfchecks/skip"):
         due = end_of_day(
             ctx.now() + dt.timedelta(days=deadlines_of(campaign).rectification_days), unit.timezone
         )
     else:
         when = parse_when(text, ctx.now(), unit.timezone)
         if when is None or when.kind == "recurring":
-            raise Refusal("check/bad_date", given=text)
+            raise Refusal("selfchecks/bad_date", given=text)
         due = when.at if when.has_time else end_of_day(when.at, unit.timezone)
         if due <= ctx.now():
-            raise Refusal("check/date_past", due=due, zone=unit.timezone)
+            raise Refusal("selfchecks/date_past", due=due, zone=unit.timezone)
     item_id = int(data.pop("failing_item_id"))
     item = await ctx.store.selfchecks.item(item_id)
     answer = await _answer_for(ctx, run.id, item_id)
@@ -272,7 +265,7 @@ async def _set_due(
         item_id=item.id,
     )
     ctx.reply(
-        "check/rectification_created",
+        "selfchecks/rectification_created",
         to=ctx.personal,
         number=rectification.id,
         item=_text(item, ctx.locale),
@@ -284,7 +277,7 @@ async def _set_due(
     if owner.id != member.id:
         ctx.notify(
             owner.id,
-            "fix/assigned",
+            "rectifications/assigned",
             number=rectification.id,
             item=_text(item, "zh"),
             item_en=_text(item, "en"),
@@ -299,7 +292,7 @@ async def _set_due(
 async def pause(ctx: Context) -> None:
     member, _ = ctx.seated()
     await ctx.store.conversations.end(member.id)
-    ctx.reply("check/paused", to=ctx.personal, replace_pressed=True)
+    ctx.reply("selfchecks/paused", to=ctx.personal, replace_pressed=True)
 
 
 # --- showing the next item and finishing ---------------------------------------------------------
@@ -315,19 +308,22 @@ async def _show_next(ctx: Context, run: SelfCheckRun) -> None:
     item = remaining[0]
     answers = [
         Button(
-            Text(f"check/result_{result}"), "check.answer", f"{run.id}:{item.id}:{result}", style
+            Text(f"selfchecks/result_{result}"),
+            "check.answer",
+            f"{run.id}:{item.id}:{result}",
+            style,
         )
         for result, style in (("pass", "primary"), ("fail", "danger"), ("na", "default"))
     ]
-    buttons = (*answers, Button(Text("check/button_pause"), "check.pause", str(run.id)))
+    buttons = (*answers, Button(Text("selfchecks/button_pause"), "check.pause", str(run.id)))
     ctx.reply(
-        "check/item",
+        "selfchecks/item",
         to=ctx.personal,
         buttons=buttons,
         position=len(answered) + 1,
         count=len(items),
         text=_text(item, ctx.locale),
-        kind=Text(f"check/kind_{item.kind}"),
+        kind=Text(f"selfchecks/kind_{item.kind}"),
         critical=item.critical,
     )
 
@@ -380,7 +376,7 @@ async def _finish(ctx: Context, run: SelfCheckRun, items: list[ChecklistItem]) -
     stage = await ctx.store.campaigns.stage_on(campaign.id, local_date(unit, ctx.now()))
     rectifications = await ctx.store.rectifications.of_run(run.id)
     ctx.reply(
-        "check/finished",
+        "selfchecks/finished",
         to=ctx.personal,
         score=score,
         target=stage.target_score if stage else None,

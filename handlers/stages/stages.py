@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from handlers.framework.context import Context
-from handlers.framework.router import Router
+from handlers.framework.router import ANYWHERE, Router
 from handlers.shared.calendar import (
     first_working_day_from,
     last_working_day_until,
@@ -25,10 +25,8 @@ from storage.store import Store
 
 
 def register(router: Router) -> None:
-    router.command(
-        "stage", show_stage, roles=EVERYONE, aliases=("阶段",), help_template="help/line_stage"
-    )
-    router.keyword(("当前阶段", "current stage"), "stage")
+    stages = router.feature("stages")
+    stages.command("stage", show_stage, roles=EVERYONE, menus=ANYWHERE)
 
 
 async def show_stage(ctx: Context) -> None:
@@ -38,7 +36,7 @@ async def show_stage(ctx: Context) -> None:
     today = local_date(unit, ctx.now()) if unit else ctx.now().date()
     campaign = await ctx.store.campaigns.current(ctx.member.organisation_id, today)
     if campaign is None:
-        raise Refusal("score/no_campaign")
+        raise Refusal("points/no_campaign")
     stages = await ctx.store.campaigns.stages(campaign.id)
     stage = next((s for s in stages if s.starts_on <= today <= s.ends_on), None)
     upcoming = next((s for s in stages if s.starts_on > today), None)
@@ -46,7 +44,7 @@ async def show_stage(ctx: Context) -> None:
     if stage is not None and unit is not None and ctx.member.role != Role.VOLUNTEER:
         due = await _due_for(ctx, stage, unit, today)
     ctx.private(
-        "stage/show",
+        "stages/show",
         campaign=campaign.title_zh if ctx.locale == "zh" else campaign.title_en,
         stage=_stage_text(stage, ctx.locale) if stage else None,
         days_left=(stage.ends_on - today).days if stage else None,
@@ -58,7 +56,7 @@ async def show_stage(ctx: Context) -> None:
 def _stage_text(stage: Stage, locale: str) -> Text:
     zh = locale == "zh"
     return Text(
-        "stage/line",
+        "stages/line",
         {
             "name": stage.name_zh if zh else stage.name_en,
             "first": stage.starts_on,
@@ -76,22 +74,22 @@ async def _due_for(ctx: Context, stage: Stage, unit: Unit, today: dt.date) -> li
     since = local_time(unit, stage.starts_on, "00:00")
     mine = await ctx.store.selfchecks.members_who_checked([unit.id], since, ctx.now())
     if ctx.member.id not in mine:
-        due.append(Text("stage/due_selfcheck"))
+        due.append(Text("stages/due_selfcheck"))
     open_fixes = await ctx.store.rectifications.open_owned_by(ctx.member.id)
     if open_fixes:
         overdue = sum(1 for r in open_fixes if r.due_at < ctx.now())
-        due.append(Text("stage/due_fixes", {"count": len(open_fixes), "overdue": overdue}))
+        due.append(Text("stages/due_fixes", {"count": len(open_fixes), "overdue": overdue}))
     drill = await ctx.store.drills.on(unit.id, today)
     if drill is not None and await ctx.store.drills.answer_of(drill.id, ctx.member.id) is None:
-        due.append(Text("stage/due_drill"))
+        due.append(Text("stages/due_drill"))
     if ctx.member.role in SUPERVISORS:
         scope = await ctx.store.units.subtree_ids(unit.id)
         pending = await ctx.store.deeds.pending_in(scope)
         if pending:
-            due.append(Text("stage/due_approvals", {"count": len(pending)}))
+            due.append(Text("stages/due_approvals", {"count": len(pending)}))
         observations = await ctx.store.observations.not_closed_in(scope)
         if observations:
-            due.append(Text("stage/due_observations", {"count": len(observations)}))
+            due.append(Text("stages/due_observations", {"count": len(observations)}))
     return due
 
 
@@ -107,7 +105,7 @@ async def announce_stages(store: Store, window: Window) -> None:
             continue
         reply = Reply(
             text=Text(
-                "stage/announcement",
+                "stages/announcement",
                 {"stage": _stage_text(stage, unit.locale), "summary": stage.is_summary},
             )
         )
@@ -137,7 +135,7 @@ async def remind_stage_end(store: Store, window: Window) -> None:
         overdue = sum(1 for r in open_fixes if r.due_at < window.until)
         reply = Reply(
             text=Text(
-                "stage/ending",
+                "stages/ending",
                 {
                     "stage": _stage_text(stage, unit.locale),
                     "days": (stage.ends_on - day).days,

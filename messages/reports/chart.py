@@ -91,7 +91,7 @@ def build_report_figure(report: Report, locale: str, renderer: Renderer) -> Figu
     """
 
     def say(template: str, **data: Any) -> str:
-        return renderer.render(Text(f"report/{template}", data), locale, Target.PLAIN)
+        return renderer.render(Text(f"reports/{template}", data), locale, Target.PLAIN)
 
     with chart_style():
         figure = Figure(figsize=(WIDTH_INCHES, HEIGHT_INCHES), dpi=DPI, layout="constrained")

@@ -200,7 +200,7 @@ class _Book:
         self._names: set[str] = set()
 
     def say(self, template: str, **data: Any) -> str:
-        return self._renderer.render(Text(f"report/{template}", data), self._locale, Target.PLAIN)
+        return self._renderer.render(Text(f"reports/{template}", data), self._locale, Target.PLAIN)
 
     def headers(self, kind: str) -> list[str]:
         lines = self.say(f"headers/{kind}").splitlines()
@@ -214,7 +214,7 @@ class _Book:
         return self._renderer.render(Text(template), self._locale, Target.PLAIN)
 
     def item_kind(self, kind: str) -> str:
-        template = f"check/kind_{kind}"
+        template = f"selfchecks/kind_{kind}"
         if not self._renderer.has(template, self._locale):
             return kind
         return self._renderer.render(Text(template), self._locale, Target.PLAIN)

@@ -1,7 +1,8 @@
 """The console chat end to end: the demo as a newcomer meets it; the adapter's forms and quizzes.
 
-The demo tests talk to the real demo session (the real router, core, scheduler and a SQLite file);
-the adapter tests wire a router with test-only commands to the real core and console adapter.
+The demo tests talk to the real demo session (the real router, dispatcher, scheduler and a SQLite
+file);
+the adapter tests wire a router with test-only commands to the real dispatcher and console adapter.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.adapters.console import PLATFORM, ConsoleChat
-from bot.core import Core, CoreSettings
 from bot.delivery import Destination
 from bot.demo import DemoOptions, DemoSession, demo_session
+from bot.dispatcher import Dispatcher, DispatcherSettings
 from campaigns.loader import read_plan_file
 from campaigns.schema import Plan
 from handlers import build_router
@@ -346,7 +347,7 @@ TEST_TEMPLATES = {
 
 @dataclass
 class Seen:
-    """What the test handlers received: the events as the core passed them on."""
+    """What the test handlers received: the events as the dispatcher passed them on."""
 
     events: list[Event] = field(default_factory=list)
 
@@ -467,9 +468,11 @@ async def console(sqlite_url: str, tmp_path: Path, plan: Plan) -> AsyncIterator[
         )
     seen = Seen()
     clock = MovableClock(now)
-    core = Core(database, router_with_test_commands(seen), clock, CoreSettings(default_locale="zh"))
+    dispatcher = Dispatcher(
+        database, router_with_test_commands(seen), clock, DispatcherSettings(default_locale="zh")
+    )
     chat = ConsoleChat(
-        core,
+        dispatcher,
         Renderer(root=templates),
         clock,
         SenderRef(PLATFORM, "tester"),

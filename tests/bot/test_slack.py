@@ -20,10 +20,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
 from bot.adapters.slack import SlackAdapter
-from bot.app import build_http_app
-from bot.core import Core, CoreSettings
 from bot.delivery import Sender
+from bot.dispatcher import Dispatcher, DispatcherSettings
 from bot.scheduler import Scheduler
+from bot.service import build_http_app
 from campaigns.loader import read_plan_file
 from handlers import JOBS, build_router
 from kernel import MovableClock, Role
@@ -139,10 +139,17 @@ async def bot(sqlite_url: str) -> AsyncIterator[Bot]:
                 now=now,
             )
     clock = MovableClock(now)
-    core = Core(database, build_router(), clock, CoreSettings(default_locale="zh"))
+    dispatcher = Dispatcher(
+        database, build_router(), clock, DispatcherSettings(default_locale="zh")
+    )
     async with FakeSlack() as slack:
         adapter = SlackAdapter(
-            core, Renderer(), clock, token=TOKEN, signing_secret=SECRET, api_url=slack.base_url
+            dispatcher,
+            Renderer(),
+            clock,
+            token=TOKEN,
+            signing_secret=SECRET,
+            api_url=slack.base_url,
         )
         app = build_http_app(database, time.monotonic())
         adapter.mount(app)

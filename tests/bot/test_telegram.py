@@ -16,10 +16,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
 from bot.adapters.telegram import MESSAGE_LIMIT, TelegramAdapter, split_message
-from bot.app import build_http_app
-from bot.core import Core, CoreSettings
 from bot.delivery import Sender
+from bot.dispatcher import Dispatcher, DispatcherSettings
 from bot.scheduler import Scheduler
+from bot.service import build_http_app
 from campaigns.loader import read_plan_file
 from handlers import JOBS, build_router
 from kernel import MovableClock, Role
@@ -125,9 +125,11 @@ async def bot(sqlite_url: str) -> AsyncIterator[Bot]:
     now = MONDAY_0800.astimezone(dt.UTC)
     await _prepare(database, now)
     clock = MovableClock(now)
-    core = Core(database, build_router(), clock, CoreSettings(default_locale="zh"))
+    dispatcher = Dispatcher(
+        database, build_router(), clock, DispatcherSettings(default_locale="zh")
+    )
     async with FakeTelegram(TOKEN) as tg:
-        adapter = TelegramAdapter(core, Renderer(), clock, token=TOKEN, api_url=tg.base_url)
+        adapter = TelegramAdapter(dispatcher, Renderer(), clock, token=TOKEN, api_url=tg.base_url)
         await adapter.start()
         try:
             yield Bot(
@@ -281,10 +283,12 @@ async def test_a_webhook_needs_the_secret(sqlite_url: str) -> None:
     now = MONDAY_0800.astimezone(dt.UTC)
     await _prepare(database, now)
     clock = MovableClock(now)
-    core = Core(database, build_router(), clock, CoreSettings(default_locale="zh"))
+    dispatcher = Dispatcher(
+        database, build_router(), clock, DispatcherSettings(default_locale="zh")
+    )
     async with FakeTelegram(TOKEN) as tg:
         adapter = TelegramAdapter(
-            core,
+            dispatcher,
             Renderer(),
             clock,
             token=TOKEN,

@@ -21,7 +21,7 @@ def through_json(reply: Reply) -> Reply:
 
 def full_reply(to: Audience) -> Reply:
     return Reply(
-        text=Text("help/help", {"name": "王芳 <@U1>", "count": 3, "ratio": 0.5, "ok": True}),
+        text=Text("guide/help", {"name": "王芳 <@U1>", "count": 3, "ratio": 0.5, "ok": True}),
         buttons=(
             Button(Text("language/name_zh"), "lang.set", "zh", "primary"),
             Button(Text("language/name_en"), "lang.set", "en"),
@@ -116,11 +116,11 @@ def test_texts_dates_and_lists_inside_template_data_come_back_as_themselves() ->
     moment = dt.datetime(2026, 5, 11, 0, 30, tzinfo=dt.UTC)
     reply = Reply(
         text=Text(
-            "help/help",
+            "guide/help",
             {
                 "name": "Wang Fang",
                 "role": Text("roles/supervisor"),
-                "lines": [Text("help/line_help", {"command": "help"}), Text("help/line_lang")],
+                "lines": [Text("guide/help_help", {"command": "help"}), Text("language/help_lang")],
                 "is_member": True,
                 "when": moment,
                 "day": dt.date(2026, 5, 11),
@@ -144,11 +144,11 @@ def test_texts_dates_and_lists_inside_template_data_come_back_as_themselves() ->
 def test_a_queued_reply_renders_the_same_as_the_original() -> None:
     reply = Reply(
         text=Text(
-            "help/help",
+            "guide/help",
             {
                 "name": "Wang Fang",
                 "role": Text("roles/supervisor"),
-                "lines": [Text("help/line_help", {"command": "help"})],
+                "lines": [Text("guide/help_help", {"command": "help"})],
                 "is_member": True,
             },
         )

@@ -4,7 +4,7 @@ rejected by a supervisor of the unit, and scored by the plan's category formula.
 The bus-operator plan has three categories: money recovered (asks the amount), social impact (asks
 the level) and a sustained deed (asks the days); the postal-bank plan has none, so its deeds use
 the general category and ``points.deed_approved``. Several people share one demo: each has a
-console chat on the same core, and every push lands in its addressee's chat.
+console chat on the same dispatcher, and every push lands in its addressee's chat.
 """
 
 from __future__ import annotations
@@ -127,12 +127,12 @@ async def test_money_recovered_reported_asked_approved_and_scored(
         await here.you("1,2", MONEY)
         out = await here.you("-", "-", "-")  # no amount, days or level given
         name = bus.scoring.deed_categories[0].name
-        category = Text("deed/category", {"zh": name.zh, "en": name.en})
-        assert out.endswith(said("deed/ask_amount", given="", category=category))
+        category = Text("deeds/category", {"zh": name.zh, "en": name.en})
+        assert out.endswith(said("deeds/ask_amount", given="", category=category))
         assert await rows(here, Deed) == []
-        assert await here.you("lots") == said("deed/ask_amount", given="lots", category=category)
+        assert await here.you("lots") == said("deeds/ask_amount", given="lots", category=category)
         await here.you("/help")  # wandering off does not lose the report
-        assert await here.you("3,000") == said("deed/reported", number=1, own=True)
+        assert await here.you("3,000") == said("deeds/reported", number=1, own=True)
 
         [deed] = await rows(here, Deed)
         assert (deed.description, deed.category_key, deed.amount, deed.status) == (
@@ -144,33 +144,33 @@ async def test_money_recovered_reported_asked_approved_and_scored(
         doers = [d.member_id for d in await rows(here, DeedMember)]
         assert doers == [me.id, liu_member.id]
         # The unit's supervisors are told; nothing is earned before approval.
-        assert await pushes(here, "deed/to_approve") == [zhou_member.id]
+        assert await pushes(here, "deeds/to_approve") == [zhou_member.id]
         assert zhou.take_transcript() == "\n".join(
-            [private("colleague-3"), said("deed/to_approve", number=1, reporter="Alex Li")]
+            [private("colleague-3"), said("deeds/to_approve", number=1, reporter="Alex Li")]
         )
         assert await ledger(here) == []
 
         out = await here.say(zhou, "/approve")
-        assert out.startswith(said("deed/queue", count=1))
+        assert out.startswith(said("deeds/queue", count=1))
         assert "Recovered 3,000 yuan; reported by Alex Li" in out
         assert out.endswith("  [1] ✅ Approve\n  [2] ❌ Reject")
         points = formula_points(bus, "money-recovered", amount=3000, people=2)
         assert points == 40
-        assert await here.say(zhou, "1") == said("deed/approved", number=1, points=40, people=2)
-        assert await here.say(zhou, "1") == said("deed/already_decided", number=1)
-        assert await here.say(zhou, "/approve") == said("deed/queue_empty")
+        assert await here.say(zhou, "1") == said("deeds/approved", number=1, points=40, people=2)
+        assert await here.say(zhou, "1") == said("deeds/already_decided", number=1)
+        assert await here.say(zhou, "/approve") == said("deeds/queue_empty")
 
         assert await ledger(here) == [
             (me.id, "deed_approved", 40),
             (liu_member.id, "deed_approved", 40),
         ]
         notice = "\n".join(
-            [private("colleague-1"), said("deed/approved_notice", number=1, points=40)]
+            [private("colleague-1"), said("deeds/approved_notice", number=1, points=40)]
         )
         assert liu.take_transcript() == notice
-        assert said("deed/approved_notice", number=1, points=40) in await here.you("/help")
+        assert said("deeds/approved_notice", number=1, points=40) in await here.you("/help")
         # You were named, so no separate word for the reporter.
-        assert await pushes(here, "deed/approved_reporter") == []
+        assert await pushes(here, "deeds/approved_reporter") == []
 
 
 async def test_each_category_follows_its_formula_and_repeats_do_nothing(
@@ -184,7 +184,7 @@ async def test_each_category_follows_its_formula_and_repeats_do_nothing(
         # Social impact, level 2, for Huang Li; the platform delivers the submission twice.
         form = deed_form(str(huang.id), "social-impact", level="2")
         assert await here.handle(YOU, "form-1", **form) == said(
-            "deed/reported", "zh", number=1, own=False
+            "deeds/reported", "zh", number=1, own=False
         )
         assert await here.handle(YOU, "form-1", **form) == ""
         assert len(await rows(here, Deed)) == 1
@@ -193,11 +193,11 @@ async def test_each_category_follows_its_formula_and_repeats_do_nothing(
         out = await here.you("/deed", "每天早班提前到站帮老人上车", "1", SUSTAINED, "-", "-", "-")
         assert out.endswith(
             said(
-                "deed/ask_days",
+                "deeds/ask_days",
                 "zh",
                 given="",
                 category=Text(
-                    "deed/category",
+                    "deeds/category",
                     {
                         "zh": bus.scoring.deed_categories[2].name.zh,
                         "en": bus.scoring.deed_categories[2].name.en,
@@ -205,17 +205,17 @@ async def test_each_category_follows_its_formula_and_repeats_do_nothing(
                 ),
             )
         )
-        assert await here.you("20") == said("deed/reported", "zh", number=2, own=True)
+        assert await here.you("20") == said("deeds/reported", "zh", number=2, own=True)
 
         social = formula_points(bus, "social-impact", level=2)
         sustained = formula_points(bus, "sustained-deed", days=20)
         assert (social, sustained) == (30, 45)
         approve = {"kind": EventKind.ACTION, "action": "deed.approve"}
         first = await here.handle("colleague-3", "ok-1", value="1", **approve)
-        assert first == said("deed/approved", "zh", number=1, points=30, people=1)
+        assert first == said("deeds/approved", "zh", number=1, points=30, people=1)
         assert await here.handle("colleague-3", "ok-1", value="1", **approve) == ""
         second = await here.handle("colleague-3", "ok-2", value="2", **approve)
-        assert second == said("deed/approved", "zh", number=2, points=45, people=1)
+        assert second == said("deeds/approved", "zh", number=2, points=45, people=1)
 
     reporter = bus.scoring.points.deed_reported
     assert await ledger(here) == [
@@ -223,9 +223,9 @@ async def test_each_category_follows_its_formula_and_repeats_do_nothing(
         (me.id, "deed_reported", reporter),
         (me.id, "deed_approved", 45),
     ]
-    assert await pushes(here, "deed/approved_notice") == [huang.id, me.id]
-    assert await pushes(here, "deed/approved_reporter") == [me.id]
-    assert await pushes(here, "deed/to_approve") == [zhou.id, zhou.id]
+    assert await pushes(here, "deeds/approved_notice") == [huang.id, me.id]
+    assert await pushes(here, "deeds/approved_reporter") == [me.id]
+    assert await pushes(here, "deeds/to_approve") == [zhou.id, zhou.id]
     [first_deed, second_deed] = await rows(here, Deed)
     assert (first_deed.level, second_deed.days) == (2, 20)
     assert first_deed.decided_by_member_id == zhou.id
@@ -243,23 +243,23 @@ async def test_rejection_asks_a_reason_and_tells_the_reporter(
         await here.handle(YOU, **deed_form(str(liu.id), "social-impact", level="3"))
         out = await here.say(zhou, "/approve")
         assert "impact level 3; reported by Alex Li" in out
-        assert await here.say(zhou, "2") == said("deed/ask_reason", number=1)
+        assert await here.say(zhou, "2") == said("deeds/ask_reason", number=1)
         blank = await here.handle("colleague-3", kind=EventKind.TEXT, text="  ")
-        assert blank == said("deed/reason_needed")
+        assert blank == said("deeds/reason_needed")
         reason = {"kind": EventKind.TEXT, "text": "No media report found; add the link"}
         assert await here.handle("colleague-3", "why-1", **reason) == said(
-            "deed/rejected", number=1
+            "deeds/rejected", number=1
         )
         assert await here.handle("colleague-3", "why-1", **reason) == ""
-        assert await here.say(zhou, "2") == said("deed/already_decided", number=1)
-        assert await here.say(zhou, "1") == said("deed/already_decided", number=1)
+        assert await here.say(zhou, "2") == said("deeds/already_decided", number=1)
+        assert await here.say(zhou, "1") == said("deeds/already_decided", number=1)
         told = await here.you("/help")
         assert told.startswith(
             "\n".join(
                 [
                     private(YOU),
                     said(
-                        "deed/rejected_notice",
+                        "deeds/rejected_notice",
                         number=1,
                         reason="No media report found; add the link",
                     ),
@@ -272,7 +272,7 @@ async def test_rejection_asks_a_reason_and_tells_the_reporter(
             "No media report found; add the link",
         )
         assert await ledger(here) == []
-        assert await pushes(here, "deed/rejected_notice") == [(await here.member(YOU)).id]
+        assert await pushes(here, "deeds/rejected_notice") == [(await here.member(YOU)).id]
 
 
 # --- who may decide --------------------------------------------------------------------------
@@ -285,17 +285,17 @@ async def test_nobody_decides_a_deed_they_reported_or_are_named_in(
         liu, zhou_member = await here.member("colleague-1"), await here.member("colleague-3")
         # You (a supervisor) report a deed by Liu Jianguo: Zhou Hai is asked, not you.
         await here.handle(YOU, **deed_form(str(liu.id), "social-impact", level="1"))
-        assert await pushes(here, "deed/to_approve") == [zhou_member.id]
+        assert await pushes(here, "deeds/to_approve") == [zhou_member.id]
         assert "[1] ✅ Approve" in await here.you("/approve")
-        assert await here.you("1") == said("deed/not_own")
-        assert await here.you("2") == said("deed/not_own")
+        assert await here.you("1") == said("deeds/not_own")
+        assert await here.you("2") == said("deeds/not_own")
         # A deed naming Zhou Hai: Zhou may not decide it either.
         await here.handle(YOU, **deed_form(str(zhou_member.id), "social-impact", level="1"))
         approve = {"kind": EventKind.ACTION, "action": "deed.approve", "value": "2"}
-        assert await here.handle("colleague-3", **approve) == said("deed/not_own")
+        assert await here.handle("colleague-3", **approve) == said("deeds/not_own")
         # Zhou decides the first one.
         assert await here.handle("colleague-3", **{**approve, "value": "1"}) == said(
-            "deed/approved", number=1, points=10, people=1
+            "deeds/approved", number=1, points=10, people=1
         )
         assert [d.status for d in await rows(here, Deed)] == ["approved", "pending"]
 
@@ -335,13 +335,13 @@ async def test_postal_bank_uses_the_general_category(
         out = await here.you("2")  # Wang Fang
         assert out.endswith("» Category\n  [1] Good deed")  # the only category offered
         out = await here.you("1")
-        assert out == said("deed/reported", number=1, own=False), "nothing more is asked"
-        assert said("deed/to_approve", number=1, reporter="Alex Li") in await here.say(
+        assert out == said("deeds/reported", number=1, own=False), "nothing more is asked"
+        assert said("deeds/to_approve", number=1, reporter="Alex Li") in await here.say(
             chen, "/approve"
         )
         approved = await here.say(chen, "1")
         points = bank.scoring.points.deed_approved
-        assert approved == said("deed/approved", number=1, points=points, people=1)
+        assert approved == said("deeds/approved", number=1, points=points, people=1)
     assert await ledger(here) == [
         (wang.id, "deed_approved", points),
         (me.id, "deed_reported", bank.scoring.points.deed_reported),

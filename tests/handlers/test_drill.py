@@ -26,8 +26,8 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from bot.adapters.console import PLATFORM
-from bot.core import Core, CoreSettings
 from bot.demo import DemoOptions, DemoSession, demo_session
+from bot.dispatcher import Dispatcher, DispatcherSettings
 from campaigns.loader import read_plan_file
 from campaigns.schema import Plan
 from handlers import build_router
@@ -290,7 +290,9 @@ async def test_answering_the_quiz_by_typing_the_option_number(open_bot: Opener) 
         # The same platform event delivered twice (a retry) is handled once.
         await jump(bot, "2027-01-06 08:40")
         wednesday, item = await drill_on(bot, D(2027, 1, 6))
-        core = Core(bot.database, build_router(), bot.clock, CoreSettings(default_locale="en"))
+        dispatcher = Dispatcher(
+            bot.database, build_router(), bot.clock, DispatcherSettings(default_locale="en")
+        )
         press = Event(
             kind=EventKind.ACTION,
             sender=SenderRef(PLATFORM, YOU, locale="en"),
@@ -300,10 +302,10 @@ async def test_answering_the_quiz_by_typing_the_option_number(open_bot: Opener) 
             action="drill.answer",
             value=f"{wednesday.id}:{right_option(item) - 1}",
         )
-        first = await core.handle(press)
+        first = await dispatcher.handle(press)
         shown = [Renderer().render(r.text, first.locale) for r in first.replies if r.text]
         assert len(shown) == 1 and shown[0].startswith("✅ Correct!")
-        assert (await core.handle(press)).replies == []
+        assert (await dispatcher.handle(press)).replies == []
         keys = drill_keys(wednesday, me)
         ledger |= {
             ("drill", "drill_answered", 2, keys["answered"]),
@@ -632,7 +634,9 @@ async def _replay(seeded: Seeded, path: Path, presses: Sequence[Step]) -> None:
     shutil.copy(seeded.path, path)
     database = Database(f"sqlite:///{path}")
     clock = MovableClock(at("2027-01-06 12:00"))
-    core = Core(database, build_router(), clock, CoreSettings(default_locale="en"))
+    dispatcher = Dispatcher(
+        database, build_router(), clock, DispatcherSettings(default_locale="en")
+    )
     sent: list[Event] = []
     first: dict[tuple[int, int], int] = {}  # the first valid press per person and drill
     try:
@@ -652,7 +656,7 @@ async def _replay(seeded: Seeded, path: Path, presses: Sequence[Step]) -> None:
                 sent.append(event)
                 if option < OPTIONS:
                     first.setdefault((person, drill), option)
-            await core.handle(event)
+            await dispatcher.handle(event)
             clock.advance(dt.timedelta(minutes=1))
         async with database.transaction() as session:
             sums = await session.execute(

@@ -1,7 +1,7 @@
 """/fix: rectifications (整改) listed, closed with a note, reopened by a supervisor, and their
 owners reminded before and after the deadline as the demo clock moves, once each, even across a
-restart. Several people share one demo: each has a console chat on the same core, and every push
-lands in the chat of the person it is addressed to.
+restart. Several people share one demo: each has a console chat on the same dispatcher, and every
+push lands in the chat of the person it is addressed to.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ async def member(bot: DemoSession, user_id: str) -> Member:
 
 def line(fix: Rectification, what: str, *, note: str | None = None) -> Text:
     data = {"number": fix.id, "what": what, "due": fix.due_at, "zone": ZONE_NAME}
-    return Text("fix/line", {**data, "overdue": False, "note": note})
+    return Text("rectifications/line", {**data, "overdue": False, "note": note})
 
 
 # --- listing, closing, reopening -------------------------------------------------------------
@@ -117,31 +117,38 @@ async def test_list_close_reopen_and_who_is_told(
         out = await office.you("/fix")
         assert "📌 Wang Fang found a problem in a self-check; rectification #1 is yours" in out
         listing = said(
-            "fix/list", lines=[line(second, machines), line(first, sign)], count=2
+            "rectifications/list", lines=[line(second, machines), line(first, sign)], count=2
         ).rstrip()
         assert out.endswith(f"{listing}\n  [1] Close #2\n  [2] Close #1")
         assert "• #2 Self-service area clearly signed;" in listing
 
         # Close #1 with the button, then the note as text; a blank note is refused.
-        assert await office.you("2") == said("fix/ask_note", number=1)
-        assert await office.handle(YOU, kind=EventKind.TEXT, text=" ") == said("fix/note_needed")
+        assert await office.you("2") == said("rectifications/ask_note", number=1)
+        assert await office.handle(YOU, kind=EventKind.TEXT, text=" ") == said(
+            "rectifications/note_needed"
+        )
         assert await office.you("replaced the sign board") == said(
-            "fix/closed", number=1, points=15
+            "rectifications/closed", number=1, points=15
         )
         assert wang.take_transcript() == "\n".join(
             [
                 private("colleague-1"),
-                said("fix/closed_notice", number=1, by="Alex Li", note="replaced the sign board"),
+                said(
+                    "rectifications/closed_notice",
+                    number=1,
+                    by="Alex Li",
+                    note="replaced the sign board",
+                ),
             ]
         )
 
         # Close #2 typed in one line; the platform delivers that event twice.
         closing = {"kind": EventKind.COMMAND, "command": "fix", "args": "2 added the 95580 poster"}
         closed = await office.handle(YOU, "close-2", **closing)
-        assert closed == said("fix/closed", number=2, points=15)
+        assert closed == said("rectifications/closed", number=2, points=15)
         assert await office.handle(YOU, "close-2", **closing) == ""
-        assert await office.you("/fix 2 again") == said("fix/already_closed", number=2)
-        assert await office.you("/fix") == said("fix/none_open", supervisor=True)
+        assert await office.you("/fix 2 again") == said("rectifications/already_closed", number=2)
+        assert await office.you("/fix") == said("rectifications/none_open", supervisor=True)
         assert wang.take_transcript().count("was closed by Alex Li") == 1
 
         # Staff may not reopen, neither by the list nor by a button.
@@ -157,17 +164,21 @@ async def test_list_close_reopen_and_who_is_told(
         assert "• #2 Self-service area clearly signed;" in out
         assert ": added the 95580 poster" in out
         assert out.endswith("  [1] Reopen #2\n  [2] Reopen #1")
-        assert await office.say(chen, "1") == said("fix/reopened", number=2)
-        assert await office.say(chen, "1") == said("fix/not_closed", number=2)
+        assert await office.say(chen, "1") == said("rectifications/reopened", number=2)
+        assert await office.say(chen, "1") == said("rectifications/not_closed", number=2)
         out = await office.you("/fix")
         assert out.startswith(
-            "\n".join([private(YOU), said("fix/reopened_notice", number=2, by="Chen Jing")])
+            "\n".join(
+                [private(YOU), said("rectifications/reopened_notice", number=2, by="Chen Jing")]
+            )
         )
         assert "📌 My open rectifications (1)" in out
         # Closing it again earns nothing more: the points were for closing it once.
-        assert await office.you("/fix 2 poster laminated") == said("fix/closed", number=2, points=0)
+        assert await office.you("/fix 2 poster laminated") == said(
+            "rectifications/closed", number=2, points=0
+        )
         # Someone else's rectification cannot be closed.
-        assert await office.say(chen, "/fix 1 done") == said("fix/not_yours", number=1)
+        assert await office.say(chen, "/fix 1 done") == said("rectifications/not_yours", number=1)
 
     fixes = await rows(bot, Rectification)
     assert [(f.status, f.close_note, f.reopen_count) for f in fixes] == [
@@ -187,9 +198,9 @@ async def test_fix_is_for_staff_and_above(
     async with demo(plan, tmp_path / "demo.db", sqlite_template, role=Role.VOLUNTEER) as bot:
         assert await typed(bot, "/fix") == said("errors/not_allowed", command="fix")
     async with demo(plan, tmp_path / "staff.db", sqlite_template, role=Role.STAFF) as bot:
-        assert await typed(bot, "/fix") == said("fix/none_open", supervisor=False)
-        assert await typed(bot, "/fix 7 done") == said("fix/not_yours", number=7)
-        assert await typed(bot, "/fix seven") == said("fix/which")
+        assert await typed(bot, "/fix") == said("rectifications/none_open", supervisor=False)
+        assert await typed(bot, "/fix 7 done") == said("rectifications/not_yours", number=7)
+        assert await typed(bot, "/fix seven") == said("rectifications/which")
 
 
 # --- reminders as the clock moves ----------------------------------------------------------
@@ -208,11 +219,13 @@ async def test_reminders_before_and_after_the_deadline_once_each(
         # Two failed items, both due tomorrow at 10:00; the second is closed at once.
         for line in ("/check", FAIL, "-", "明天上午10点", FAIL, "-", "明天上午10点", PAUSE):
             await typed(bot, line)
-        assert await typed(bot, "/fix 2 done already") == said("fix/closed", number=2, points=15)
+        assert await typed(bot, "/fix 2 done already") == said(
+            "rectifications/closed", number=2, points=15
+        )
         [fix, _] = await rows(bot, Rectification)
         assert fix.due_at == at("2027-01-12 10:00")
-        before = said("fix/reminder_before", number=1, due=fix.due_at, zone=ZONE_NAME)
-        overdue = said("fix/reminder_overdue", number=1, due=fix.due_at, zone=ZONE_NAME)
+        before = said("rectifications/reminder_before", number=1, due=fix.due_at, zone=ZONE_NAME)
+        overdue = said("rectifications/reminder_overdue", number=1, due=fix.due_at, zone=ZONE_NAME)
         pushed: list[str] = []
 
         async def move(to: str) -> str:

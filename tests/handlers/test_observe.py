@@ -117,19 +117,19 @@ async def test_anonymous_complaint_claimed_escalated_closed_and_rated(
         due = created + dt.timedelta(hours=hours)
 
         out = await observe(here, vera, COMPLAINT, "Teller at window 2 was rude", ANONYMOUS)
-        assert out == said("observe/saved", number=1, hours=48, anonymous=True, points=0)
-        assert await here.say(vera, "no photo") == said("observe/no_photo")
+        assert out == said("observations/saved", number=1, hours=48, anonymous=True, points=0)
+        assert await here.say(vera, "no photo") == said("observations/no_photo")
 
         # Both supervisors of the unit are told, and nothing names the observer.
-        notices = await sent(here, "observe/new_notice")
+        notices = await sent(here, "observations/new_notice")
         assert sorted(m.member_id for m in notices) == sorted([me, chen_id])
         for message in notices:
             assert Reply.from_json(message.reply).text.data["observer"] is None
             assert "Vera" not in rendered(message)
         notice = said(
-            "observe/new_notice",
+            "observations/new_notice",
             number=1,
-            kind=Text("observe/kind_complaint"),
+            kind=Text("observations/kind_complaint"),
             unit_zh="人民路网点",
             unit_en="Renmin Road Outlet",
             text="Teller at window 2 was rude",
@@ -142,23 +142,23 @@ async def test_anonymous_complaint_claimed_escalated_closed_and_rated(
 
         # First come, first owner; the second gets "already claimed".
         # Chen Jing presses Claim; her platform delivers the press twice.
-        claimed = said("observe/claimed", number=1, due=due, zone=ZONE_NAME)
+        claimed = said("observations/claimed", number=1, due=due, zone=ZONE_NAME)
         press = {"kind": EventKind.ACTION, "action": "observe.claim", "value": "1"}
         assert await here.handle("colleague-4", "claim-1", **press) == claimed
         assert await here.handle("colleague-4", "claim-1", **press) == ""
         late = await here.you("1")
-        assert late.endswith(said("observe/already_claimed", number=1, owner="Chen Jing"))
+        assert late.endswith(said("observations/already_claimed", number=1, owner="Chen Jing"))
 
         # Not closed in time: one level up at the deadline, the next level a period later.
         await here.jump(due - 2 * HOUR)
         await here.walk(due - dt.timedelta(minutes=30))
-        assert await sent(here, "observe/escalated_notice") == []
+        assert await sent(here, "observations/escalated_notice") == []
         await here.walk(due + HOUR)
-        [to_paul] = await sent(here, "observe/escalated_notice")
+        [to_paul] = await sent(here, "observations/escalated_notice")
         assert to_paul.member_id == paul_id
         assert to_paul.idempotency_key.startswith(f"obs-escalate:1:1:{paul_id}@")
         escalated = said(
-            "observe/escalated_notice",
+            "observations/escalated_notice",
             number=1,
             unit_zh="人民路网点",
             unit_en="Renmin Road Outlet",
@@ -168,14 +168,14 @@ async def test_anonymous_complaint_claimed_escalated_closed_and_rated(
         )
         assert paul.take_transcript() == f"{private('paul')}\n{escalated}"
         await here.jump(due + dt.timedelta(hours=hours - 1))
-        assert len(await sent(here, "observe/escalated_notice")) == 1
+        assert len(await sent(here, "observations/escalated_notice")) == 1
         await here.walk(due + dt.timedelta(hours=hours + 1))
-        to_paul_again, to_kim = await sent(here, "observe/escalated_notice")
+        to_paul_again, to_kim = await sent(here, "observations/escalated_notice")
         assert (to_paul_again.id, to_kim.member_id) == (to_paul.id, kim_id)
         assert kim.take_transcript() == f"{private('kim')}\n{escalated}"
         # The top of the tree: nowhere further to go, nobody told again.
         await here.jump(due + dt.timedelta(hours=3 * hours + 2))
-        assert len(await sent(here, "observe/escalated_notice")) == 2
+        assert len(await sent(here, "observations/escalated_notice")) == 2
         assert paul.take_transcript() == "" and kim.take_transcript() == ""
         [observation] = await rows(here, Observation)
         assert (observation.escalation_count, observation.status) == (2, "claimed")
@@ -184,23 +184,23 @@ async def test_anonymous_complaint_claimed_escalated_closed_and_rated(
         out = await here.say(chen, "/observations")
         assert "escalated 2 level(s)" in out and "(overdue); owner Chen Jing" in out
         assert out.endswith("  [1] ✅ Close it")
-        assert await here.say(chen, "1") == said("observe/ask_resolution", number=1)
+        assert await here.say(chen, "1") == said("observations/ask_resolution", number=1)
         blank = await here.handle("colleague-4", kind=EventKind.TEXT, text=" ")
-        assert blank == said("observe/resolution_needed")
+        assert blank == said("observations/resolution_needed")
         resolution = {"kind": EventKind.TEXT, "text": "Apologised; the teller was retrained"}
         closed = await here.handle("colleague-4", "close-1", **resolution)
-        assert closed == said("observe/closed", number=1, late=True)
+        assert closed == said("observations/closed", number=1, late=True)
         assert await here.handle("colleague-4", "close-1", **resolution) == ""
-        told = said("observe/closed_notice", number=1, resolution=resolution["text"])
+        told = said("observations/closed_notice", number=1, resolution=resolution["text"])
         ratings = "\n".join(f"  [{n}] {n}" for n in range(1, 6))
         assert vera.take_transcript() == f"{private('vera')}\n{told}\n{ratings}"
-        assert len(await sent(here, "observe/closed_notice")) == 1
+        assert len(await sent(here, "observations/closed_notice")) == 1
 
         # The observer rates it once.
         rate = {"kind": EventKind.ACTION, "action": "observe.rate", "value": "1:4"}
-        assert await here.handle("vera", "rate-1", **rate) == said("observe/rated", rating=4)
+        assert await here.handle("vera", "rate-1", **rate) == said("observations/rated", rating=4)
         assert await here.handle("vera", "rate-1", **rate) == ""
-        assert await here.say(vera, "5") == said("observe/already_rated")
+        assert await here.say(vera, "5") == said("observations/already_rated")
         [observation] = await rows(here, Observation)
         assert (observation.status, observation.rating) == ("closed", 4)
         assert observation.closed_by_member_id == chen_id
@@ -209,14 +209,14 @@ async def test_anonymous_complaint_claimed_escalated_closed_and_rated(
         # A volunteer sees their own observations and never scores.
         mine = await here.say(vera, "/observe mine")
         assert mine == said(
-            "observe/mine",
+            "observations/mine",
             lines=[
                 Text(
-                    "observe/mine_line",
+                    "observations/mine_line",
                     {
                         "number": 1,
-                        "kind": Text("observe/kind_complaint"),
-                        "status": Text("observe/status_closed"),
+                        "kind": Text("observations/kind_complaint"),
+                        "status": Text("observations/status_closed"),
                         "text": "Teller at window 2 was rude",
                         "resolution": "Apologised; the teller was retrained",
                         "rating": 4,
@@ -250,9 +250,11 @@ async def test_signed_praise_credits_the_person_praised(
         out = await here.say(vera, "/observe")
         out = await here.say(vera, number_of(out, "人民路网点"), PRAISE, "王芳耐心帮老人办业务")
         out = await here.say(vera, SIGNED)
-        assert out == said("observe/saved", "zh", number=1, hours=48, anonymous=False, points=0)
+        assert out == said(
+            "observations/saved", "zh", number=1, hours=48, anonymous=False, points=0
+        )
         # Signed: the notice names the observer.
-        [first, second] = await sent(here, "observe/new_notice")
+        [first, second] = await sent(here, "observations/new_notice")
         assert Reply.from_json(first.reply).text.data["observer"] == "志愿者小维"
         assert "来自 志愿者小维" in rendered(first) and "来自 志愿者小维" in rendered(second)
 
@@ -260,32 +262,34 @@ async def test_signed_praise_credits_the_person_praised(
         await here.say(wang, "/observe")
         out = await here.say(wang, "1", "3", "叫号机声音太小", SIGNED)
         assert out.endswith(
-            said("observe/saved", "zh", number=2, hours=48, anonymous=False, points=3)
+            said("observations/saved", "zh", number=2, hours=48, anonymous=False, points=3)
         )
 
         # You claim the praise, close it, and credit Wang Fang.
         out = await here.you("/observations")
-        assert said("observe/open_count", "zh", count=2) in out
+        assert said("observations/open_count", "zh", count=2) in out
         press = {"kind": EventKind.ACTION, "action": "observe.claim", "value": "1"}
         assert await here.handle(YOU, **press) == said(
-            "observe/claimed",
+            "observations/claimed",
             "zh",
             number=1,
             due=at(START) + dt.timedelta(hours=48),
             zone=ZONE_NAME,
         )
         close = {"kind": EventKind.ACTION, "action": "observe.close", "value": "1"}
-        assert await here.handle(YOU, **close) == said("observe/ask_resolution", "zh", number=1)
+        assert await here.handle(YOU, **close) == said(
+            "observations/ask_resolution", "zh", number=1
+        )
         out = await here.you("核实属实,予以表扬")
-        assert out.startswith(said("observe/ask_credit", "zh", number=1))
+        assert out.startswith(said("observations/ask_credit", "zh", number=1))
         assert "志愿者小维" not in out  # volunteers are not credited
         out = await here.you(number_of(out, "王芳"))
-        assert out == said("observe/closed", "zh", number=1, late=False)
+        assert out == said("observations/closed", "zh", number=1, late=False)
 
         assert wang.take_transcript().endswith(
-            said("observe/praised_notice", "zh", number=1, text="王芳耐心帮老人办业务")
+            said("observations/praised_notice", "zh", number=1, text="王芳耐心帮老人办业务")
         )
-        told = said("observe/closed_notice", "zh", number=1, resolution="核实属实,予以表扬")
+        told = said("observations/closed_notice", "zh", number=1, resolution="核实属实,予以表扬")
         assert told in vera.take_transcript()
 
         # "/observe mine" shows only the volunteer's own.

@@ -32,8 +32,8 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from bot.adapters.console import PLATFORM
-from bot.core import Core, CoreSettings, Outcome
 from bot.demo import YOU, DemoOptions, DemoSession, demo_session
+from bot.dispatcher import Dispatcher, DispatcherSettings, Outcome
 from campaigns.loader import read_plan_file
 from campaigns.schema import Plan
 from handlers import build_router
@@ -193,16 +193,18 @@ async def demo(plan: Plan, path: Path, role: Role, locale: str = "en") -> AsyncI
 
 
 class Desk:
-    """The demo session, and the core for events straight from any member's platform id."""
+    """The demo session, and the dispatcher for events straight from any member's platform id."""
 
     def __init__(self, bot: DemoSession, locale: str) -> None:
         self.bot = bot
         self.database = bot.database
         self.locale = locale
-        self.core = Core(bot.database, build_router(), bot.clock, CoreSettings(locale))
+        self.dispatcher = Dispatcher(
+            bot.database, build_router(), bot.clock, DispatcherSettings(locale)
+        )
 
     async def handle(self, command: str, args: str = "", user: str = YOU) -> Outcome:
-        return await self.core.handle(
+        return await self.dispatcher.handle(
             Event(
                 kind=EventKind.COMMAND,
                 sender=SenderRef(PLATFORM, user, locale=self.locale),

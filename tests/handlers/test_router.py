@@ -1,4 +1,5 @@
-"""The router (commands, aliases, actions, flows, keywords, roles) and the core's checks around it:
+"""The router (commands, aliases, actions, flows, keywords, roles) and the dispatcher's checks
+around it:
 role refusals, strangers, and repeated platform events handled once."""
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from bot.core import Core, CoreSettings
+from bot.dispatcher import Dispatcher, DispatcherSettings
 from handlers.framework.context import Context
 from handlers.framework.router import Handler, Router
 from kernel import (
@@ -74,7 +75,7 @@ def router() -> Router:
         handler_named("help"),
         roles=EVERYONE,
         aliases=("帮助",),
-        help_template="help/line_help",
+        help_template="guide/help_help",
         open_to_strangers=True,
     )
     router.command(
@@ -82,7 +83,7 @@ def router() -> Router:
         handler_named("score"),
         roles=STAFF_AND_ABOVE,
         aliases=("积分", "MyScore"),
-        help_template="help/line_score",
+        help_template="points/help_score",
     )
     router.command("report", handler_named("report"), roles=SUPERVISORS, help_template="x/report")
     router.command("admin", handler_named("admin"), roles=ADMINS, help_template="x/admin")
@@ -103,7 +104,7 @@ def test_commands_and_aliases_resolve_to_the_same_route(router: Router) -> None:
     assert score is not None
     assert score.name == "score"
     assert score.roles == STAFF_AND_ABOVE
-    assert score.help_template == "help/line_score"
+    assert score.help_template == "points/help_score"
     assert score.open_to_strangers is False
     assert router.command_route("积分") is score
     assert router.command_route("myscore") is score
@@ -251,7 +252,7 @@ def test_strangers_see_only_commands_open_to_them() -> None:
     assert [route.name for route in router.commands_for(Role.STAFF)] == ["help", "lang"]
 
 
-# --- the core's checks, on SQLite and PostgreSQL ----------------------------------------------
+# --- the dispatcher's checks, on SQLite and PostgreSQL ------------------------------------------
 
 
 class Calls:
@@ -305,11 +306,13 @@ async def add_people(database: Database) -> None:
 
 
 @pytest.fixture
-async def setup(database: Database) -> tuple[Core, Calls]:
+async def setup(database: Database) -> tuple[Dispatcher, Calls]:
     await add_people(database)
     calls = Calls()
-    core = Core(database, core_router(calls), MovableClock(NOW), CoreSettings(default_locale="zh"))
-    return core, calls
+    dispatcher = Dispatcher(
+        database, core_router(calls), MovableClock(NOW), DispatcherSettings(default_locale="zh")
+    )
+    return dispatcher, calls
 
 
 def rendered(replies: list[Reply], locale: str) -> list[str]:
@@ -317,9 +320,11 @@ def rendered(replies: list[Reply], locale: str) -> list[str]:
     return [renderer.render(reply.text, locale) for reply in replies if reply.text is not None]
 
 
-async def test_staff_calling_a_supervisor_command_is_refused(setup: tuple[Core, Calls]) -> None:
-    core, calls = setup
-    outcome = await core.handle(event(command="boss", user="staff-1"))
+async def test_staff_calling_a_supervisor_command_is_refused(
+    setup: tuple[Dispatcher, Calls],
+) -> None:
+    dispatcher, calls = setup
+    outcome = await dispatcher.handle(event(command="boss", user="staff-1"))
     assert outcome.locale == "en"
     assert outcome.replies == [
         Reply(text=Text("errors/not_allowed", {"command": "boss"}), to=Audience.CHAT)
@@ -331,74 +336,78 @@ async def test_staff_calling_a_supervisor_command_is_refused(setup: tuple[Core, 
 
 
 async def test_the_refusal_is_ephemeral_in_a_group_and_in_the_persons_language(
-    setup: tuple[Core, Calls],
+    setup: tuple[Dispatcher, Calls],
 ) -> None:
-    core, _ = setup
-    outcome = await core.handle(event(command="boss", user="staff-1", group=True, locale="zh"))
+    dispatcher, _ = setup
+    outcome = await dispatcher.handle(
+        event(command="boss", user="staff-1", group=True, locale="zh")
+    )
     assert [reply.to for reply in outcome.replies] == [Audience.EPHEMERAL]
     assert rendered(outcome.replies, outcome.locale) == [
         "抱歉,/boss 只对有相应权限的人开放。输入 /help 查看你能用的命令。"
     ]
 
 
-async def test_a_supervisor_may_use_it(setup: tuple[Core, Calls]) -> None:
-    core, calls = setup
-    outcome = await core.handle(event(command="boss", user="boss-1"))
+async def test_a_supervisor_may_use_it(setup: tuple[Dispatcher, Calls]) -> None:
+    dispatcher, calls = setup
+    outcome = await dispatcher.handle(event(command="boss", user="boss-1"))
     assert rendered(outcome.replies, outcome.locale) == [
         "Done: I will speak English with you from now on."
     ]
     assert calls.names == ["boss"]
 
 
-async def test_a_stranger_is_told_they_are_not_a_member(setup: tuple[Core, Calls]) -> None:
-    core, calls = setup
-    outcome = await core.handle(event(command="work", user="stranger"))
+async def test_a_stranger_is_told_they_are_not_a_member(setup: tuple[Dispatcher, Calls]) -> None:
+    dispatcher, calls = setup
+    outcome = await dispatcher.handle(event(command="work", user="stranger"))
     assert outcome.replies == [Reply(text=Text("errors/not_a_member", {"command": "work"}))]
     assert rendered(outcome.replies, outcome.locale) == [
         "You are not in this campaign yet, so /work is not available. "
         "Ask an admin to add you to your unit."
     ]
-    stranger_zh = await core.handle(event(command="boss", user="stranger", locale=None))
+    stranger_zh = await dispatcher.handle(event(command="boss", user="stranger", locale=None))
     assert rendered(stranger_zh.replies, stranger_zh.locale) == [
         "你还不是本活动的成员,不能使用 /boss。请联系管理员把你加入所在单位。"
     ]
     # A command open to strangers runs for them.
-    await core.handle(event(command="hello", user="stranger"))
+    await dispatcher.handle(event(command="hello", user="stranger"))
     assert calls.names == ["hello"]
 
 
-async def test_a_repeated_event_is_handled_once(setup: tuple[Core, Calls]) -> None:
-    core, calls = setup
-    first = await core.handle(event(command="work", user="staff-1", event_id="evt-1"))
+async def test_a_repeated_event_is_handled_once(setup: tuple[Dispatcher, Calls]) -> None:
+    dispatcher, calls = setup
+    first = await dispatcher.handle(event(command="work", user="staff-1", event_id="evt-1"))
     assert len(first.replies) == 1
-    again = await core.handle(event(command="work", user="staff-1", event_id="evt-1"))
+    again = await dispatcher.handle(event(command="work", user="staff-1", event_id="evt-1"))
     assert again.replies == []
     assert calls.names == ["work"]
-    other = await core.handle(event(command="work", user="staff-1", event_id="evt-2"))
+    other = await dispatcher.handle(event(command="work", user="staff-1", event_id="evt-2"))
     assert len(other.replies) == 1
     # Without an id nothing can be recognised: each one is handled.
-    await core.handle(event(command="work", user="staff-1"))
-    await core.handle(event(command="work", user="staff-1"))
+    await dispatcher.handle(event(command="work", user="staff-1"))
+    await dispatcher.handle(event(command="work", user="staff-1"))
     assert calls.names == ["work", "work", "work", "work"]
 
 
-async def test_a_failed_event_is_handled_again_when_retried(setup: tuple[Core, Calls]) -> None:
-    core, calls = setup
-    failed = await core.handle(event(command="flaky", user="staff-1", event_id="evt-9"))
+async def test_a_failed_event_is_handled_again_when_retried(
+    setup: tuple[Dispatcher, Calls],
+) -> None:
+    dispatcher, calls = setup
+    failed = await dispatcher.handle(event(command="flaky", user="staff-1", event_id="evt-9"))
     assert rendered(failed.replies, failed.locale) == [
         "Sorry, something went wrong and this step was not saved. "
         "Please try again; everything saved before is still there."
     ]
-    retried = await core.handle(event(command="flaky", user="staff-1", event_id="evt-9"))
+    retried = await dispatcher.handle(event(command="flaky", user="staff-1", event_id="evt-9"))
     assert rendered(retried.replies, retried.locale) == [
         "Done: I will speak English with you from now on."
     ]
     assert calls.names == ["flaky", "flaky"]
 
 
-async def test_a_refusal_answers_with_its_template(setup: tuple[Core, Calls]) -> None:
-    core, _ = setup
-    outcome = await core.handle(event(command="refuses", user="staff-1"))
+async def test_a_refusal_answers_with_its_template(setup: tuple[Dispatcher, Calls]) -> None:
+    dispatcher, _ = setup
+    outcome = await dispatcher.handle(event(command="refuses", user="staff-1"))
     assert rendered(outcome.replies, outcome.locale) == [
         'I do not know the language "<klingon>". Choose zh (中文) or en (English).'
     ]

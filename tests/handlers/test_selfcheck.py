@@ -22,8 +22,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.adapters.console import PLATFORM
-from bot.core import Core, CoreSettings, Outcome
 from bot.demo import YOU, DemoOptions, DemoSession, demo_session
+from bot.dispatcher import Dispatcher, DispatcherSettings, Outcome
 from campaigns.loader import read_plan_file
 from campaigns.schema import Plan
 from handlers import build_router
@@ -101,9 +101,11 @@ def typing(bot: DemoSession) -> Any:
     return say
 
 
-def core_of(bot: DemoSession) -> Core:
+def core_of(bot: DemoSession) -> Dispatcher:
     """The shipped router on the session's database and clock: for events with platform ids."""
-    return Core(bot.database, build_router(), bot.clock, CoreSettings(default_locale=bot.locale))
+    return Dispatcher(
+        bot.database, build_router(), bot.clock, DispatcherSettings(default_locale=bot.locale)
+    )
 
 
 def event(bot_clock: MovableClock, user: str = YOU, locale: str = "en", **fields: Any) -> Event:
@@ -167,7 +169,10 @@ async def test_full_check_with_a_critical_failure_scores_zero(plan: Plan, db: Pa
         items = await items_of(bot.database)
         by_key = {i.key: i for i in items}
         out = await bot.say("/check")
-        assert said("check/started", "en", title="Outlet mystery-shopper standard", count=28) in out
+        assert (
+            said("selfchecks/started", "en", title="Outlet mystery-shopper standard", count=28)
+            in out
+        )
         assert out.endswith(
             "Item 1 of 28 [hardware]\n"
             "Shop sign and fascia intact and clean, lights working at night\n"
@@ -195,10 +200,10 @@ async def test_full_check_with_a_critical_failure_scores_zero(plan: Plan, db: Pa
 
     # The bad date gets the clear message and the flow waits for a valid one.
     signs = printed["hw-self-service-signs"]
-    assert said("check/note_kept", "en") in signs
-    assert said("check/bad_date", "en", given="月底前") in signs
-    assert said("check/finish_failed_first", "en") in signs
-    assert said("check/date_past", "en", due=at("2027-01-10 23:59"), zone=ZONE_NAME) in signs
+    assert said("selfchecks/note_kept", "en") in signs
+    assert said("selfchecks/bad_date", "en", given="月底前") in signs
+    assert said("selfchecks/finish_failed_first", "en") in signs
+    assert said("selfchecks/date_past", "en", due=at("2027-01-10 23:59"), zone=ZONE_NAME) in signs
     assert "failed. Say briefly what is wrong" not in signs
 
     [run] = await rows(bot.database, SelfCheckRun)
@@ -224,7 +229,7 @@ async def test_full_check_with_a_critical_failure_scores_zero(plan: Plan, db: Pa
     for fix in fixes:
         key = next(k for k, i in by_key.items() if i.id == fix.item_id)
         echo = said(
-            "check/rectification_created",
+            "selfchecks/rectification_created",
             "en",
             number=fix.id,
             item=by_key[key].text_en,
@@ -240,7 +245,7 @@ async def test_full_check_with_a_critical_failure_scores_zero(plan: Plan, db: Pa
     assert run.score == 0
     assert run.zeroed_by_item_id == by_key["sw-count-cash"].id
     finished = said(
-        "check/finished",
+        "selfchecks/finished",
         "en",
         score=0.0,
         target=92.0,
@@ -260,7 +265,7 @@ async def test_full_check_with_a_critical_failure_scores_zero(plan: Plan, db: Pa
 
     # The unit head is told of each rectification, in the outbox.
     told = await rows(bot.database, OutboxMessage, OutboxMessage.member_id == head.id)
-    assert [Reply.from_json(m.reply).text.template for m in told] == ["fix/assigned"] * 4
+    assert [Reply.from_json(m.reply).text.template for m in told] == ["rectifications/assigned"] * 4
     # Points for completing, once.
     [entry] = await rows(bot.database, PointEntry)
     assert (entry.member_id, entry.rule, entry.points) == (me.id, "selfcheck_completed", 20)
@@ -272,19 +277,19 @@ async def test_finishing_twice_or_a_late_press_scores_once(plan: Plan, db: Path)
         await bot.say("/check")
         await walk(typing(bot), items[:-1], {})
         [run] = await rows(bot.database, SelfCheckRun)
-        core = core_of(bot)
+        dispatcher = core_of(bot)
         last = f"{run.id}:{items[-1].id}:pass"
         press = event(bot.clock, kind=EventKind.ACTION, action="check.answer", value=last)
-        first = await core.handle(
+        first = await dispatcher.handle(
             event(bot.clock, kind=EventKind.ACTION, action="check.answer", value=last, event_id="9")
         )
         assert "🧾 Self-check finished: score 100 (stage target 92: reached)" in shown(first)
         assert "You earned 20 points." in shown(first)
-        repeated = await core.handle(
+        repeated = await dispatcher.handle(
             event(bot.clock, kind=EventKind.ACTION, action="check.answer", value=last, event_id="9")
         )
         assert repeated.replies == []
-        assert shown(await core.handle(press)) == said("check/already_finished", "en")
+        assert shown(await dispatcher.handle(press)) == said("selfchecks/already_finished", "en")
         entries = await rows(bot.database, PointEntry)
         assert [(e.rule, e.points) for e in entries] == [("selfcheck_completed", 20)]
         [run] = await rows(bot.database, SelfCheckRun)
@@ -327,7 +332,7 @@ async def test_weighted_score_without_a_critical_failure_in_chinese(plan: Plan, 
     ]
     assert "期限:2027年1月14日(周四) 23:59;负责人:你自己。" in printed["hw-shop-sign"]
     finished = said(
-        "check/finished",
+        "selfchecks/finished",
         "zh",
         score=expected,
         target=92.0,
@@ -372,25 +377,25 @@ async def test_leaving_and_resuming_in_a_new_session_keeps_everything(plan: Plan
         await bot.say("/check")
         await bot.say(PASS)
         # A note for item 2, typed and not yet pressed: then the person goes away.
-        assert await bot.say("the fascia light flickers") == said("check/note_kept", "en")
+        assert await bot.say("the fascia light flickers") == said("selfchecks/note_kept", "en")
 
     async with demo(plan, path, locale="en") as bot:
         out = await bot.say("/check")
-        assert out.startswith(said("check/resumed", "en", done=1))
+        assert out.startswith(said("selfchecks/resumed", "en", done=1))
         assert f"Item 2 of 28 [hardware]\n{items[1].text_en}" in out
         out = await bot.say(FAIL)
         # The note typed in the last session is this item's note: only the deadline is asked.
         assert out == "\n".join(
             [
-                said("check/recorded", "en", result=Text("check/result_fail")),
-                said("check/ask_due", "en", days=7),
+                said("selfchecks/recorded", "en", result=Text("selfchecks/result_fail")),
+                said("selfchecks/ask_due", "en", days=7),
             ]
         )
 
     async with demo(plan, path, locale="en") as bot:
         out = await bot.say("/check")
         assert out == "\n".join(
-            [said("check/resumed", "en", done=2), said("check/ask_due", "en", days=7)]
+            [said("selfchecks/resumed", "en", done=2), said("selfchecks/ask_due", "en", days=7)]
         )
         out = await bot.say("3天内")
         assert "Due Thu 14 Jan 2027 23:59; owner: Chen Jing." in out
@@ -417,16 +422,16 @@ async def test_pausing_at_the_deadline_question_never_loses_the_rectification(
         await bot.say("/check")
         await bot.say(FAIL)
         await bot.say("-")
-        assert await bot.say(PAUSE) == said("check/paused", "en")
+        assert await bot.say(PAUSE) == said("selfchecks/paused", "en")
         out = await bot.say("/check")
         assert out == "\n".join(
-            [said("check/resumed", "en", done=1), said("check/ask_due", "en", days=7)]
+            [said("selfchecks/resumed", "en", done=1), said("selfchecks/ask_due", "en", days=7)]
         )
-        assert await bot.say(PAUSE) == said("check/paused", "en")
+        assert await bot.say(PAUSE) == said("selfchecks/paused", "en")
         # An old button for the next item, pressed after the pause: the deadline comes first.
         [run] = await rows(bot.database, SelfCheckRun)
-        core = core_of(bot)
-        outcome = await core.handle(
+        dispatcher = core_of(bot)
+        outcome = await dispatcher.handle(
             event(
                 bot.clock,
                 kind=EventKind.ACTION,
@@ -434,7 +439,7 @@ async def test_pausing_at_the_deadline_question_never_loses_the_rectification(
                 value=f"{run.id}:{items[1].id}:pass",
             )
         )
-        assert said("check/ask_due", "en", days=7) in shown(outcome)
+        assert said("selfchecks/ask_due", "en", days=7) in shown(outcome)
         out = await bot.say("within 3 days")
         assert "Due Thu 14 Jan 2027 23:59; owner: Chen Jing." in out
         assert f"Item 2 of 28 [hardware]\n{items[1].text_en}" in out
@@ -453,7 +458,7 @@ async def test_double_press_and_repeated_events_change_nothing(plan: Plan, db: P
         items = await items_of(bot.database)
         await bot.say("/check")
         [run] = await rows(bot.database, SelfCheckRun)
-        core = core_of(bot)
+        dispatcher = core_of(bot)
 
         def press(item: ChecklistItem, result: str, event_id: str) -> Event:
             value = f"{run.id}:{item.id}:{result}"
@@ -465,34 +470,40 @@ async def test_double_press_and_repeated_events_change_nothing(plan: Plan, db: P
                 event_id=event_id,
             )
 
-        first = await core.handle(press(items[0], "pass", "p-1"))
-        assert said("check/recorded", "en", result=Text("check/result_pass")) in shown(first)
-        assert (await core.handle(press(items[0], "pass", "p-1"))).replies == []
+        first = await dispatcher.handle(press(items[0], "pass", "p-1"))
+        assert said("selfchecks/recorded", "en", result=Text("selfchecks/result_pass")) in shown(
+            first
+        )
+        assert (await dispatcher.handle(press(items[0], "pass", "p-1"))).replies == []
         # The same button again (a new press), or the other answer for the same item.
         for result, event_id in (("pass", "p-2"), ("fail", "p-3")):
-            again = shown(await core.handle(press(items[0], result, event_id)))
-            assert again.startswith(said("check/already_answered", "en"))
+            again = shown(await dispatcher.handle(press(items[0], result, event_id)))
+            assert again.startswith(said("selfchecks/already_answered", "en"))
             assert f"Item 2 of 28 [hardware]\n{items[1].text_en}" in again
 
         # Over-long text is refused with the limit, and nothing of it is kept.
         long_note = event(bot.clock, kind=EventKind.TEXT, text="x" * (MAX_TEXT + 1))
-        assert shown(await core.handle(long_note)) == said("errors/too_long", "en", limit=MAX_TEXT)
+        assert shown(await dispatcher.handle(long_note)) == said(
+            "errors/too_long", "en", limit=MAX_TEXT
+        )
         note = event(bot.clock, kind=EventKind.TEXT, text="sign is fine", event_id="t-1")
-        assert shown(await core.handle(note)) == said("check/note_kept", "en")
-        assert (await core.handle(note)).replies == []
+        assert shown(await dispatcher.handle(note)) == said("selfchecks/note_kept", "en")
+        assert (await dispatcher.handle(note)).replies == []
 
-        failed = await core.handle(press(items[1], "fail", "p-4"))
-        assert said("check/ask_due", "en", days=7) in shown(failed)
-        assert (await core.handle(press(items[1], "fail", "p-4"))).replies == []
-        assert shown(await core.handle(press(items[1], "fail", "p-5"))) == said(
-            "check/finish_failed_first", "en"
+        failed = await dispatcher.handle(press(items[1], "fail", "p-4"))
+        assert said("selfchecks/ask_due", "en", days=7) in shown(failed)
+        assert (await dispatcher.handle(press(items[1], "fail", "p-4"))).replies == []
+        assert shown(await dispatcher.handle(press(items[1], "fail", "p-5"))) == said(
+            "selfchecks/finish_failed_first", "en"
         )
         rambling = "明天" * 60  # longer than any date anyone types
         too_long = event(bot.clock, kind=EventKind.TEXT, text=rambling)
-        assert shown(await core.handle(too_long)) == said("check/bad_date", "en", given=rambling)
+        assert shown(await dispatcher.handle(too_long)) == said(
+            "selfchecks/bad_date", "en", given=rambling
+        )
         deadline = event(bot.clock, kind=EventKind.TEXT, text="by Friday", event_id="t-2")
-        assert "Due Fri 15 Jan 2027 23:59" in shown(await core.handle(deadline))
-        assert (await core.handle(deadline)).replies == []
+        assert "Due Fri 15 Jan 2027 23:59" in shown(await dispatcher.handle(deadline))
+        assert (await dispatcher.handle(deadline)).replies == []
 
     answers = await rows(bot.database, SelfCheckAnswer)
     assert [(a.item_id, a.result, a.comment) for a in answers] == [
@@ -531,7 +542,7 @@ async def test_a_self_check_on_each_database(db_url: str, plan: Plan) -> None:
             "sw-privacy": ["PIN pad shield missing", FAIL, "someday", "周五前"],
         }
         printed = await walk(say, items[:-1], script)
-        assert said("check/bad_date", "en", given="someday") in printed["sw-privacy"]
+        assert said("selfchecks/bad_date", "en", given="someday") in printed["sw-privacy"]
         assert "Due Fri 15 Jan 2027 23:59; owner: Chen Jing." in printed["sw-privacy"]
         # The last press arrives with the platform's event id, and then once more.
         [run] = await rows(database, SelfCheckRun)
@@ -542,11 +553,11 @@ async def test_a_self_check_on_each_database(db_url: str, plan: Plan) -> None:
             value=f"{run.id}:{items[-1].id}:pass",
             event_id="last",
         )
-        core = core_of(bot)
-        finished = shown(await core.handle(last))
+        dispatcher = core_of(bot)
+        finished = shown(await dispatcher.handle(last))
         assert '"100−1=0": the critical item "Reminds customers to shield their PIN' in finished
         assert "You earned 20 points." in finished
-        assert (await core.handle(last)).replies == []
+        assert (await dispatcher.handle(last)).replies == []
         [run] = await rows(database, SelfCheckRun)
 
         assert run.score == 0 and run.zeroed_by_item_id == by_key["sw-privacy"].id

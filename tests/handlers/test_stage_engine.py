@@ -456,7 +456,7 @@ async def test_the_monthly_report_carries_a_png_and_an_xlsx(uninterrupted: Run) 
         assert reply.image.filename == "report-2027-09-25-2027-09-30.png"
         assert reply.file.mime_type == XLSX and reply.file.content.startswith(b"PK")
     summaries = [row for row in rows if row.key.split("@")[0].endswith(":0")]
-    assert {row.reply.text.template for row in summaries if row.reply.text} == {"report/summary"}
+    assert {row.reply.text.template for row in summaries if row.reply.text} == {"reports/summary"}
     assert all(row.member_id is not None for row in rows)  # private, never to a group
 
 
@@ -464,7 +464,7 @@ async def test_award_suggestions_name_the_plans_awards(uninterrupted: Run, plan:
     rows = [row for row in await outbox(uninterrupted.db) if row.key.startswith("awards:")]
     names = {award.name.zh for award in plan.scoring.awards}
     for row in rows:
-        assert row.reply.text is not None and row.reply.text.template == "stage/awards"
+        assert row.reply.text is not None and row.reply.text.template == "awards/suggestions"
         lines = row.reply.text.data["lines"]
         assert {line.data["zh"] for line in lines} == names
         assert [b.action for b in row.reply.buttons] == ["awards.confirm"]

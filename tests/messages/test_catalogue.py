@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from handlers import build_router
 from kernel import Role, Text
 from messages import LOCALES, Renderer, Target
 
 ROOT = Path(__file__).resolve().parents[2]
 MESSAGES = ROOT / "messages"
-CODE_DIRS = ("bot", "handlers")
+CODE_DIRS = ("bot", "handlers", "kernel", "messages")
 
 
 def templates(locale: str) -> set[str]:
@@ -27,7 +28,7 @@ ALL_TEMPLATES = sorted(set().union(*(templates(locale) for locale in LOCALES)))
 
 def test_there_are_templates_in_every_locale() -> None:
     for locale in LOCALES:
-        assert {"errors/not_allowed", "help/help"} <= templates(locale)
+        assert {"errors/not_allowed", "guide/help"} <= templates(locale)
 
 
 @pytest.mark.parametrize("locale", LOCALES)
@@ -56,6 +57,8 @@ NOT_TEMPLATES = {"application", "audio", "image", "multipart", "text", "video"} 
 _CLI_SAY = re.compile(r"""\bsay(?:\.out|\.err)?\(\s*["']([a-z_]+)["']""")
 _CLI_PRINTER = re.compile(r"""_Printer\([^()]*\)\(\s*["']([a-z_]+)["']""")
 _PLACEHOLDER = re.compile(r"\{[^{}]*\}")
+# Word keys (``points/detail``) look like template names; they name words, not sentences.
+_WORD_KEY = re.compile(r"""(?:means|words_for)\([^()]*?["']([a-z_]+/[a-z_]+)["']""")
 
 # What an f-string's placeholder can be, by the text before it; others are skipped.
 EXPANSIONS: dict[str, tuple[str, ...]] = {
@@ -77,8 +80,9 @@ def referenced_templates() -> dict[str, set[str]]:
 
     for path in _code_files():
         source = path.read_text(encoding="utf-8")
+        word_keys = set(_WORD_KEY.findall(source))
         for is_f, _quote, literal in _LITERAL.findall(source):
-            if literal.split("/", 1)[0] in NOT_TEMPLATES:
+            if literal.split("/", 1)[0] in NOT_TEMPLATES or literal in word_keys:
                 continue
             if not is_f or "{" not in literal:
                 if _NAME.fullmatch(literal):  # not a file name such as plans/hotel.yaml
@@ -100,9 +104,8 @@ def test_the_scan_finds_the_templates_we_know_of() -> None:
     """The scan itself works: it sees literals, expanded f-strings and the CLI's printer."""
     found = referenced_templates()
     expected = {
-        "errors/not_allowed",  # a returned literal in the core
+        "errors/not_allowed",  # a returned literal in the dispatcher
         "errors/unknown_command",  # context.private("...")
-        "help/line_help",  # help_template="..."
         "language/choose",  # ctx.reply("...")
         "language/name_en",  # f"language/name_{code}"
         "roles/volunteer",  # f"roles/{role}"
@@ -123,9 +126,37 @@ def test_every_template_the_code_names_exists(locale: str) -> None:
     assert missing == {}, f"named in code but missing in messages/{locale}: {missing}"
 
 
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_declared_command_has_its_help_line_and_menu_text(locale: str) -> None:
+    """A feature declares a command once; its help line and menu text are its templates."""
+    shipped = templates(locale)
+    missing = []
+    for route in build_router().commands():
+        if route.help_template and route.help_template not in shipped:
+            missing.append(route.help_template)
+        if route.menus and route.menu_template not in shipped:
+            missing.append(route.menu_template)
+    assert missing == []
+
+
 def test_every_role_has_a_name_in_every_language() -> None:
     renderer = Renderer()
     for role in Role:
         names = {locale: renderer.render(Text(f"roles/{role}"), locale) for locale in LOCALES}
         assert all(names.values()), names
         assert names["en"] == role.value
+
+
+def referenced_word_keys() -> dict[str, set[str]]:
+    """Word keys the code asks for (``ctx.means(text, "points/detail")``), with their files."""
+    found: dict[str, set[str]] = {}
+    for path in _code_files():
+        for key in _WORD_KEY.findall(path.read_text(encoding="utf-8")):
+            found.setdefault(key, set()).add(path.relative_to(ROOT).as_posix())
+    return found
+
+
+def test_the_word_scan_finds_the_words_we_know_of() -> None:
+    assert {"points/detail", "form/cancel", "reminders/me", "console/quit"} <= set(
+        referenced_word_keys()
+    )

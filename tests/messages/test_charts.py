@@ -115,7 +115,7 @@ def test_every_text_in_the_chinese_chart_uses_the_cjk_font_and_has_real_glyphs(
     strings = [text.get_text() for text in shown]
 
     def say(template: str, **data: object) -> str:
-        return renderer.render(Text(f"report/{template}", data), "zh")
+        return renderer.render(Text(f"reports/{template}", data), "zh")
 
     # the labels checked below really are in the figure: title, axes, legend, dates, unit names
     expected = {
@@ -168,7 +168,7 @@ def test_an_empty_report_renders_with_no_data_placeholders(renderer: Renderer) -
     for locale in ("zh", "en"):
         figure = drawn(empty_report(), locale, renderer)
         strings = [text.get_text() for text in texts(figure)]
-        no_data = renderer.render(Text("report/chart_no_data"), locale)
+        no_data = renderer.render(Text("reports/chart_no_data"), locale)
         assert strings.count(no_data) == 2
         assert missing_glyphs(strings, cjk_font_path()) == set()
         data = render_report_chart(empty_report(), locale, renderer)
@@ -179,12 +179,12 @@ def test_an_empty_report_renders_with_no_data_placeholders(renderer: Renderer) -
 def test_many_units_show_the_first_and_the_last_around_a_gap(renderer: Renderer) -> None:
     report = chinese_report(40)
     strings = [text.get_text() for text in texts(drawn(report, "zh", renderer))]
-    assert renderer.render(Text("report/chart_ranking_more", {"count": 26}), "zh") in strings
+    assert renderer.render(Text("reports/chart_ranking_more", {"count": 26}), "zh") in strings
     first = renderer.render(
-        Text("report/chart_ranking_bar", {"rank": 1, "name": UNIT_NAMES[0]}), "zh"
+        Text("reports/chart_ranking_bar", {"rank": 1, "name": UNIT_NAMES[0]}), "zh"
     )
     last = renderer.render(
-        Text("report/chart_ranking_bar", {"rank": 40, "name": report.units[-1].name}), "zh"
+        Text("reports/chart_ranking_bar", {"rank": 40, "name": report.units[-1].name}), "zh"
     )
     assert {first, last} <= set(strings)
     assert png_shape(render_report_chart(report, "zh", renderer))[:2] == SIZE
@@ -204,8 +204,8 @@ def test_the_output_is_deterministic_in_size_and_content(renderer: Renderer) -> 
 
 def test_the_english_chart_uses_english_labels(renderer: Renderer) -> None:
     strings = [text.get_text() for text in texts(drawn(chinese_report(), "en", renderer))]
-    assert renderer.render(Text("report/chart_selfcheck"), "en") in strings
-    assert renderer.render(Text("report/chart_selfcheck"), "zh") not in strings
+    assert renderer.render(Text("reports/chart_selfcheck"), "en") in strings
+    assert renderer.render(Text("reports/chart_selfcheck"), "zh") not in strings
     assert missing_glyphs(strings, cjk_font_path()) == set()
 
 

@@ -183,13 +183,13 @@ def test_lists_of_texts_are_rendered(renderer: Renderer) -> None:
 
 def test_real_help_template_escapes_the_name_and_renders_nested_lines() -> None:
     text = Text(
-        "help/help",
+        "guide/help",
         {
             "name": "<i>Eve</i> @channel",
             "role": Text("roles/staff"),
             "lines": [
-                Text("help/line_help", {"command": "help"}),
-                Text("help/line_lang", {"command": "lang"}),
+                Text("guide/help_help", {"command": "help"}),
+                Text("language/help_lang", {"command": "lang"}),
             ],
             "is_member": True,
         },

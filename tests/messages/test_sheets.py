@@ -110,7 +110,7 @@ def workbook(report: Report, locale: str, renderer: Renderer) -> Workbook:
 
 
 def say(renderer: Renderer, name: str, locale: str) -> str:
-    return renderer.render(Text(f"report/{name}"), locale)
+    return renderer.render(Text(f"reports/{name}"), locale)
 
 
 def headers(renderer: Renderer, kind: str, locale: str) -> list[str]:
@@ -204,7 +204,7 @@ def test_summary_members_units_and_weakest_items(renderer: Renderer) -> None:
     report = full_report()
     book = workbook(report, "zh", renderer)
     summary = dict(rows(book, renderer, "summary", "zh"))
-    label = lambda field: renderer.render(Text(f"report/summary_rows/{field}"), "zh")  # noqa: E731
+    label = lambda field: renderer.render(Text(f"reports/summary_rows/{field}"), "zh")  # noqa: E731
     assert summary[label("unit")] == "某县支行"
     assert summary[label("period_first")].date() == report.first
     assert summary[label("target")] == 95
@@ -221,7 +221,13 @@ def test_summary_members_units_and_weakest_items(renderer: Renderer) -> None:
     units = rows(book, renderer, "units", "zh")
     assert [(row[0], row[2], row[5]) for row in units] == [(1, "城北网点", 10), (2, "城南网点", 5)]
     items = rows(book, renderer, "weakest_items", "zh")
-    assert items[0] == (1, 7, "唱收唱付", renderer.render(Text("check/kind_software"), "zh"), 5)
+    assert items[0] == (
+        1,
+        7,
+        "唱收唱付",
+        renderer.render(Text("selfchecks/kind_software"), "zh"),
+        5,
+    )
 
 
 @pytest.mark.parametrize("locale", LOCALES)

@@ -1,7 +1,7 @@
 """Several people in one console demo: a test helper shared by the feature tests.
 
 The demo session is one person's chat; an ``Office`` adds console chats for colleagues on the
-same database, core and clock, and a console platform (``Desks``) that prints each push in the
+same database, dispatcher and clock, and a console platform (``Desks``) that prints each push in the
 chat of the person it is addressed to."""
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.adapters.console import PLATFORM, ConsoleChat
-from bot.core import Core, CoreSettings, Outcome
 from bot.delivery import Destination
 from bot.delivery import Sender as OutboxSender
 from bot.demo import YOU, DemoSession
+from bot.dispatcher import Dispatcher, DispatcherSettings, Outcome
 from handlers import build_router
 from kernel import ChatRef, Event, Reply, Role, SenderRef, Text
 from messages import Renderer
@@ -56,18 +56,20 @@ class Desks:
 
 
 class Office:
-    """The demo plus console chats for other people, on the same database, core and clock."""
+    """The demo plus console chats for other people, on the same database, dispatcher and clock."""
 
     def __init__(self, bot: DemoSession, locale: str = "en") -> None:
         self.bot = bot
         self.locale = locale
-        self.core = Core(bot.database, build_router(), bot.clock, CoreSettings(locale))
+        self.dispatcher = Dispatcher(
+            bot.database, build_router(), bot.clock, DispatcherSettings(locale)
+        )
         self.desks = Desks(bot.console)
         bot.sender = OutboxSender(bot.database, bot.clock, {PLATFORM: self.desks})
 
     def chat(self, user_id: str) -> ConsoleChat:
         chat = ConsoleChat(
-            self.core,
+            self.dispatcher,
             self.bot.renderer,
             self.bot.clock,
             SenderRef(PLATFORM, user_id, locale=self.locale),
@@ -89,8 +91,8 @@ class Office:
         return await self.say(self.bot.console, *lines)
 
     async def handle(self, user_id: str, event_id: str | None = None, **fields: Any) -> str:
-        """One platform event (with the platform's id) straight into the core."""
-        outcome = await self.core.handle(
+        """One platform event (with the platform's id) straight into the dispatcher."""
+        outcome = await self.dispatcher.handle(
             Event(
                 sender=SenderRef(PLATFORM, user_id, locale=self.locale),
                 chat=ChatRef(PLATFORM, user_id, is_group=False),

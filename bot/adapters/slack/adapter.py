@@ -1,0 +1,366 @@
+"""The Slack adapter: slack-bolt's AsyncApp turned into neutral events, and replies into Block Kit.
+
+Every request is acknowledged first (Slack's 3-second rule) and handled after; slash commands,
+button presses, modal submissions, mentions, direct messages and the App Home all become neutral
+events for the dispatcher. No feature logic lives here: this module only translates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.kwargs_injection.async_args import AsyncArgs
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot.adapters.slack.blocks import message_blocks, modal_view, neutral_action, submitted_values
+from bot.delivery import DeliveryFailed, Destination, RateLimited
+from bot.dispatcher import Dispatcher
+from kernel import Attachment, Audience, ChatRef, Clock, Event, EventKind, Reply, SenderRef, Text
+from messages import Renderer, Target
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "slack"
+EVENTS_PATH = "/slack/events"
+UMBRELLA_COMMAND = "uplift"  # /uplift score, for workspaces where /score is taken
+FINAL_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "account_inactive",
+        "user_not_found",
+        "invalid_auth",
+    }
+)
+_MENTION = re.compile(r"<@[A-Z0-9]+>")
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where an event came from and how to answer it in Slack."""
+
+    team: str
+    channel: str
+    user: str
+    trigger_id: str | None = None
+    response_url: str | None = None
+
+    @property
+    def in_group(self) -> bool:
+        return not self.channel.startswith("D")
+
+
+class SlackAdapter:
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        renderer: Renderer,
+        clock: Clock,
+        *,
+        token: str,
+        signing_secret: str,
+        api_url: str,
+    ) -> None:
+        self._dispatcher = dispatcher
+        self._renderer = renderer
+        self._clock = clock
+        self.client = AsyncWebClient(token=token, base_url=api_url)
+        self.app = AsyncApp(
+            client=self.client, signing_secret=signing_secret, process_before_response=False
+        )
+        self._people: dict[tuple[str, str], SenderRef] = {}
+        self.app.command(re.compile(r"^/.+"))(self._on_command)
+        self.app.action(re.compile(r".+"))(self._on_action)
+        self.app.view(re.compile(r".+"))(self._on_view)
+        self.app.event("app_mention")(self._on_message)
+        self.app.event("message")(self._on_message)
+        self.app.event("app_home_opened")(self._on_home)
+
+    def mount(self, web_app: web.Application) -> None:
+        web_app.router.add_post(EVENTS_PATH, self.handle_http)
+
+    async def handle_http(self, request: web.Request) -> web.Response:
+        """Slack's HTTP endpoint: bolt verifies the signature and the timestamp, then dispatches."""
+        return await to_aiohttp_response(
+            await self.app.async_dispatch(await to_bolt_request(request))
+        )
+
+    # --- from Slack ------------------------------------------------------------------------
+
+    async def _on_command(self, args: AsyncArgs) -> None:
+        await args.ack()
+        command = args.command or {}
+        name = str(command.get("command", "")).lstrip("/").casefold()
+        text = str(command.get("text", "")).strip()
+        if name == UMBRELLA_COMMAND:
+            first, _, text = text.partition(" ")
+            name = first.lstrip("/").casefold() or "help"
+        where = Where(
+            team=str(command.get("team_id", "")),
+            channel=str(command.get("channel_id", "")),
+            user=str(command.get("user_id", "")),
+            trigger_id=command.get("trigger_id"),
+            response_url=command.get("response_url"),
+        )
+        sender = await self._sender(where, str(command.get("user_name", "")))
+        await self._dispatch(
+            self._event(EventKind.COMMAND, sender, where, command=name, args=text.strip()), where
+        )
+
+    async def _on_action(self, args: AsyncArgs) -> None:
+        await args.ack()
+        body, action = args.body, args.action or {}
+        user = body.get("user", {})
+        channel = (body.get("channel") or {}).get("id") or body.get("container", {}).get(
+            "channel_id"
+        )
+        where = Where(
+            team=str(user.get("team_id") or body.get("team", {}).get("id", "")),
+            channel=str(channel or user.get("id", "")),
+            user=str(user.get("id", "")),
+            trigger_id=body.get("trigger_id"),
+            response_url=body.get("response_url"),
+        )
+        value = action.get("value") or (action.get("selected_option") or {}).get("value") or ""
+        sender = await self._sender(where, str(user.get("username") or user.get("name") or ""))
+        event = self._event(
+            EventKind.ACTION,
+            sender,
+            where,
+            action=neutral_action(str(action.get("action_id", ""))),
+            value=str(value),
+            message_ref=body.get("container", {}).get("message_ts"),
+        )
+        await self._dispatch(event, where)
+
+    async def _on_view(self, args: AsyncArgs) -> None:
+        await args.ack()
+        body, view = args.body, args.view or {}
+        user = body.get("user", {})
+        metadata = json.loads(view.get("private_metadata") or "{}")
+        where = Where(
+            team=str(user.get("team_id") or body.get("team", {}).get("id", "")),
+            channel=str(metadata.get("channel") or user.get("id", "")),
+            user=str(user.get("id", "")),
+        )
+        sender = await self._sender(where, str(user.get("username") or user.get("name") or ""))
+        event = self._event(
+            EventKind.FORM,
+            sender,
+            where,
+            action=str(view.get("callback_id", "")),
+            value=str(metadata.get("state", "")),
+            form=submitted_values(view),
+        )
+        await self._dispatch(event, where)
+
+    async def _on_message(self, args: AsyncArgs) -> None:
+        """A mention, a direct message, or channel talk (keywords such as 排行榜 / my score)."""
+        event = args.event or {}
+        if event.get("bot_id") or event.get("subtype") not in (None, "file_share"):
+            return
+        text = _MENTION.sub("", str(event.get("text", ""))).strip()
+        if (
+            event.get("type") == "message"
+            and event.get("channel_type") != "im"
+            and _MENTION.search(str(event.get("text", "")))
+        ):
+            return  # the app_mention event carries it
+        where = Where(
+            team=str(args.body.get("team_id", "")),
+            channel=str(event.get("channel", "")),
+            user=str(event.get("user", "")),
+        )
+        sender = await self._sender(where, "")
+        first, _, rest = text.partition(" ")
+        photo = next(
+            (
+                f.get("url_private")
+                for f in event.get("files", [])
+                if f.get("mimetype", "").startswith("image/")
+            ),
+            None,
+        )
+        event_id = str(args.body.get("event_id") or "") or None
+        if first and self._dispatcher.router.command_route(first.lstrip("/")) is not None:
+            neutral = self._event(
+                EventKind.COMMAND,
+                sender,
+                where,
+                command=first.lstrip("/").casefold(),
+                args=rest,
+                event_id=event_id,
+            )
+        else:
+            neutral = self._event(
+                EventKind.TEXT, sender, where, text=text, photo_ref=photo, event_id=event_id
+            )
+        await self._dispatch(neutral, where)
+
+    async def _on_home(self, args: AsyncArgs) -> None:
+        """The App Home tab: my score, streak, open rectifications and today's drill."""
+        event = args.event or {}
+        if event.get("tab") != "home":
+            return
+        where = Where(
+            team=str(args.body.get("team_id", "")),
+            channel=str(event.get("channel", "")),
+            user=str(event.get("user", "")),
+        )
+        sender = await self._sender(where, "")
+        outcome = await self._dispatcher.handle(
+            self._event(EventKind.COMMAND, sender, where, command="home")
+        )
+        blocks: list[dict[str, Any]] = []
+        for reply in outcome.replies:
+            blocks += message_blocks(reply, outcome.locale, self._renderer)[0]
+        await self._call(
+            self.client.views_publish,
+            user_id=where.user,
+            view={"type": "home", "blocks": blocks[:100]},
+        )
+
+    def _event(self, kind: EventKind, sender: SenderRef, where: Where, **fields: Any) -> Event:
+        chat = ChatRef(PLATFORM, where.channel, is_group=where.in_group, workspace=where.team)
+        return Event(kind=kind, sender=sender, chat=chat, received_at=self._clock.now(), **fields)
+
+    async def _sender(self, where: Where, fallback_name: str) -> SenderRef:
+        """Who pressed or typed: their name and Slack language, looked up once per person."""
+        known = self._people.get((where.team, where.user))
+        if known is not None:
+            return known
+        name, locale = fallback_name, None
+        try:
+            answer = await self.client.users_info(user=where.user, include_locale=True)
+            profile = answer.get("user") or {}
+            name = profile.get("real_name") or profile.get("name") or fallback_name
+            locale = profile.get("locale")
+        except SlackApiError as error:
+            log.warning("slack.users_info_failed error=%s", error.response.get("error"))
+        sender = SenderRef(
+            PLATFORM, where.user, name or where.user, workspace=where.team, locale=locale
+        )
+        self._people[(where.team, where.user)] = sender
+        return sender
+
+    # --- to Slack ----------------------------------------------------------------------------
+
+    async def _dispatch(self, event: Event, where: Where) -> None:
+        outcome = await self._dispatcher.handle(event)
+        for index, reply in enumerate(outcome.replies):
+            try:
+                await self._answer(reply, outcome.locale, where)
+            except RateLimited as limited:
+                await self._dispatcher.defer(
+                    reply,
+                    platform=PLATFORM,
+                    workspace=where.team,
+                    chat_id=where.channel if reply.to is Audience.CHAT else where.user,
+                    locale=outcome.locale,
+                    key=f"slack-deferred:{where.team}:{where.user}:{self._clock.now().isoformat()}:{index}",
+                    not_before=self._clock.now() + dt.timedelta(seconds=limited.retry_after),
+                )
+            except DeliveryFailed as failure:
+                log.warning("slack.reply_failed reason=%s", failure.reason)
+
+    async def _answer(self, reply: Reply, locale: str, where: Where) -> None:
+        """Show a reply where the event happened, in the way its audience asks for."""
+        if reply.form is not None:
+            await self._open_form(reply, locale, where)
+            return
+        blocks, text = message_blocks(reply, locale, self._renderer)
+        if blocks:
+            if reply.replace_pressed and where.response_url:
+                await AsyncWebhookClient(where.response_url).send(
+                    replace_original=True, text=text, blocks=blocks
+                )
+            elif reply.to is Audience.EPHEMERAL and where.in_group:
+                await self._call(
+                    self.client.chat_postEphemeral,
+                    channel=where.channel,
+                    user=where.user,
+                    text=text,
+                    blocks=blocks,
+                )
+            else:
+                channel = where.user if reply.to is Audience.PRIVATE else where.channel
+                await self._call(
+                    self.client.chat_postMessage, channel=channel, text=text, blocks=blocks
+                )
+        files_to = where.user if reply.to is not Audience.CHAT else where.channel
+        for attachment in (reply.image, reply.file):
+            if attachment is not None:
+                await self._upload(files_to, attachment, locale)
+
+    async def _open_form(self, reply: Reply, locale: str, where: Where) -> None:
+        assert reply.form is not None
+        if not where.trigger_id:
+            # Only slash commands and buttons can open a modal: point the person to the command.
+            text = self._renderer.render(Text("slack/use_command"), locale, Target.SLACK)
+            await self._call(self.client.chat_postMessage, channel=where.user, text=text)
+            return
+        view = modal_view(
+            reply.form,
+            locale,
+            self._renderer,
+            {"state": reply.form.state, "channel": where.channel},
+        )
+        await self._call(self.client.views_open, trigger_id=where.trigger_id, view=view)
+
+    def pace(self, destination: Destination) -> dt.timedelta:
+        """About one message a second per channel (Slack's chat.postMessage limit)."""
+        return dt.timedelta(seconds=1)
+
+    async def push(self, destination: Destination, reply: Reply, locale: str) -> str | None:
+        """Deliver an outbox message: to a channel, or to a person's DM (their user id)."""
+        blocks, text = message_blocks(reply, locale, self._renderer)
+        message_id = None
+        if blocks:
+            answer = await self._call(
+                self.client.chat_postMessage, channel=destination.chat_id, text=text, blocks=blocks
+            )
+            message_id = str(answer.get("ts") or "") or None
+        for attachment in (reply.image, reply.file):
+            if attachment is not None:
+                await self._upload(destination.chat_id, attachment, locale)
+        return message_id
+
+    async def _upload(self, channel: str, attachment: Attachment, locale: str) -> None:
+        """Files go through Slack's current upload API (getUploadURLExternal, then complete)."""
+        caption = (
+            self._renderer.render(attachment.caption, locale, Target.SLACK)
+            if attachment.caption
+            else None
+        )
+        await self._call(
+            self.client.files_upload_v2,
+            channel=channel,
+            content=attachment.content,
+            filename=attachment.filename,
+            title=attachment.filename,
+            initial_comment=caption,
+        )
+
+    async def _call(self, method: Any, **arguments: Any) -> Any:
+        """Call the Web API; a 429 becomes RateLimited, a refusal DeliveryFailed."""
+        try:
+            return await method(**arguments)
+        except SlackApiError as error:
+            response = error.response
+            if response.status_code == 429:
+                raise RateLimited(float(response.headers.get("Retry-After", 1))) from None
+            code = str(response.get("error", "unknown"))
+            raise DeliveryFailed(code, final=code in FINAL_ERRORS) from None

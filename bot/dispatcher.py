@@ -1,0 +1,242 @@
+"""The dispatcher: one neutral event in, one transaction, the replies out.
+
+Every adapter calls ``Dispatcher.handle``. It drops repeated platform events, finds the member,
+picks the language, routes, checks the role, runs the handler inside one transaction and turns
+messages for other people into outbox rows in that same transaction, so nothing is sent for work
+that was rolled back and nothing is lost for work that was kept.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from dataclasses import dataclass
+
+from handlers.framework.context import Context
+from handlers.framework.forms import start_form
+from handlers.framework.router import Route, Router
+from handlers.shared.locale import pick_locale
+from handlers.shared.outbox import queue_private
+from kernel import (
+    MAX_COMMAND_ARGS,
+    MAX_TEXT,
+    Audience,
+    Clock,
+    Event,
+    EventKind,
+    Refusal,
+    Reply,
+    Role,
+    Text,
+)
+from storage.database import Database
+from storage.models import Member
+from storage.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The replies to show in the conversation, and the language to render them in."""
+
+    replies: list[Reply]
+    locale: str
+
+
+@dataclass(frozen=True)
+class DispatcherSettings:
+    default_locale: str = "zh"
+
+
+class Dispatcher:
+    def __init__(
+        self, database: Database, router: Router, clock: Clock, settings: DispatcherSettings
+    ) -> None:
+        self.database = database
+        self.router = router
+        self.clock = clock
+        self.settings = settings
+
+    async def handle(self, event: Event, *, native_forms: bool = True) -> Outcome:
+        """Handle one event; never raises for a person's input or a handler's failure.
+
+        An adapter whose platform has no forms (Telegram) passes ``native_forms=False``: a form
+        is then asked one field at a time, its progress kept in the database."""
+        locale = pick_locale(event.sender.locale, fallback=self.settings.default_locale)
+        try:
+            async with self.database.transaction() as session:
+                store = Store(session)
+                if event.event_id and not await store.events.first_time(
+                    event.sender.platform, event.event_id, self.clock.now()
+                ):
+                    log.info(
+                        "event.repeat platform=%s id=%s", event.sender.platform, event.event_id
+                    )
+                    return Outcome([], locale)
+                context = await self._context(store, event)
+                locale = context.locale
+                await self._dispatch(context)
+                if not native_forms:
+                    await _forms_as_conversations(context)
+                locale = context.locale  # a handler may have changed it (/lang)
+                return Outcome(await self._deliver_others(store, context), locale)
+        except Refusal as refusal:
+            return Outcome([_personal(event, Text(refusal.template, refusal.data))], locale)
+        except Exception:
+            log.exception(
+                "event.failed kind=%s command=%s action=%s", event.kind, event.command, event.action
+            )
+            return Outcome([_personal(event, Text("errors/internal"))], locale)
+
+    async def defer(
+        self,
+        reply: Reply,
+        *,
+        platform: str,
+        workspace: str,
+        chat_id: str,
+        locale: str,
+        key: str,
+        not_before: dt.datetime,
+    ) -> None:
+        """Hand a reply the platform would not take now (rate limited) to the outbox, so the
+        sender delivers it later instead of it being dropped."""
+        async with self.database.transaction() as session:
+            await Store(session).outbox.enqueue(
+                key=key,
+                platform=platform,
+                workspace=workspace,
+                chat_id=chat_id,
+                reply=reply.to_json(),
+                locale=locale,
+                due_at=not_before,
+                now=self.clock.now(),
+            )
+
+    async def remember_poll(
+        self, *, platform: str, poll_id: str, chat_id: str, action: str, ref: str
+    ) -> None:
+        """A quiz sent as a native poll: keep what its answers mean (they carry only its id)."""
+        async with self.database.transaction() as session:
+            await Store(session).polls.remember(
+                platform=platform,
+                poll_id=poll_id,
+                chat_id=chat_id,
+                action=action,
+                ref=ref,
+                now=self.clock.now(),
+            )
+
+    async def poll(self, platform: str, poll_id: str) -> tuple[str, str] | None:
+        """The (action, ref) a poll answer stands for, or None for a poll we did not send."""
+        async with self.database.transaction() as session:
+            found = await Store(session).polls.find(platform, poll_id)
+        return None if found is None else (found.action, found.ref)
+
+    async def _context(self, store: Store, event: Event) -> Context:
+        found = await store.members.by_identity(
+            event.sender.platform, event.sender.workspace, event.sender.user_id
+        )
+        member, identity = found if found else (None, None)
+        unit = None
+        if member is not None and member.unit_id is not None:
+            unit = await store.units.get(member.unit_id)
+        if unit is None:
+            unit = await store.units.for_chat(
+                event.chat.platform, event.chat.workspace, event.chat.chat_id
+            )
+        locale = pick_locale(
+            member.locale if member else None,
+            identity.platform_locale if identity else None,
+            event.sender.locale,
+            unit.locale if unit else None,
+            fallback=self.settings.default_locale,
+        )
+        return Context(
+            event=event,
+            store=store,
+            clock=self.clock,
+            router=self.router,
+            locale=locale,
+            member=member,
+            unit=unit,
+        )
+
+    async def _dispatch(self, context: Context) -> None:
+        event = context.event
+        if too_long := _too_long(event):
+            context.private("errors/too_long", limit=too_long)
+            return
+        conversation = (
+            await context.store.conversations.current(context.member.id) if context.member else None
+        )
+        route = self.router.route_for(event, conversation.flow if conversation else None)
+        if route is None:
+            _unrouted(context)
+            return
+        if refusal := _refusal(route, context.member):
+            if event.kind in (EventKind.ACTION, EventKind.FORM):
+                refusal = f"{refusal}_button"  # a button or a form: no command to name
+            context.private(refusal, command=route.name)
+            return
+        await route.handler(context)
+
+    async def _deliver_others(self, store: Store, context: Context) -> list[Reply]:
+        """Keep the replies for this conversation; queue the ones for other people."""
+        here: list[Reply] = []
+        base = context.event.event_id or uuid.uuid4().hex
+        for index, reply in enumerate(context.replies):
+            if reply.member_id is None or (context.member and reply.member_id == context.member.id):
+                here.append(reply)
+                continue
+            now = self.clock.now()
+            await queue_private(
+                store,
+                member_id=reply.member_id,
+                reply=reply,
+                key=f"event:{context.event.sender.platform}:{base}:{index}",
+                due_at=now,
+                now=now,
+                fallback_locale=self.settings.default_locale,
+            )
+        return here
+
+
+async def _forms_as_conversations(context: Context) -> None:
+    forms = [reply.form for reply in context.replies if reply.form is not None]
+    context.replies = [reply for reply in context.replies if reply.form is None]
+    for form in forms[:1]:  # one form at a time
+        await start_form(context, form)
+
+
+def _too_long(event: Event) -> int | None:
+    if len(event.text) > MAX_TEXT or any(len(v) > MAX_TEXT for v in event.form.values()):
+        return MAX_TEXT
+    if len(event.args) > MAX_COMMAND_ARGS:
+        return MAX_COMMAND_ARGS
+    return None
+
+
+def _refusal(route: Route, member: Member | None) -> str | None:
+    if member is None:
+        return None if route.open_to_strangers else "errors/not_a_member"
+    if Role(member.role) not in route.roles:
+        return "errors/not_allowed"
+    return None
+
+
+def _unrouted(context: Context) -> None:
+    event = context.event
+    if event.kind is EventKind.COMMAND:
+        context.private("errors/unknown_command", command=event.command)
+    elif event.kind in (EventKind.ACTION, EventKind.FORM):
+        context.private("errors/stale_button")
+    elif not event.chat.is_group:
+        context.private("errors/not_understood")
+    # Free text in a group that is no keyword is people talking to each other: stay quiet.
+
+
+def _personal(event: Event, text: Text) -> Reply:
+    return Reply(text=text, to=Audience.EPHEMERAL if event.chat.is_group else Audience.CHAT)
