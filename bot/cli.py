@@ -25,7 +25,6 @@ from kernel import Role, Text
 from messages import Renderer
 from storage.database import Database
 from storage.migrate import upgrade
-from storage.plans import load_plan
 from storage.urls import is_sqlite
 
 DEFAULT_PLAN = Path(str(resources.files("campaigns") / "plans" / "postal-bank.yaml"))
@@ -217,8 +216,8 @@ def _load(args: argparse.Namespace, settings: Settings, say: _Printer) -> int:
         upgrade(settings.database_url)
         database = Database(settings.database_url)
         try:
-            async with database.transaction() as session:
-                summary = await load_plan(session, plan, dt.datetime.now(dt.UTC))
+            async with database.store() as store:
+                summary = await store.plans.load(plan, dt.datetime.now(dt.UTC))
         finally:
             await database.dispose()
         if not summary.changed:
@@ -280,7 +279,6 @@ def _report(args: argparse.Namespace, settings: Settings, say: _Printer) -> int:
 
 def _member_add(args: argparse.Namespace, settings: Settings, say: _Printer) -> int:
     """Add a person by their platform id: how the first admin gets in (then /role, /join)."""
-    from storage.store import Store
 
     async def add() -> int:
         if is_sqlite(settings.database_url):
@@ -288,8 +286,7 @@ def _member_add(args: argparse.Namespace, settings: Settings, say: _Printer) -> 
         database = Database(settings.database_url)
         now = dt.datetime.now(dt.UTC)
         try:
-            async with database.transaction() as session:
-                store = Store(session)
+            async with database.store() as store:
                 units = [
                     u
                     for organisation in await store.units.organisations()
@@ -382,7 +379,8 @@ def _interactive_lines(prompt: str) -> Iterator[str]:
 
 
 def _run(args: argparse.Namespace, settings: Settings, say: _Printer) -> int:
-    from bot.service import PlatformStartFailed, serve
+    from bot.adapters import PlatformStartFailed
+    from bot.service import serve
 
     if not (settings.slack_configured or settings.telegram_configured):
         say.err("no_platform")

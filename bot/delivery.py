@@ -16,7 +16,6 @@ from kernel import Clock, Reply
 from storage.database import Database
 from storage.models import OutboxMessage
 from storage.outbox import Outbox
-from storage.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +79,8 @@ class Sender:
 
     async def flush(self, limit: int = 100) -> int:
         """Send what is due now; return how many were sent."""
-        async with self._database.transaction() as session:
-            due = await Store(session).outbox.due(self._clock.now(), set(self._adapters), limit)
+        async with self._database.store() as store:
+            due = await store.outbox.due(self._clock.now(), set(self._adapters), limit)
             ids = [message.id for message in due]
         sent = 0
         for message_id in ids:
@@ -93,8 +92,8 @@ class Sender:
         adapter may need the database itself), then record the outcome. A crash between
         sending and recording sends it again: at least once, never lost."""
         now = self._clock.now()
-        async with self._database.transaction() as session:
-            outbox = Store(session).outbox
+        async with self._database.store() as store:
+            outbox = store.outbox
             message = await outbox.get(message_id)
             if message is None or message.status != "pending":
                 return 0
@@ -134,8 +133,8 @@ class Sender:
         except Exception as error:  # a bug or a surprise must not block the queue behind it
             log.exception("delivery.crashed id=%s platform=%s", message_id, destination.platform)
             outcome = DeliveryFailed(f"unexpected: {type(error).__name__}", final=False)
-        async with self._database.transaction() as session:
-            message = await Store(session).outbox.get(message_id)
+        async with self._database.store() as store:
+            message = await store.outbox.get(message_id)
             assert message is not None
             return self._record(message, outcome, message_ref, now, chat)
 

@@ -66,8 +66,7 @@ class Dispatcher:
         is then asked one field at a time, its progress kept in the database."""
         locale = pick_locale(event.sender.locale, fallback=self.settings.default_locale)
         try:
-            async with self.database.transaction() as session:
-                store = Store(session)
+            async with self.database.store() as store:
                 if event.event_id and not await store.events.first_time(
                     event.sender.platform, event.event_id, self.clock.now()
                 ):
@@ -103,8 +102,8 @@ class Dispatcher:
     ) -> None:
         """Hand a reply the platform would not take now (rate limited) to the outbox, so the
         sender delivers it later instead of it being dropped."""
-        async with self.database.transaction() as session:
-            await Store(session).outbox.enqueue(
+        async with self.database.store() as store:
+            await store.outbox.enqueue(
                 key=key,
                 platform=platform,
                 workspace=workspace,
@@ -119,8 +118,8 @@ class Dispatcher:
         self, *, platform: str, poll_id: str, chat_id: str, action: str, ref: str
     ) -> None:
         """A quiz sent as a native poll: keep what its answers mean (they carry only its id)."""
-        async with self.database.transaction() as session:
-            await Store(session).polls.remember(
+        async with self.database.store() as store:
+            await store.polls.remember(
                 platform=platform,
                 poll_id=poll_id,
                 chat_id=chat_id,
@@ -131,8 +130,8 @@ class Dispatcher:
 
     async def poll(self, platform: str, poll_id: str) -> tuple[str, str] | None:
         """The (action, ref) a poll answer stands for, or None for a poll we did not send."""
-        async with self.database.transaction() as session:
-            found = await Store(session).polls.find(platform, poll_id)
+        async with self.database.store() as store:
+            found = await store.polls.find(platform, poll_id)
         return None if found is None else (found.action, found.ref)
 
     async def _context(self, store: Store, event: Event) -> Context:

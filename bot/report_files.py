@@ -42,8 +42,7 @@ async def write_report(
     now: dt.datetime,
 ) -> ReportFiles:
     renderer = Renderer()
-    async with database.transaction() as session:
-        store = Store(session)
+    async with database.store() as store:
         unit = await _find_unit(store, unit_name)
         today = local_date(unit, now)
         campaign = await store.campaigns.current(unit.organisation_id, today)

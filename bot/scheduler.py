@@ -19,8 +19,6 @@ from apscheduler.triggers.interval import IntervalTrigger
 from handlers import Job
 from kernel import Clock, Window
 from storage.database import Database
-from storage.models import SchedulerMark
-from storage.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -39,25 +37,21 @@ class Scheduler:
         savepoint per job: a failing job undoes only its own work and keeps the mark where it
         was, so the next tick covers the window again (idempotency keys stop repeats)."""
         now = self._clock.now()
-        async with self._database.transaction() as session:
-            mark = await session.get(SchedulerMark, MARK)
-            since = mark.reached_at if mark else now - FIRST_LOOK_BACK
+        async with self._database.store() as store:
+            reached = await store.scheduler_marks.reached(MARK)
+            since = reached if reached else now - FIRST_LOOK_BACK
             window = Window(since=min(since, now), until=now)
-            store = Store(session)
             failed = False
             for job in self._jobs:
                 try:
-                    async with session.begin_nested():
+                    async with store.savepoint():
                         await job(store, window)
                 except Exception:
                     failed = True
                     log.exception("scheduler.job_failed job=%s", getattr(job, "__name__", job))
             if failed:
                 return window
-            if mark is None:
-                session.add(SchedulerMark(name=MARK, reached_at=now))
-            else:
-                mark.reached_at = max(mark.reached_at, now)
+            await store.scheduler_marks.advance(MARK, now)
         return window
 
 

@@ -18,13 +18,14 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage.store import Store
 from storage.urls import async_url, is_sqlite
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
 class Database:
-    """Owns the engine; hands out one session per transaction."""
+    """Owns the engine; hands out one Store (one session) per transaction."""
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
@@ -34,8 +35,15 @@ class Database:
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @asynccontextmanager
+    async def store(self) -> AsyncIterator[Store]:
+        """One unit of work through the repositories: commits on success, rolls back on any
+        error. This is how code outside ``storage/`` reads and writes."""
+        async with self.transaction() as session:
+            yield Store(session)
+
+    @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One unit of work: commits on success, rolls back on any error."""
+        """One unit of work on a raw session: for ``storage/`` itself and for tests."""
         async with self._sessions() as session, session.begin():
             yield session
 

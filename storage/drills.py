@@ -139,21 +139,11 @@ class Drills:
         )
         return {_as_date(day) for day in rows}
 
-
-def _as_date(value: dt.date | str) -> dt.date:
-    """SQLite returns aggregated dates as text."""
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
-
-
-class OpenDrills:
-    """Drills of a unit open for answers now, and who has answered them (the demo's colleagues)."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-
     async def open_at(
         self, unit_id: int, moment: dt.datetime
     ) -> list[tuple[Drill, DrillItem, set[int]]]:
+        """Drills of a unit open for answers now, and who has answered each (the demo's
+        colleagues answer them)."""
         rows = await self._session.execute(
             select(Drill, DrillItem)
             .join(DrillItem, DrillItem.id == Drill.drill_item_id)
@@ -172,3 +162,8 @@ class OpenDrills:
         for drill_id, member_id in answers.all():
             answered.setdefault(drill_id, set()).add(member_id)
         return [(drill, item, answered.get(drill.id, set())) for drill, item in found]
+
+
+def _as_date(value: dt.date | str) -> dt.date:
+    """SQLite returns aggregated dates as text."""
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)

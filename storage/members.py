@@ -1,14 +1,16 @@
-"""Queries about people: members, their platform identities and where to write to them."""
+"""People: members, their platform identities, where to write to them, and the invitations
+(join codes for ``/start <code>``) that let a new person in."""
 
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import Role
-from storage.models import Member, PlatformIdentity
+from storage.models import JoinCode, Member, PlatformIdentity
 
 
 class Members:
@@ -123,3 +125,53 @@ class Members:
             )
         )
         return list(rows)
+
+    @staticmethod
+    def set_locale(member: Member, locale: str) -> None:
+        """The language the member chose (/lang)."""
+        member.locale = locale
+
+    @staticmethod
+    def set_role(member: Member, role: Role) -> None:
+        """A new role (/role); only a supervisor stays the head of their unit."""
+        member.role = role
+        member.is_unit_head = role == Role.SUPERVISOR and member.is_unit_head
+
+    @staticmethod
+    def set_head(member: Member, is_unit_head: bool) -> None:
+        member.is_unit_head = is_unit_head
+
+    @staticmethod
+    def set_name_hidden(member: Member, hidden: bool) -> None:
+        """Whether leaderboards show the member's initials instead of their name."""
+        member.hide_name = hidden
+
+
+class Invites:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def create(
+        self,
+        *,
+        unit_id: int,
+        role: str,
+        created_by_member_id: int,
+        expires_at: dt.datetime,
+        now: dt.datetime,
+    ) -> JoinCode:
+        code = JoinCode(
+            code=secrets.token_urlsafe(9),
+            unit_id=unit_id,
+            role=role,
+            created_by_member_id=created_by_member_id,
+            expires_at=expires_at,
+            created_at=now,
+        )
+        self._session.add(code)
+        await self._session.flush()
+        return code
+
+    async def valid(self, code: str, now: dt.datetime) -> JoinCode | None:
+        found = await self._session.scalar(select(JoinCode).where(JoinCode.code == code))
+        return found if found is not None and found.expires_at > now else None

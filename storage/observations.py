@@ -85,6 +85,10 @@ class Observations:
         observation.praised_member_id = praised_member_id
 
     @staticmethod
+    def attach_photo(observation: Observation, photo_ref: str) -> None:
+        observation.photo_ref = photo_ref
+
+    @staticmethod
     def escalate(observation: Observation, to_unit_id: int) -> None:
         observation.escalated_to_unit_id = to_unit_id
         observation.escalation_count += 1

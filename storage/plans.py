@@ -46,6 +46,16 @@ class LoadSummary:
         bucket[kind] = bucket.get(kind, 0) + 1
 
 
+class Plans:
+    """Loading a validated plan: ``uplift campaign load`` and the demo."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def load(self, plan: schema.Plan, now: dt.datetime) -> LoadSummary:
+        return await load_plan(self._session, plan, now)
+
+
 def plan_digest(plan: schema.Plan) -> str:
     canonical = json.dumps(plan.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()

@@ -63,3 +63,12 @@ class Reminders:
             .order_by(Reminder.next_at, Reminder.id)
         )
         return list(rows)
+
+    @staticmethod
+    def cancel(reminder: Reminder) -> None:
+        reminder.active = False
+
+    @staticmethod
+    def reschedule(reminder: Reminder, next_at: dt.datetime) -> None:
+        """A recurring reminder's next local time."""
+        reminder.next_at = next_at

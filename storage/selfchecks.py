@@ -113,6 +113,16 @@ class SelfChecks:
         return list(rows)
 
     @staticmethod
+    def annotate(
+        answer: SelfCheckAnswer, *, comment: str | None = None, photo_ref: str | None = None
+    ) -> None:
+        """A note or a photo given after a failed answer; what is not given stays as it was."""
+        if comment is not None:
+            answer.comment = comment
+        if photo_ref is not None:
+            answer.photo_ref = photo_ref
+
+    @staticmethod
     def finish(
         run: SelfCheckRun, score: float, zeroed_by_item_id: int | None, now: dt.datetime
     ) -> None:

@@ -1,9 +1,14 @@
-"""All repositories over one session: what a handler or a job reads and writes through.
+"""All repositories over one session: what a handler, a job or a command reads and writes through.
 
-Repositories never commit; the dispatcher wraps each event and each scheduled job in one
-transaction."""
+Code outside ``storage/`` gets a Store from ``Database.store()``, never a session: every write is a
+repository method. Repositories never commit; the dispatcher wraps each event and the scheduler
+each tick in one transaction.
+"""
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,24 +17,30 @@ from storage.conversations import Conversations
 from storage.deeds import Deeds
 from storage.drills import Drills
 from storage.events import ProcessedEvents
+from storage.health import Health
 from storage.inspections import Inspections
-from storage.invites import Invites, Polls
-from storage.ledger import Ledger
-from storage.members import Members
+from storage.members import Invites, Members
 from storage.observations import Observations
 from storage.outbox import Outbox
+from storage.plans import Plans
+from storage.points import Ledger
+from storage.polls import Polls
 from storage.rectifications import Rectifications
 from storage.reminders import Reminders
+from storage.reports import ReportRows
+from storage.scheduler_marks import SchedulerMarks
 from storage.selfchecks import SelfChecks
 from storage.units import Units
 
 
 class Store:
     def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+        self._session = session
         self.members = Members(session)
+        self.invites = Invites(session)
         self.units = Units(session)
         self.campaigns = Campaigns(session)
+        self.plans = Plans(session)
         self.events = ProcessedEvents(session)
         self.outbox = Outbox(session)
         self.conversations = Conversations(session)
@@ -41,5 +52,13 @@ class Store:
         self.observations = Observations(session)
         self.inspections = Inspections(session)
         self.reminders = Reminders(session)
-        self.invites = Invites(session)
         self.polls = Polls(session)
+        self.reports = ReportRows(session)
+        self.health = Health(session)
+        self.scheduler_marks = SchedulerMarks(session)
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """Work that may fail on its own: an error undoes only what was done inside."""
+        async with self._session.begin_nested():
+            yield

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from bot.dispatcher import Dispatcher
 from kernel import ChatRef, Clock, Event, EventKind, SenderRef
 from storage.database import Database
-from storage.drills import OpenDrills
 from storage.models import DrillItem
 
 ACCURACY_PERCENT = 70  # how often a simulated colleague gets a drill right
@@ -40,8 +39,8 @@ class Colleagues:
 
     async def answer_open_drills(self) -> int:
         """Each colleague answers every open drill of the unit they have not answered yet."""
-        async with self._database.transaction() as session:
-            open_drills = await OpenDrills(session).open_at(self._unit_id, self._clock.now())
+        async with self._database.store() as store:
+            open_drills = await store.drills.open_at(self._unit_id, self._clock.now())
         answered = 0
         for drill, item, done in open_drills:
             for person in self._people:

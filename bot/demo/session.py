@@ -21,6 +21,7 @@ from bot.adapters.console import PLATFORM, ConsoleChat
 from bot.delivery import Sender as OutboxSender
 from bot.demo.colleagues import Colleague, Colleagues
 from bot.dispatcher import Dispatcher, DispatcherSettings
+from bot.scheduler import MARK as SCHEDULER_MARK
 from bot.scheduler import Scheduler
 from campaigns.schema import Plan
 from handlers import JOBS, build_router
@@ -31,9 +32,6 @@ from messages import Renderer
 from messages.vocabulary import shipped_vocabulary
 from storage.database import Database
 from storage.migrate import upgrade_async
-from storage.models import SchedulerMark
-from storage.plans import load_plan
-from storage.store import Store
 
 YOU = "you"
 DEMO_FILES = Path(tempfile.gettempdir()) / "uplift-demo-files"  # charts and sheets the demo saves
@@ -182,10 +180,9 @@ async def _prepare(database: Database, options: DemoOptions) -> DemoPeople:
     """Load the plan and make sure the newcomer and the colleagues exist (idempotent)."""
     plan = options.plan
     assert plan.demo is not None, "validated plans used for the demo name a demo unit"
-    async with database.transaction() as session:
-        store = Store(session)
+    async with database.store() as store:
         now = dt.datetime.now(dt.UTC)
-        summary = await load_plan(session, plan, now)
+        summary = await store.plans.load(plan, now)
         unit = await store.units.by_key(summary.organisation_id, plan.demo.unit)
         assert unit is not None
         chat_id = group_chat_id(unit.key)
@@ -205,8 +202,8 @@ async def _prepare(database: Database, options: DemoOptions) -> DemoPeople:
             )
         else:
             you = found[0]
-        you.role = options.role
-        you.is_unit_head = options.role is Role.SUPERVISOR
+        store.members.set_role(you, options.role)
+        store.members.set_head(you, options.role is Role.SUPERVISOR)
         colleagues = []
         for number, colleague in enumerate(plan.demo.colleagues, start=1):
             external_id = f"colleague-{number}"
@@ -248,9 +245,9 @@ async def _start_time(database: Database, plan: Plan, zone: str) -> dt.datetime:
     """07:00 on the campaign's first day, whatever the real date: a demo shows a campaign from
     its beginning, the same way every time. A kept database (--db) goes on where it was."""
     start = dt.datetime.combine(plan.starts_on, dt.time(7, 0), ZoneInfo(zone)).astimezone(dt.UTC)
-    async with database.transaction() as session:
-        mark = await session.get(SchedulerMark, "pushes")
-    return max(start, mark.reached_at) if mark else start
+    async with database.store() as store:
+        reached = await store.scheduler_marks.reached(SCHEDULER_MARK)
+    return max(start, reached) if reached else start
 
 
 # --- /clock: the demo's own command ----------------------------------------------------------

@@ -19,7 +19,6 @@ from handlers.shared.plan import stage_units
 from kernel import SUPERVISORS, Button, Refusal, Reply, Role, Text, Window
 from messages.reports.model import Report
 from storage.models import Campaign, Stage, Unit
-from storage.reports import ReportRows
 from storage.store import Store
 
 
@@ -39,7 +38,7 @@ async def suggest_awards(
     report = await build_report(
         store, campaign, root, campaign.starts_on, campaign.ends_on, locale, now
     )
-    rows = ReportRows(store.session)
+    rows = store.reports
     unit_ids = await store.units.subtree_ids(root.id)
     scope = period_scope(campaign, unit_ids, root.timezone, campaign.starts_on, campaign.ends_on)
     deeds_by_member: Counter[int] = Counter()

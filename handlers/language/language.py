@@ -36,6 +36,6 @@ async def set_language(ctx: Context) -> None:
 
 def _apply(ctx: Context, locale: str, *, replace_pressed: bool = False) -> None:
     assert ctx.member is not None
-    ctx.member.locale = locale
+    ctx.store.members.set_locale(ctx.member, locale)
     ctx.locale = locale
     ctx.reply("language/set", to=ctx.personal, replace_pressed=replace_pressed)

@@ -194,7 +194,7 @@ async def attach_photo(ctx: Context) -> None:
     if observation is None or ctx.event.photo_ref is None:
         ctx.private("observations/no_photo")
         return
-    observation.photo_ref = ctx.event.photo_ref
+    ctx.store.observations.attach_photo(observation, ctx.event.photo_ref)
     ctx.private("observations/photo_saved", number=observation.id)
 
 

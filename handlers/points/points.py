@@ -12,8 +12,8 @@ from handlers.framework.router import ANYWHERE, Router
 from handlers.shared.calendar import local_date, local_time
 from handlers.shared.streaks import current_streak
 from kernel import STAFF_AND_ABOVE, Button, Text
-from storage.ledger import Standing
 from storage.models import Campaign, Member, Stage, Unit
+from storage.points import Standing
 
 SOURCES = ("drill", "streak", "check", "deed", "observation", "inspection")
 LEADERBOARD_SIZE = 10
@@ -139,7 +139,7 @@ async def set_name_shown(ctx: Context) -> None:
 
 def _show_name(ctx: Context, member: Member, *, shown: bool, replace_pressed: bool = False) -> None:
     """A member may hide their name from leaderboards; it then shows as initials."""
-    member.hide_name = not shown
+    ctx.store.members.set_name_hidden(member, not shown)
     ctx.reply(
         "points/name_shown" if shown else "points/name_hidden",
         to=ctx.personal,

@@ -140,7 +140,7 @@ async def cancel(ctx: Context) -> None:
     reminder = await ctx.store.reminders.get(number(ctx.event.value))
     if reminder is None or reminder.created_by_member_id != member.id or not reminder.active:
         raise Refusal("errors/stale_button")
-    reminder.active = False
+    ctx.store.reminders.cancel(reminder)
     ctx.reply("reminders/cancelled", to=ctx.personal, replace_pressed=True, number=reminder.id)
 
 
@@ -232,9 +232,9 @@ async def deliver_reminders(store: Store, window: Window) -> None:
         else:
             log.warning("reminder.skipped_stale id=%s due=%s", reminder.id, moment.isoformat())
         if reminder.every_seconds:
-            reminder.next_at = _next_occurrence(reminder, window.until)
+            store.reminders.reschedule(reminder, _next_occurrence(reminder, window.until))
         else:
-            reminder.active = False
+            store.reminders.cancel(reminder)
 
 
 async def _grace(store: Store, reminder: Reminder) -> dt.timedelta:

@@ -18,7 +18,7 @@ from messages.reports.model import (
     UnitLine,
 )
 from storage.models import Campaign, Unit
-from storage.reports import ReportRows, Scope
+from storage.reports import Scope
 from storage.store import Store
 
 WEAKEST = 5
@@ -49,7 +49,7 @@ async def build_report(
         u.id: u for u in await store.units.of_organisation(unit.organisation_id) if u.id in unit_ids
     }
     scope = period_scope(campaign, unit_ids, unit.timezone, first, last)
-    rows = ReportRows(store.session)
+    rows = store.reports
     zh = locale == "zh"
 
     def unit_name(unit_id: int | None) -> str:

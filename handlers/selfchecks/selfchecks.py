@@ -210,10 +210,11 @@ async def typed(ctx: Context) -> None:
     text = ctx.event.text.strip()
     if conversation.step == "fail_comment":
         answer = await _answer_for(ctx, run.id, int(data["failing_item_id"]))
-        if not ctx.means(text, "selfchecks/skip"):
-            answer.comment = text
-        if ctx.event.photo_ref:
-            answer.photo_ref = ctx.event.photo_ref
+        ctx.store.selfchecks.annotate(
+            answer,
+            comment=None if ctx.means(text, "selfchecks/skip") else text,
+            photo_ref=ctx.event.photo_ref,
+        )
         await _ask_due(ctx, member, unit, data)
         return
     if conversation.step == "fail_due":

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from handlers.shared.calendar import local_date
-from storage.ledger import Award
 from storage.models import Campaign, Unit
+from storage.points import Award
 from storage.store import Store
 
 

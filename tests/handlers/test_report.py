@@ -40,7 +40,6 @@ from handlers import build_router
 from kernel import ChatRef, Event, EventKind, Role, SenderRef
 from messages import Renderer
 from storage.database import Database
-from storage.ledger import Award
 from storage.models import (
     ChecklistItem,
     Drill,
@@ -50,6 +49,7 @@ from storage.models import (
     PointEntry,
     Unit,
 )
+from storage.points import Award
 from storage.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -19,8 +19,8 @@ from bot.demo import DemoOptions, DemoSession, demo_session
 from campaigns.loader import read_plan_file
 from campaigns.schema import Plan
 from kernel import Role
-from storage.ledger import Award
 from storage.models import DrillItem, Member, PointEntry
+from storage.points import Award
 from storage.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,7 +13,7 @@ from storage.campaigns import Campaigns
 from storage.conversations import Conversations
 from storage.database import Database
 from storage.events import ProcessedEvents
-from storage.health import database_answers, outbox_counts
+from storage.health import Health
 from storage.members import Members
 from storage.models import (
     Campaign,
@@ -464,13 +464,13 @@ async def test_outbox_due_only_pending_rows_due_now_on_the_given_platforms(
         assert await outbox.due(NOW, set()) == []
         later = await outbox.due(NOW + MINUTE, {"slack"})
         assert [m.idempotency_key for m in later][-1] == "slack-future"
-        assert await outbox_counts(session) == {
+        assert await Health(session).outbox_counts() == {
             "pending": 6,
             "sent": 1,
             "failed": 1,
             "skipped": 1,
         }
-        assert await database_answers(session) is True
+        assert await Health(session).database_answers() is True
 
 
 async def test_outbox_mark_sent(database: Database) -> None:

@@ -16,12 +16,14 @@ from typing import Any
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.kwargs_injection.async_args import AsyncArgs
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bot.adapters import PlatformStartFailed
 from bot.adapters.slack.blocks import message_blocks, modal_view, neutral_action, submitted_values
 from bot.delivery import DeliveryFailed, Destination, RateLimited
 from bot.dispatcher import Dispatcher
@@ -73,8 +75,11 @@ class SlackAdapter:
         token: str,
         signing_secret: str,
         api_url: str,
+        app_token: str | None = None,
     ) -> None:
         self._dispatcher = dispatcher
+        self._app_token = app_token  # Socket Mode instead of HTTP when given
+        self._socket: AsyncSocketModeHandler | None = None
         self._renderer = renderer
         self._clock = clock
         self.client = AsyncWebClient(token=token, base_url=api_url)
@@ -90,7 +95,27 @@ class SlackAdapter:
         self.app.event("app_home_opened")(self._on_home)
 
     def mount(self, web_app: web.Application) -> None:
-        web_app.router.add_post(EVENTS_PATH, self.handle_http)
+        """Slack's events over HTTP at ``/slack/events`` (not in Socket Mode)."""
+        if self._app_token is None:
+            web_app.router.add_post(EVENTS_PATH, self.handle_http)
+
+    async def start(self) -> None:
+        """In Socket Mode, connect; the app token is checked first, so a wrong one stops the
+        process with its reason instead of retrying for ever."""
+        if self._app_token is None:
+            return
+        try:
+            await self.client.apps_connections_open(app_token=self._app_token)
+        except SlackApiError as error:
+            reason = str(error.response.get("error", "unknown"))
+            raise PlatformStartFailed(PLATFORM, reason) from None
+        self._socket = AsyncSocketModeHandler(self.app, self._app_token)
+        await self._socket.connect_async()
+        log.info("slack.socket_mode connected")
+
+    async def stop(self) -> None:
+        if self._socket is not None:
+            await self._socket.close_async()
 
     async def handle_http(self, request: web.Request) -> web.Response:
         """Slack's HTTP endpoint: bolt verifies the signature and the timestamp, then dispatches."""

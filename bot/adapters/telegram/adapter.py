@@ -35,6 +35,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 from telegram.warnings import PTBDeprecationWarning
 
+from bot.adapters import PlatformStartFailed
 from bot.delivery import DeliveryFailed, Destination, RateLimited
 from bot.dispatcher import Dispatcher
 from handlers.framework.router import Menu
@@ -111,21 +112,26 @@ class TelegramAdapter:
     # --- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Connect (getMe), register the commands, then poll or set the webhook."""
-        await self.application.initialize()
-        await self._register_commands()
-        await self.application.start()
-        if self._webhook_url:
-            await self.application.bot.set_webhook(
-                self._webhook_url,
-                secret_token=self._webhook_secret,
-                allowed_updates=Update.ALL_TYPES,
-            )
-        else:
-            assert self.application.updater is not None
-            await self.application.updater.start_polling(
-                allowed_updates=Update.ALL_TYPES, poll_interval=0.0
-            )
+        """Connect (getMe), register the commands, then poll or set the webhook; a refused
+        token stops the process with Telegram's reason."""
+        try:
+            await self.application.initialize()
+            await self._register_commands()
+            await self.application.start()
+            if self._webhook_url:
+                await self.application.bot.set_webhook(
+                    self._webhook_url,
+                    secret_token=self._webhook_secret,
+                    allowed_updates=Update.ALL_TYPES,
+                )
+            else:
+                assert self.application.updater is not None
+                await self.application.updater.start_polling(
+                    allowed_updates=Update.ALL_TYPES, poll_interval=0.0
+                )
+        except TelegramError as error:
+            raise PlatformStartFailed(PLATFORM, str(error)) from None
+        log.info("telegram.started mode=%s", "webhook" if self._webhook_url else "polling")
 
     async def stop(self) -> None:
         if self.application.updater is not None and self.application.updater.running:
@@ -135,7 +141,9 @@ class TelegramAdapter:
         await self.application.shutdown()
 
     def mount(self, web_app: web.Application) -> None:
-        web_app.router.add_post(WEBHOOK_PATH, self.handle_webhook)
+        """The webhook on our HTTP server (not when long polling)."""
+        if self._webhook_url:
+            web_app.router.add_post(WEBHOOK_PATH, self.handle_webhook)
 
     async def handle_webhook(self, request: web.Request) -> web.Response:
         """Telegram's webhook: the secret header must match; the update is queued, then 200."""
