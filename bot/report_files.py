@@ -1,4 +1,4 @@
-"""``uplift report``: the same report as /report, written to files from the command line."""
+"""``uplift report``: the very replies /report gives, written to files from the command line."""
 
 from __future__ import annotations
 
@@ -6,11 +6,8 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from handlers.reports.periods import parse_period
-from handlers.reports.reports import report_replies
-from handlers.reports.sections import build_report
-from handlers.shared.calendar import local_date
-from kernel import Audience
+from handlers.reports import unit_report
+from kernel import Audience, Refusal
 from messages import Renderer
 from storage.database import Database
 from storage.models import Unit
@@ -44,32 +41,25 @@ async def write_report(
     renderer = Renderer()
     async with database.store() as store:
         unit = await _find_unit(store, unit_name)
-        today = local_date(unit, now)
-        campaign = await store.campaigns.current(unit.organisation_id, today)
-        if campaign is None:
-            raise ReportError("report_no_campaign")
-        stage = await store.campaigns.stage_on(campaign.id, today)
-        dates = parse_period(
-            period,
-            today,
-            now,
-            unit.timezone,
-            (stage.starts_on, stage.ends_on) if stage else None,
-            (campaign.starts_on, campaign.ends_on),
-        )
-        if dates is None:
-            raise ReportError("report_bad_period", given=period)
-        report = await build_report(store, campaign, unit, dates[0], dates[1], locale, now)
-    # The same replies /report gives in a chat: the summary, then the chart and the ledger.
-    text, files = await report_replies(report, locale, Audience.CHAT)
+        try:
+            text, files = await unit_report(store, unit, period, locale, now, Audience.CHAT)
+        except Refusal as refusal:
+            if refusal.template == "reports/bad_period":
+                raise ReportError("report_bad_period", given=period) from None
+            raise ReportError("report_no_campaign") from None
+    # The very replies /report gives in a chat: the summary, then the chart and the ledger.
     assert text.text is not None and files.image is not None and files.file is not None
     summary = renderer.render(text.text, locale)
-    chart, workbook = files.image.content, files.file.content
     out.mkdir(parents=True, exist_ok=True)
-    stem = out / f"report-{unit.key}-{dates[0].isoformat()}-{dates[1].isoformat()}"
-    files = {".txt": summary.encode("utf-8"), ".png": chart, ".xlsx": workbook}
+    period_dates = Path(files.image.filename).stem.removeprefix("report-")
+    stem = out / f"report-{unit.key}-{period_dates}"
+    contents = {
+        ".txt": summary.encode("utf-8"),
+        ".png": files.image.content,
+        ".xlsx": files.file.content,
+    }
     paths = []
-    for suffix, content in files.items():
+    for suffix, content in contents.items():
         path = stem.with_suffix(suffix)
         path.write_bytes(content)
         paths.append(path)

@@ -1,15 +1,17 @@
-"""The rows a report is built from: everything in a set of units over a period.
+"""The rows a report is built from: everything in a set of units over a period, and the figures
+per member and per unit that reports, summaries and award suggestions all rank by.
 
-Each query is one indexed read of one kind of record, filtered by unit and time; the report
-handler aggregates them, so every number in a report can be traced to these rows."""
+Each query is one indexed read of one kind of record, filtered by unit and time, or one grouped
+sum over them, so every number in a report can be traced to these rows."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Integer, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import Role
@@ -43,16 +45,130 @@ class Scope:
     since: dt.datetime
     until: dt.datetime
 
+    @classmethod
+    def of_dates(
+        cls, campaign_id: int, unit_ids: list[int], zone: str, first: dt.date, last: dt.date
+    ) -> Scope:
+        """The local dates ``first``..``last`` in ``zone``, and the same period as UTC moments."""
+        tz = ZoneInfo(zone)
+        since = dt.datetime.combine(first, dt.time.min, tz).astimezone(dt.UTC)
+        until = dt.datetime.combine(last, dt.time.max, tz).astimezone(dt.UTC)
+        return cls(campaign_id, unit_ids, first, last, since, until)
+
+
+@dataclass(frozen=True)
+class MemberFigures:
+    """One member's period: points, drills answered and right, self-checks run."""
+
+    member_id: int
+    name: str
+    unit_id: int
+    points: int
+    drills_answered: int
+    drills_correct: int
+    selfchecks: int
+
+
+@dataclass(frozen=True)
+class UnitFigures:
+    """One unit's period: its members (not volunteers), points, self-check average (over runs
+    with a score) and its latest inspection score."""
+
+    unit_id: int
+    members: int
+    points: int
+    selfcheck_average: float | None
+    inspection_score: float | None
+
 
 class ReportRows:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
+    async def member_figures(self, scope: Scope) -> list[MemberFigures]:
+        """Every active member (volunteers aside) of the units, by unit and id."""
+        points = await self._grouped(
+            select(PointEntry.member_id, func.sum(PointEntry.points))
+            .where(*_ledger_in(scope), PointEntry.member_id.is_not(None))
+            .group_by(PointEntry.member_id)
+        )
+        drills = {
+            member_id: (answered, int(correct or 0))
+            for member_id, answered, correct in (
+                await self._session.execute(
+                    select(
+                        DrillAnswer.member_id,
+                        func.count(),
+                        func.sum(cast(DrillAnswer.correct, Integer)),
+                    )
+                    .join(Drill, Drill.id == DrillAnswer.drill_id)
+                    .where(*_drills_in(scope))
+                    .group_by(DrillAnswer.member_id)
+                )
+            ).all()
+        }
+        runs = await self._grouped(
+            select(SelfCheckRun.member_id, func.count())
+            .where(*_runs_in(scope))
+            .group_by(SelfCheckRun.member_id)
+        )
+        return [
+            MemberFigures(
+                m.id,
+                m.display_name,
+                m.unit_id or 0,
+                int(points.get(m.id, 0)),
+                drills.get(m.id, (0, 0))[0],
+                drills.get(m.id, (0, 0))[1],
+                int(runs.get(m.id, 0)),
+            )
+            for m in await self.members(scope)
+        ]
+
+    async def unit_figures(self, scope: Scope) -> dict[int, UnitFigures]:
+        """Every unit of the scope, by id."""
+        members = await self._grouped(
+            select(Member.unit_id, func.count()).where(*_members_in(scope)).group_by(Member.unit_id)
+        )
+        points = await self._grouped(
+            select(PointEntry.unit_id, func.sum(PointEntry.points))
+            .where(*_ledger_in(scope))
+            .group_by(PointEntry.unit_id)
+        )
+        averages = await self._grouped(
+            select(SelfCheckRun.unit_id, func.avg(SelfCheckRun.score))
+            .where(*_runs_in(scope), SelfCheckRun.score.is_not(None))
+            .group_by(SelfCheckRun.unit_id)
+        )
+        latest = {i.unit_id: i.score for i in await self.inspections(scope)}  # the last one wins
+        return {
+            unit_id: UnitFigures(
+                unit_id,
+                int(members.get(unit_id, 0)),
+                int(points.get(unit_id, 0)),
+                round(float(averages[unit_id]), 1) if unit_id in averages else None,
+                latest.get(unit_id),
+            )
+            for unit_id in scope.unit_ids
+        }
+
+    @staticmethod
+    def ranked_units(figures: dict[int, UnitFigures], root_id: int) -> list[UnitFigures]:
+        """Units with members by points per member, best first. The root is left out when it
+        has units under it: its figures are theirs."""
+        ranked = [
+            f
+            for unit_id, f in figures.items()
+            if (unit_id != root_id or len(figures) == 1) and f.members
+        ]
+        return sorted(ranked, key=lambda f: (-f.points / f.members, f.unit_id))
+
+    async def _grouped(self, query: Any) -> dict[int, Any]:
+        return {key: value for key, value in (await self._session.execute(query)).all()}
+
     async def members(self, scope: Scope) -> list[Member]:
         rows = await self._session.scalars(
-            select(Member)
-            .where(Member.unit_id.in_(scope.unit_ids), Member.active, Member.role != Role.VOLUNTEER)
-            .order_by(Member.unit_id, Member.id)
+            select(Member).where(*_members_in(scope)).order_by(Member.unit_id, Member.id)
         )
         return list(rows)
 
@@ -70,12 +186,7 @@ class ReportRows:
                 PointEntry.idempotency_key,
                 PointEntry.ref_id,
             )
-            .where(
-                PointEntry.campaign_id == scope.campaign_id,
-                PointEntry.unit_id.in_(scope.unit_ids),
-                PointEntry.local_date >= scope.first,
-                PointEntry.local_date <= scope.last,
-            )
+            .where(*_ledger_in(scope))
             .order_by(PointEntry.local_date, PointEntry.id)
         )
         return list(rows)
@@ -88,11 +199,7 @@ class ReportRows:
             select(Drill, DrillAnswer, DrillItem)
             .join(DrillItem, DrillItem.id == Drill.drill_item_id)
             .outerjoin(DrillAnswer, DrillAnswer.drill_id == Drill.id)
-            .where(
-                Drill.unit_id.in_(scope.unit_ids),
-                Drill.local_date >= scope.first,
-                Drill.local_date <= scope.last,
-            )
+            .where(*_drills_in(scope))
             .order_by(Drill.local_date, Drill.id)
         )
         return [(drill, answer, item) for drill, answer, item in rows.all()]
@@ -100,12 +207,7 @@ class ReportRows:
     async def selfcheck_runs(self, scope: Scope) -> list[SelfCheckRun]:
         rows = await self._session.scalars(
             select(SelfCheckRun)
-            .where(
-                SelfCheckRun.unit_id.in_(scope.unit_ids),
-                SelfCheckRun.finished_at.is_not(None),
-                SelfCheckRun.finished_at >= scope.since,
-                SelfCheckRun.finished_at <= scope.until,
-            )
+            .where(*_runs_in(scope))
             .order_by(SelfCheckRun.finished_at, SelfCheckRun.id)
         )
         return list(rows)
@@ -179,3 +281,33 @@ class ReportRows:
             .order_by(Inspection.inspected_on, Inspection.id)
         )
         return list(rows)
+
+
+def _members_in(scope: Scope) -> tuple[Any, ...]:
+    return (Member.unit_id.in_(scope.unit_ids), Member.active, Member.role != Role.VOLUNTEER)
+
+
+def _ledger_in(scope: Scope) -> tuple[Any, ...]:
+    return (
+        PointEntry.campaign_id == scope.campaign_id,
+        PointEntry.unit_id.in_(scope.unit_ids),
+        PointEntry.local_date >= scope.first,
+        PointEntry.local_date <= scope.last,
+    )
+
+
+def _drills_in(scope: Scope) -> tuple[Any, ...]:
+    return (
+        Drill.unit_id.in_(scope.unit_ids),
+        Drill.local_date >= scope.first,
+        Drill.local_date <= scope.last,
+    )
+
+
+def _runs_in(scope: Scope) -> tuple[Any, ...]:
+    return (
+        SelfCheckRun.unit_id.in_(scope.unit_ids),
+        SelfCheckRun.finished_at.is_not(None),
+        SelfCheckRun.finished_at >= scope.since,
+        SelfCheckRun.finished_at <= scope.until,
+    )

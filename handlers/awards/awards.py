@@ -12,13 +12,13 @@ from campaigns.formula import parse_formula
 from campaigns.schema import AWARD_NAMES, Award
 from handlers.framework.context import Context
 from handlers.framework.router import Router
-from handlers.reports.sections import build_report, period_scope
 from handlers.shared.calendar import first_working_day_from, local_date, local_time
 from handlers.shared.outbox import due_now, push_to_unit, queue_private
 from handlers.shared.plan import stage_units
+from handlers.shared.units import unit_name
 from kernel import SUPERVISORS, Button, Refusal, Reply, Role, Text, Window
-from messages.reports.model import Report
 from storage.models import Campaign, Stage, Unit
+from storage.reports import MemberFigures, Scope, UnitFigures
 from storage.store import Store
 
 
@@ -31,83 +31,118 @@ class Suggestion:
 async def suggest_awards(
     store: Store, campaign: Campaign, root: Unit, locale: str, now: dt.datetime
 ) -> list[Suggestion]:
-    """Rank members and units over the whole campaign by each award's formula."""
+    """Rank members and units of ``root`` over the whole campaign by each award's formula."""
     awards = [Award.model_validate(a) for a in campaign.plan.get("scoring", {}).get("awards", [])]
     if not awards:
         return []
-    report = await build_report(
-        store, campaign, root, campaign.starts_on, campaign.ends_on, locale, now
-    )
-    rows = store.reports
-    unit_ids = await store.units.subtree_ids(root.id)
-    scope = period_scope(campaign, unit_ids, root.timezone, campaign.starts_on, campaign.ends_on)
-    deeds_by_member: Counter[int] = Counter()
-    deeds_by_unit: Counter[int] = Counter()
-    for deed, doers in await rows.deeds(scope):
-        if deed.status == "approved":
-            deeds_by_unit[deed.unit_id] += 1
-            deeds_by_member.update(doers)
-    complaints: Counter[int] = Counter()
-    praise_units: Counter[int] = Counter()
-    praise_members: Counter[int] = Counter()
-    for observation in await rows.observations(unit_ids, scope.until):
-        if observation.kind == "complaint":
-            complaints[observation.unit_id] += 1
-        elif observation.kind == "praise":
-            praise_units[observation.unit_id] += 1
-            if observation.praised_member_id:
-                praise_members[observation.praised_member_id] += 1
-    members = await rows.members(scope)
-    unit_of = {m.id: m.unit_id or 0 for m in members}
-    units = {line.unit_id: line for line in report.units}
-
-    def unit_values(unit_id: int) -> dict[str, float]:
-        line = units.get(unit_id)
-        return {
-            "points": line.points if line else 0,
-            "points_per_member": line.per_member if line else 0,
-            "selfcheck_average": (line.selfcheck_average or 0) if line else 0,
-            "inspection_score": (line.inspection_score or 0) if line else 0,
-            "deeds": deeds_by_unit[unit_id],
-            "complaints": complaints[unit_id],
-            "praise": praise_units[unit_id],
-        }
-
+    facts = await _facts(store, campaign, root, locale)
     suggestions = []
     for award in awards:
         where = parse_formula(award.where, AWARD_NAMES)
         rank_by = parse_formula(award.rank_by, AWARD_NAMES)
-        candidates: list[tuple[float, str]] = []
-        if award.scope == "member":
-            for line in report.members:
-                values = {
-                    **unit_values(unit_of.get(line.member_id, 0)),
-                    "points": line.points,
-                    "drill_accuracy": 100 * line.drills_correct / line.drills_answered
-                    if line.drills_answered
-                    else 0,
-                    "deeds": deeds_by_member[line.member_id],
-                    "praise": praise_members[line.member_id],
-                }
-                if where.evaluate(values):
-                    candidates.append((rank_by.evaluate(values), line.name))
-        else:
-            for line in report.units:
-                values = {
-                    **unit_values(line.unit_id),
-                    "drill_accuracy": _unit_accuracy(report, line.name),
-                }
-                if where.evaluate(values):
-                    candidates.append((rank_by.evaluate(values), line.name))
-        candidates.sort(key=lambda c: -c[0])
+        candidates = [
+            (rank_by.evaluate(values), name)
+            for values, name in (
+                facts.member_values() if award.scope == "member" else facts.unit_values()
+            )
+            if where.evaluate(values)
+        ]
+        candidates.sort(key=lambda c: -c[0])  # stable: ties keep the ranking's order
         suggestions.append(Suggestion(award, [name for _, name in candidates[: award.top]]))
     return suggestions
 
 
-def _unit_accuracy(report: Report, unit_name: str) -> float:
-    members = [m for m in report.members if m.unit == unit_name]
-    answered = sum(m.drills_answered for m in members)
-    return 100 * sum(m.drills_correct for m in members) / answered if answered else 0.0
+@dataclass(frozen=True)
+class _Facts:
+    """What award formulas may name, for the members and units of one subtree."""
+
+    members: list[MemberFigures]  # by points, most first
+    units: list[UnitFigures]  # by points per member, best first
+    unit_names: dict[int, str]
+    deeds_by_member: Counter[int]
+    deeds_by_unit: Counter[int]
+    complaints: Counter[int]
+    praise_units: Counter[int]
+    praise_members: Counter[int]
+
+    def _of_unit(self, unit_id: int) -> dict[str, float]:
+        line = next((u for u in self.units if u.unit_id == unit_id), None)
+        return {
+            "points": line.points if line else 0,
+            "points_per_member": line.points / line.members if line else 0,
+            "selfcheck_average": (line.selfcheck_average or 0) if line else 0,
+            "inspection_score": (line.inspection_score or 0) if line else 0,
+            "deeds": self.deeds_by_unit[unit_id],
+            "complaints": self.complaints[unit_id],
+            "praise": self.praise_units[unit_id],
+        }
+
+    def member_values(self) -> list[tuple[dict[str, float], str]]:
+        return [
+            (
+                {
+                    **self._of_unit(m.unit_id),
+                    "points": m.points,
+                    "drill_accuracy": _accuracy(m.drills_correct, m.drills_answered),
+                    "deeds": self.deeds_by_member[m.member_id],
+                    "praise": self.praise_members[m.member_id],
+                },
+                m.name,
+            )
+            for m in self.members
+        ]
+
+    def unit_values(self) -> list[tuple[dict[str, float], str]]:
+        values = []
+        for unit in self.units:
+            people = [m for m in self.members if m.unit_id == unit.unit_id]
+            accuracy = _accuracy(
+                sum(m.drills_correct for m in people), sum(m.drills_answered for m in people)
+            )
+            values.append(
+                (
+                    {**self._of_unit(unit.unit_id), "drill_accuracy": accuracy},
+                    self.unit_names.get(unit.unit_id, ""),
+                )
+            )
+        return values
+
+
+async def _facts(store: Store, campaign: Campaign, root: Unit, locale: str) -> _Facts:
+    rows = store.reports
+    unit_ids = await store.units.subtree_ids(root.id)
+    scope = Scope.of_dates(
+        campaign.id, unit_ids, root.timezone, campaign.starts_on, campaign.ends_on
+    )
+    facts = _Facts(
+        members=sorted(await rows.member_figures(scope), key=lambda m: (-m.points, m.member_id)),
+        units=rows.ranked_units(await rows.unit_figures(scope), root.id),
+        unit_names={
+            u.id: unit_name(u, locale)
+            for u in await store.units.of_organisation(root.organisation_id)
+        },
+        deeds_by_member=Counter(),
+        deeds_by_unit=Counter(),
+        complaints=Counter(),
+        praise_units=Counter(),
+        praise_members=Counter(),
+    )
+    for deed, doers in await rows.deeds(scope):
+        if deed.status == "approved":
+            facts.deeds_by_unit[deed.unit_id] += 1
+            facts.deeds_by_member.update(doers)
+    for observation in await rows.observations(unit_ids, scope.until):
+        if observation.kind == "complaint":
+            facts.complaints[observation.unit_id] += 1
+        elif observation.kind == "praise":
+            facts.praise_units[observation.unit_id] += 1
+            if observation.praised_member_id:
+                facts.praise_members[observation.praised_member_id] += 1
+    return facts
+
+
+def _accuracy(correct: int, answered: int) -> float:
+    return 100 * correct / answered if answered else 0.0
 
 
 def register(router: Router) -> None:

@@ -6,6 +6,7 @@ A short text summary, a chart (trend against the target, unit ranking) and a spr
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 
 from handlers.framework.context import Context
 from handlers.framework.router import ANYWHERE, Router
@@ -18,6 +19,7 @@ from messages.reports.chart import render_report_chart
 from messages.reports.model import Report
 from messages.reports.sheet import render_report_workbook
 from storage.models import Member, Unit
+from storage.store import Store
 
 PNG = "image/png"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -34,25 +36,33 @@ async def show_report(ctx: Context) -> None:
     unit, rest = _pick_unit(
         ctx.event.args, units, home if member.role != Role.ADMIN else _root(units, home)
     )
-    today = local_date(unit, ctx.now())
-    campaign = await ctx.store.campaigns.current(member.organisation_id, today)
+    ctx.replies.extend(
+        await unit_report(ctx.store, unit, rest, ctx.locale, ctx.now(), ctx.personal)
+    )
+
+
+async def unit_report(
+    store: Store, unit: Unit, period: str, locale: str, now: dt.datetime, to: Audience
+) -> list[Reply]:
+    """The report of ``unit`` and the units under it for the ``period`` typed (the current
+    stage when empty): what /report shows and ``uplift report`` writes to files."""
+    today = local_date(unit, now)
+    campaign = await store.campaigns.current(unit.organisation_id, today)
     if campaign is None:
         raise Refusal("points/no_campaign")
-    stage = await ctx.store.campaigns.stage_on(campaign.id, today)
-    period = parse_period(
-        rest,
+    stage = await store.campaigns.stage_on(campaign.id, today)
+    dates = parse_period(
+        period,
         today,
-        ctx.now(),
+        now,
         unit.timezone,
         (stage.starts_on, stage.ends_on) if stage else None,
         (campaign.starts_on, campaign.ends_on),
     )
-    if period is None:
-        raise Refusal("reports/bad_period", given=rest)
-    report = await build_report(
-        ctx.store, campaign, unit, period[0], period[1], ctx.locale, ctx.now()
-    )
-    ctx.replies.extend(await report_replies(report, ctx.locale, ctx.personal))
+    if dates is None:
+        raise Refusal("reports/bad_period", given=period)
+    report = await build_report(store, campaign, unit, dates[0], dates[1], locale, now)
+    return await report_replies(report, locale, to)
 
 
 async def report_replies(report: Report, locale: str, to: Audience) -> list[Reply]:
@@ -62,15 +72,19 @@ async def report_replies(report: Report, locale: str, to: Audience) -> list[Repl
         asyncio.to_thread(render_report_chart, report, locale, renderer),
         asyncio.to_thread(render_report_workbook, report, locale, renderer),
     )
-    stem = f"report-{report.first.isoformat()}-{report.last.isoformat()}"
+    headline = report.headline
+    stem = f"report-{headline.first.isoformat()}-{headline.last.isoformat()}"
     return [
         Reply(text=summary_text(report), to=to),
         Reply(
             image=Attachment(
-                f"{stem}.png", chart, PNG, Text("reports/caption_chart", {"unit": report.unit})
+                f"{stem}.png", chart, PNG, Text("reports/caption_chart", {"unit": headline.unit})
             ),
             file=Attachment(
-                f"{stem}.xlsx", workbook, XLSX, Text("reports/caption_sheet", {"unit": report.unit})
+                f"{stem}.xlsx",
+                workbook,
+                XLSX,
+                Text("reports/caption_sheet", {"unit": headline.unit}),
             ),
             to=to,
         ),
@@ -81,8 +95,10 @@ def summary_text(report: Report) -> Text:
     return Text(
         "reports/summary",
         {
-            "r": report,
-            "accuracy": report.drill_accuracy,
+            "h": report.headline,
+            "a": report.activity,
+            "f": report.follow_ups,
+            "accuracy": report.activity.drill_accuracy,
             "silent": [m.name for m in report.silent_members],
             "top": [
                 Text("reports/unit_rank", {"name": u.name, "per_member": round(u.per_member, 1)})

@@ -33,7 +33,7 @@ async def weekly_summaries(store: Store, window: Window) -> None:
             text=Text(
                 "reports/weekly",
                 {
-                    "unit": report.unit,
+                    "unit": report.headline.unit,
                     "first": monday,
                     "last": day,
                     "top": [
@@ -41,9 +41,9 @@ async def weekly_summaries(store: Store, window: Window) -> None:
                         for n, m in enumerate(report.members[:TOP], start=1)
                         if m.points > 0
                     ],
-                    "accuracy": report.drill_accuracy,
-                    "answers": report.drill_answers,
-                    "selfchecks": report.selfcheck_runs,
+                    "accuracy": report.activity.drill_accuracy,
+                    "answers": report.activity.drill_answers,
+                    "selfchecks": report.activity.selfcheck_runs,
                     "rank": siblings[0],
                     "of": siblings[1],
                 },

@@ -12,7 +12,7 @@ import datetime as dt
 import functools
 import io
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib.resources import files
 from pathlib import Path
@@ -99,10 +99,10 @@ def build_report_figure(report: Report, locale: str, renderer: Renderer) -> Figu
         figure.suptitle(
             say(
                 "chart_title",
-                unit=report.unit,
-                stage=report.stage,
-                first=report.first,
-                last=report.last,
+                unit=report.headline.unit,
+                stage=report.headline.stage,
+                first=report.headline.first,
+                last=report.headline.last,
             ),
             fontproperties=_font(14),
         )
@@ -136,6 +136,7 @@ def _draw_trend(axes: Axes, report: Report, say: Any) -> None:
     selfchecks = [_percent(point.selfcheck_average) for point in points]
     drills = [_percent(point.drill_accuracy) for point in points]
     shown = [v for v in (*selfchecks, *drills) if not math.isnan(v)]
+    target = report.headline.target
 
     if shown:
         axes.plot(
@@ -144,17 +145,17 @@ def _draw_trend(axes: Axes, report: Report, say: Any) -> None:
         axes.plot(days, drills, marker="s", color=_DRILL_COLOUR, label=say("chart_drill"))
     else:
         _no_data(axes, say)
-    if report.target is not None:
+    if target is not None:
         axes.axhline(
-            report.target,
+            target,
             linestyle="--",
             linewidth=1.5,
             color=_TARGET_COLOUR,
-            label=say("chart_target", target=report.target),
+            label=say("chart_target", target=target),
         )
 
     if shown:
-        low = min([*shown, *([report.target] if report.target is not None else []), 100.0])
+        low = min([*shown, *([target] if target is not None else []), 100.0])
         axes.set_ylim(max(0.0, math.floor((low - 5) / 10) * 10), 102)
     else:
         axes.set_ylim(0, 102)
@@ -175,8 +176,8 @@ def _draw_trend(axes: Axes, report: Report, say: Any) -> None:
 
 def _period_span(report: Report, points: list[TrendPoint]) -> tuple[dt.date, dt.date]:
     days = [point.first for point in points]
-    start = min([report.first, *days])
-    end = max([report.last, *days])
+    start = min([report.headline.first, *days])
+    end = max([report.headline.last, *days])
     return start, end
 
 
@@ -245,7 +246,7 @@ def _draw_ranking(axes: Axes, report: Report, say: Any) -> None:
     axes.grid(True, axis="x", alpha=0.3)
 
 
-def _ranking_rows(units: list[UnitLine]) -> list[tuple[int, UnitLine] | int]:
+def _ranking_rows(units: Sequence[UnitLine]) -> list[tuple[int, UnitLine] | int]:
     """Ranked units; past ``MAX_BARS`` the first and last ones around a row counting the rest."""
     ranked: list[tuple[int, UnitLine]] = list(enumerate(units, start=1))
     if len(ranked) <= MAX_BARS:

@@ -1,13 +1,63 @@
-"""What a report (报告 / 月报) is made of: plain data gathered from the ledger and the records,
-turned into a text summary, a chart (PNG) and a ledger spreadsheet (台账, XLSX) by messages/.
+"""What a report (报告 / 月报) is made of: typed sections, each built by one small function in
+``handlers/reports/sections.py`` and read here by the summary text, the chart (PNG) and the ledger
+spreadsheet (台账, XLSX).
 
-Every row here can be traced to a database row (its id is kept), so every number in the
-spreadsheet can be explained."""
+Every row can be traced to a database row (its id is kept), so every number in the spreadsheet
+can be explained. The spreadsheet reads each row by its field names: a column is a field, and its
+header is found under that name in ``messages/<locale>/reports/headers/<sheet>.j2``.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+Cell = str | int | float | dt.date | None
+
+
+@dataclass(frozen=True)
+class Headline:
+    """Whose report, for which dates, in which stage and against which target."""
+
+    organisation: str
+    unit: str
+    first: dt.date
+    last: dt.date
+    stage: str | None
+    target: float | None
+
+
+@dataclass(frozen=True)
+class Activity:
+    """What people did: drills answered and self-checks run in the period."""
+
+    drill_answers: int = 0
+    drill_correct: int = 0
+    selfcheck_runs: int = 0
+    selfcheck_average: float | None = None
+
+    @property
+    def drill_accuracy(self) -> float | None:
+        if not self.drill_answers:
+            return None
+        return round(100 * self.drill_correct / self.drill_answers, 1)
+
+
+@dataclass(frozen=True)
+class FollowUps:
+    """What is still open or was settled: rectifications, deeds, observations, inspections."""
+
+    rectifications_open: int = 0
+    rectifications_overdue: int = 0
+    deeds_approved: int = 0
+    deeds_pending: int = 0
+    observations_open: int = 0
+    observations_overdue: int = 0
+    observation_hours_to_close: float | None = None
+    satisfaction: float | None = None
+    inspections: int = 0
+    penalties: float = 0.0
+    rewards: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -20,9 +70,16 @@ class MemberLine:
     drills_correct: int
     selfchecks: int
 
+    @property
+    def drill_accuracy(self) -> float | None:
+        if not self.drills_answered:
+            return None
+        return round(100 * self.drills_correct / self.drills_answered, 1)
+
 
 @dataclass(frozen=True)
 class UnitLine:
+    rank: int  # by points per member, 1 the best
     unit_id: int
     name: str
     members: int
@@ -39,6 +96,7 @@ class UnitLine:
 class ItemLine:
     """A checklist item and how often it failed (the shortest plank, 木桶理论)."""
 
+    rank: int
     item_id: int
     text: str
     kind: str
@@ -54,7 +112,7 @@ class TrendPoint:
 
 @dataclass(frozen=True)
 class LedgerRow:
-    """One points-ledger row, as the spreadsheet lists it."""
+    """One points-ledger row."""
 
     entry_id: int
     day: dt.date
@@ -67,52 +125,106 @@ class LedgerRow:
 
 
 @dataclass(frozen=True)
-class RecordRow:
-    """One row of another record sheet (self-checks, rectifications, deeds, observations,
-    inspections, drills): its id, date and the columns shown."""
-
-    record_id: int
+class SelfCheckRow:
+    run_id: int
     day: dt.date
-    cells: tuple[str | int | float | None, ...]
+    member: str
+    unit: str
+    checklist: str
+    score: float | None
+    failed_items: int
+    zeroed_by: str | None
 
 
-@dataclass
+@dataclass(frozen=True)
+class RectificationRow:
+    rectification_id: int
+    day: dt.date
+    unit: str
+    what: str
+    owner: str
+    due: dt.date
+    status: str
+    closed_on: dt.date | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class DeedRow:
+    deed_id: int
+    day: dt.date
+    unit: str
+    reported_by: str
+    people: int
+    category: str
+    value: float | int | None  # the amount, days or level its category asks for
+    status: str
+    points: int
+
+
+@dataclass(frozen=True)
+class ObservationRow:
+    observation_id: int
+    day: dt.date
+    unit: str
+    kind: str
+    status: str
+    owner: str
+    due: dt.date
+    closed_on: dt.date | None
+    hours_to_close: float | None
+    rating: int | None
+
+
+@dataclass(frozen=True)
+class InspectionRow:
+    inspection_id: int
+    day: dt.date
+    unit: str
+    kind: str
+    score: float
+    target: float | None
+    deducted_items: int
+    penalties: float
+    rewards: float
+
+
+@dataclass(frozen=True)
+class DrillRow:
+    drill_id: int
+    day: dt.date
+    unit: str
+    question: str
+    kind: str
+    answers: int
+    correct: int
+
+
+@dataclass(frozen=True)
+class Records:
+    """One sheet per kind of record, in the order the spreadsheet shows them."""
+
+    selfchecks: tuple[SelfCheckRow, ...] = ()
+    rectifications: tuple[RectificationRow, ...] = ()
+    deeds: tuple[DeedRow, ...] = ()
+    observations: tuple[ObservationRow, ...] = ()
+    inspections: tuple[InspectionRow, ...] = ()
+    drills: tuple[DrillRow, ...] = ()
+
+
+@dataclass(frozen=True)
 class Report:
     """Everything a report shows for a unit (and the units under it) over a period."""
 
-    organisation: str
-    unit: str
-    first: dt.date
-    last: dt.date
-    stage: str | None
-    target: float | None
-    members: list[MemberLine] = field(default_factory=list)
-    units: list[UnitLine] = field(default_factory=list)
-    weakest_items: list[ItemLine] = field(default_factory=list)
-    trend: list[TrendPoint] = field(default_factory=list)
-    drill_answers: int = 0
-    drill_correct: int = 0
-    selfcheck_average: float | None = None
-    selfcheck_runs: int = 0
-    rectifications_open: int = 0
-    rectifications_overdue: int = 0
-    deeds_approved: int = 0
-    deeds_pending: int = 0
-    observations_open: int = 0
-    observations_overdue: int = 0
-    observation_hours_to_close: float | None = None
-    satisfaction: float | None = None
-    inspections: list[RecordRow] = field(default_factory=list)
-    penalties: float = 0.0
-    rewards: float = 0.0
-    ledger: list[LedgerRow] = field(default_factory=list)
-    sheets: dict[str, list[RecordRow]] = field(default_factory=dict)
-
-    @property
-    def drill_accuracy(self) -> float | None:
-        return (
-            round(100 * self.drill_correct / self.drill_answers, 1) if self.drill_answers else None
-        )
+    headline: Headline
+    activity: Activity
+    follow_ups: FollowUps
+    members: tuple[MemberLine, ...] = ()
+    units: tuple[UnitLine, ...] = ()
+    weakest_items: tuple[ItemLine, ...] = ()
+    trend: tuple[TrendPoint, ...] = ()
+    ledger: tuple[LedgerRow, ...] = ()
+    records: Records = Records()
 
     @property
     def silent_members(self) -> list[MemberLine]:
@@ -120,9 +232,13 @@ class Report:
         return [m for m in self.members if m.drills_answered == 0 and m.selfchecks == 0]
 
     @property
-    def top_units(self) -> list[UnitLine]:
+    def top_units(self) -> tuple[UnitLine, ...]:
         return self.units[:3]
 
     @property
-    def bottom_units(self) -> list[UnitLine]:
-        return self.units[-3:][::-1] if len(self.units) > 3 else []
+    def bottom_units(self) -> tuple[UnitLine, ...]:
+        return self.units[-3:][::-1] if len(self.units) > 3 else ()
+
+    @property
+    def ledger_points(self) -> int:
+        return sum(row.points for row in self.ledger)

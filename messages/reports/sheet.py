@@ -1,9 +1,11 @@
 """The report's ledger spreadsheet (台账, XLSX): the headline numbers, the points ledger with its
 total, members, units, the weakest items, and one sheet per kind of record.
 
-Sheet names come from ``messages/<locale>/report/sheet_<kind>.j2`` and column headers from
-``messages/<locale>/report/headers/<kind>.j2``, one header per line. Every record row keeps its
-database id in column A and its date in column B, so each number can be traced back.
+Each sheet reads its rows by field name: its columns are names of the row's fields (or
+properties), and each column's header is the line ``<name>: <header>`` of
+``messages/<locale>/reports/headers/<sheet>.j2``; sheet names come from
+``reports/sheet_<sheet>.j2``. Every record row keeps its database id in column A and its date in
+column B, so each number can be traced back.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import datetime as dt
 import io
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import fields
 from typing import Any
 
 from openpyxl import Workbook
@@ -23,19 +26,49 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from kernel import Text
 from messages.render import Renderer, Target
-from messages.reports.model import RecordRow, Report
+from messages.reports.model import (
+    DeedRow,
+    DrillRow,
+    InspectionRow,
+    LedgerRow,
+    ObservationRow,
+    RectificationRow,
+    Report,
+    SelfCheckRow,
+)
 
 Cell = str | int | float | dt.date | dt.datetime | None
 
-# The record sheets, in the order they appear, with the number of cells each RecordRow carries
-# (the headers have two more: the record's id and its date).
-RECORD_KINDS: dict[str, int] = {
-    "selfchecks": 6,
-    "rectifications": 7,
-    "deeds": 7,
-    "observations": 8,
-    "inspections": 7,
-    "drills": 5,
+MEMBER_COLUMNS = (
+    "member_id",
+    "name",
+    "unit",
+    "points",
+    "drills_answered",
+    "drills_correct",
+    "drill_accuracy",
+    "selfchecks",
+)
+UNIT_COLUMNS = (
+    "rank",
+    "unit_id",
+    "name",
+    "members",
+    "points",
+    "per_member",
+    "selfcheck_average",
+    "inspection_score",
+)
+ITEM_COLUMNS = ("rank", "item_id", "text", "kind", "failures")
+SUMMARY_COLUMNS = ("item", "value")
+# The record sheets, in the order they appear, each with the type of its rows.
+RECORD_SHEETS: dict[str, type] = {
+    "selfchecks": SelfCheckRow,
+    "rectifications": RectificationRow,
+    "deeds": DeedRow,
+    "observations": ObservationRow,
+    "inspections": InspectionRow,
+    "drills": DrillRow,
 }
 SUMMARY_FIELDS = (
     "organisation",
@@ -64,7 +97,6 @@ SUMMARY_FIELDS = (
     "rewards",
     "ledger_points",
 )
-LEDGER_POINTS_COLUMN = 6  # 0-based: entry, date, member, unit, source, rule, points, key
 MAX_SHEET_NAME = 31  # Excel's limit
 MIN_WIDTH = 6
 MAX_WIDTH = 60
@@ -76,117 +108,90 @@ _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?")
 
 
+def columns_of(sheet: str) -> tuple[str, ...]:
+    """The field names a sheet shows, in order."""
+    fixed = {
+        "summary": SUMMARY_COLUMNS,
+        "ledger": tuple(f.name for f in fields(LedgerRow)),
+        "members": MEMBER_COLUMNS,
+        "units": UNIT_COLUMNS,
+        "weakest_items": ITEM_COLUMNS,
+    }
+    if sheet in fixed:
+        return fixed[sheet]
+    return tuple(f.name for f in fields(RECORD_SHEETS[sheet]))
+
+
+SHEETS = ("summary", "ledger", "members", "units", "weakest_items", *RECORD_SHEETS)
+
+
 def render_report_workbook(report: Report, locale: str, renderer: Renderer) -> bytes:
     """The report's ledger as XLSX bytes."""
     book = _Book(renderer, locale)
     book.sheet(
         "summary",
-        [(book.say(f"summary_rows/{field}"), value) for field, value in _summary_rows(report)],
-    )
-    ledger_rows: list[Sequence[Cell]] = [
-        (
-            row.entry_id,
-            row.day,
-            row.member,
-            row.unit,
-            book.source(row.source),
-            row.rule,
-            row.points,
-            row.key,
-        )
-        for row in report.ledger
-    ]
-    total: list[Cell] = [None] * len(book.headers("ledger"))
-    total[0] = book.say("total")
-    total[LEDGER_POINTS_COLUMN] = sum(row.points for row in report.ledger)
-    book.sheet("ledger", ledger_rows, total=total)
-    book.sheet(
-        "members",
         [
-            (
-                m.member_id,
-                m.name,
-                m.unit,
-                m.points,
-                m.drills_answered,
-                m.drills_correct,
-                round(100 * m.drills_correct / m.drills_answered, 1) if m.drills_answered else None,
-                m.selfchecks,
-            )
-            for m in report.members
+            {"item": book.say(f"summary_rows/{field}"), "value": value}.__getitem__
+            for field, value in summary_rows(report)
         ],
     )
+    ledger = [_by_name(row, {"source": book.source(row.source)}) for row in report.ledger]
     book.sheet(
-        "units",
-        [
-            (
-                rank,
-                u.unit_id,
-                u.name,
-                u.members,
-                u.points,
-                round(u.per_member, 2),
-                u.selfcheck_average,
-                u.inspection_score,
-            )
-            for rank, u in enumerate(report.units, start=1)
-        ],
+        "ledger", ledger, total={"entry_id": book.say("total"), "points": report.ledger_points}
     )
+    book.sheet("members", [_by_name(m) for m in report.members])
+    book.sheet("units", [_by_name(u, {"per_member": round(u.per_member, 2)}) for u in report.units])
     book.sheet(
         "weakest_items",
-        [
-            (rank, item.item_id, item.text, book.item_kind(item.kind), item.failures)
-            for rank, item in enumerate(report.weakest_items, start=1)
-        ],
+        [_by_name(i, {"kind": book.item_kind(i.kind)}) for i in report.weakest_items],
     )
-    unknown = sorted(set(report.sheets) - set(RECORD_KINDS))
-    if unknown:
-        raise ValueError(f"no sheet template for record kinds {unknown}; known: {[*RECORD_KINDS]}")
-    for kind, cells in RECORD_KINDS.items():
-        records = report.sheets.get(kind)
-        if records is None and kind == "inspections":
-            records = report.inspections
-        book.sheet(kind, [_record(kind, cells, record) for record in records or []])
+    for sheet in RECORD_SHEETS:
+        book.sheet(sheet, [_by_name(row) for row in getattr(report.records, sheet)])
     return book.save()
 
 
-def _summary_rows(report: Report) -> list[tuple[str, Cell]]:
+def summary_rows(report: Report) -> list[tuple[str, Cell]]:
+    """The headline numbers, by the name of their label (``reports/summary_rows/<name>``)."""
+    h, a, f = report.headline, report.activity, report.follow_ups
     values: dict[str, Cell] = {
-        "organisation": report.organisation,
-        "unit": report.unit,
-        "period_first": report.first,
-        "period_last": report.last,
-        "stage": report.stage,
-        "target": report.target,
+        "organisation": h.organisation,
+        "unit": h.unit,
+        "period_first": h.first,
+        "period_last": h.last,
+        "stage": h.stage,
+        "target": h.target,
         "members": len(report.members),
         "silent_members": len(report.silent_members),
-        "drill_answers": report.drill_answers,
-        "drill_correct": report.drill_correct,
-        "drill_accuracy": report.drill_accuracy,
-        "selfcheck_runs": report.selfcheck_runs,
-        "selfcheck_average": report.selfcheck_average,
-        "rectifications_open": report.rectifications_open,
-        "rectifications_overdue": report.rectifications_overdue,
-        "deeds_approved": report.deeds_approved,
-        "deeds_pending": report.deeds_pending,
-        "observations_open": report.observations_open,
-        "observations_overdue": report.observations_overdue,
-        "observation_hours_to_close": report.observation_hours_to_close,
-        "satisfaction": report.satisfaction,
-        "inspections": len(report.sheets.get("inspections", report.inspections)),
-        "penalties": report.penalties,
-        "rewards": report.rewards,
-        "ledger_points": sum(row.points for row in report.ledger),
+        "drill_answers": a.drill_answers,
+        "drill_correct": a.drill_correct,
+        "drill_accuracy": a.drill_accuracy,
+        "selfcheck_runs": a.selfcheck_runs,
+        "selfcheck_average": a.selfcheck_average,
+        "rectifications_open": f.rectifications_open,
+        "rectifications_overdue": f.rectifications_overdue,
+        "deeds_approved": f.deeds_approved,
+        "deeds_pending": f.deeds_pending,
+        "observations_open": f.observations_open,
+        "observations_overdue": f.observations_overdue,
+        "observation_hours_to_close": f.observation_hours_to_close,
+        "satisfaction": f.satisfaction,
+        "inspections": f.inspections,
+        "penalties": f.penalties,
+        "rewards": f.rewards,
+        "ledger_points": report.ledger_points,
     }
     return [(field, values[field]) for field in SUMMARY_FIELDS]
 
 
-def _record(kind: str, cells: int, record: RecordRow) -> tuple[Cell, ...]:
-    if len(record.cells) != cells:
-        raise ValueError(
-            f"{kind} record {record.record_id} has {len(record.cells)} cells, the sheet has {cells}"
-        )
-    return (record.record_id, record.day, *record.cells)
+def _by_name(row: object, shown: dict[str, Cell] | None = None) -> Callable[[str], Cell]:
+    """A row's value for a column name: what ``shown`` says (a translated or rounded value),
+    else the row's field or property of that name."""
+    overrides = shown or {}
+
+    def value(column: str) -> Cell:
+        return overrides[column] if column in overrides else getattr(row, column)
+
+    return value
 
 
 class _Book:
@@ -203,8 +208,18 @@ class _Book:
         return self._renderer.render(Text(f"reports/{template}", data), self._locale, Target.PLAIN)
 
     def headers(self, kind: str) -> list[str]:
-        lines = self.say(f"headers/{kind}").splitlines()
-        return [line.strip() for line in lines if line.strip()]
+        """The sheet's column headers, found by column name in its headers template."""
+        named: dict[str, str] = {}
+        for line in self.say(f"headers/{kind}").splitlines():
+            name, colon, header = line.partition(":")
+            if colon:
+                named[name.strip()] = header.strip()
+        columns = columns_of(kind)
+        if set(named) != set(columns):
+            raise ValueError(
+                f"reports/headers/{kind} names {sorted(named)}, the sheet has {sorted(columns)}"
+            )
+        return [named[column] for column in columns]
 
     def source(self, source: str) -> str:
         """A ledger source (drill, check, …) in the reader's language, if there is a name for it."""
@@ -222,9 +237,11 @@ class _Book:
     def sheet(
         self,
         kind: str,
-        rows: Iterable[Sequence[Cell]],
-        total: Sequence[Cell] | None = None,
+        rows: Iterable[Callable[[str], Cell]],
+        total: Mapping[str, Cell] | None = None,
     ) -> Worksheet:
+        """One sheet: a row gives its value for each column name."""
+        columns = columns_of(kind)
         headers = self.headers(kind)
         sheet = self._workbook.create_sheet(self._sheet_name(self.say(f"sheet_{kind}")))
         bold = Font(bold=True)
@@ -232,21 +249,20 @@ class _Book:
         for cell in sheet[1]:
             cell.font = bold
         widths = [_width(header) for header in headers]
-        count = 0
-        for row in [*rows, *([total] if total is not None else [])]:
-            if len(row) != len(headers):
-                raise ValueError(f"a {kind} row has {len(row)} values for {len(headers)} headers")
-            count += 1
-            for column, value in enumerate(row, start=1):
+        lines = [[row(column) for column in columns] for row in rows]
+        if total is not None:
+            lines.append([total.get(column) for column in columns])
+        for count, values in enumerate(lines, start=1):
+            for column, value in enumerate(values, start=1):
                 cell = sheet.cell(row=count + 1, column=column)
                 _put(cell, value)
                 widths[column - 1] = max(widths[column - 1], _width(cell.value))
         if total is not None:
-            for cell in sheet[count + 1]:
+            for cell in sheet[len(lines) + 1]:
                 cell.font = bold
         sheet.freeze_panes = "A2"
-        last_data_row = count + (0 if total is not None else 1)
-        if count:
+        last_data_row = len(lines) + (0 if total is not None else 1)
+        if lines:
             sheet.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{last_data_row}"
         for column, width in enumerate(widths, start=1):
             sheet.column_dimensions[get_column_letter(column)].width = width

@@ -28,7 +28,7 @@ from messages.reports.chart import (
     cjk_font_path,
     render_report_chart,
 )
-from messages.reports.model import Report, TrendPoint, UnitLine
+from messages.reports.model import Activity, FollowUps, Headline, Report, TrendPoint, UnitLine
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SIZE = (round(HEIGHT_INCHES * DPI), round(WIDTH_INCHES * DPI))  # rows, columns
@@ -42,30 +42,35 @@ def chinese_report(units: int = len(UNIT_NAMES)) -> Report:
         for i in range(units)
     ]
     return Report(
-        organisation="某市邮政储蓄银行",
-        unit="某县支行",
-        first=dt.date(2026, 5, 4),
-        last=dt.date(2026, 6, 7),
-        stage="第二阶段:全面提升",
-        target=95.0,
-        units=[
-            UnitLine(i, name, 5, 300 - 7 * i, 90.0 + i % 5, None)
+        headline=Headline(
+            organisation="某市邮政储蓄银行",
+            unit="某县支行",
+            first=dt.date(2026, 5, 4),
+            last=dt.date(2026, 6, 7),
+            stage="第二阶段:全面提升",
+            target=95.0,
+        ),
+        activity=Activity(),
+        follow_ups=FollowUps(),
+        units=tuple(
+            UnitLine(i, i, name, 5, 300 - 7 * i, 90.0 + i % 5, None)
             for i, name in enumerate(names, start=1)
-        ],
-        trend=[
+        ),
+        trend=(
             TrendPoint(dt.date(2026, 5, 4), 88.5, 72.0),
             TrendPoint(dt.date(2026, 5, 11), 91.0, 80.5),
             TrendPoint(dt.date(2026, 5, 18), None, 85.0),
             TrendPoint(dt.date(2026, 5, 25), 94.2, None),
             TrendPoint(dt.date(2026, 6, 1), 96.0, 90.0),
-        ],
+        ),
     )
 
 
 def empty_report() -> Report:
-    return Report(
+    headline = Headline(
         "某市邮政储蓄银行", "空网点", dt.date(2026, 5, 4), dt.date(2026, 5, 10), None, None
     )
+    return Report(headline=headline, activity=Activity(), follow_ups=FollowUps())
 
 
 @pytest.fixture(scope="module")
@@ -121,17 +126,17 @@ def test_every_text_in_the_chinese_chart_uses_the_cjk_font_and_has_real_glyphs(
     expected = {
         say(
             "chart_title",
-            unit=report.unit,
-            stage=report.stage,
-            first=report.first,
-            last=report.last,
+            unit=report.headline.unit,
+            stage=report.headline.stage,
+            first=report.headline.first,
+            last=report.headline.last,
         ),
         say("chart_trend_title"),
         say("chart_trend_axis"),
         say("chart_date_axis"),
         say("chart_selfcheck"),
         say("chart_drill"),
-        say("chart_target", target=report.target),
+        say("chart_target", target=report.headline.target),
         say("chart_ranking_title"),
         say("chart_ranking_axis"),
         say("chart_tick_date", day=dt.date(2026, 5, 11)),
