@@ -15,7 +15,7 @@ from typing import Protocol
 from kernel import Clock, Reply
 from storage.database import Database
 from storage.models import OutboxMessage
-from storage.outbox import Outbox
+from storage.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ class Sender:
                 and message.next_attempt_at < now - self._stale_after
             ):
                 # Queued before the process went down and never tried: too late to be useful.
-                Outbox.mark_skipped(message, f"stale: due {message.next_attempt_at.isoformat()}")
+                outbox.mark_skipped(message, f"stale: due {message.next_attempt_at.isoformat()}")
                 log.warning(
                     "delivery.skipped_stale id=%s due=%s",
                     message.id,
@@ -136,10 +136,11 @@ class Sender:
         async with self._database.store() as store:
             message = await store.outbox.get(message_id)
             assert message is not None
-            return self._record(message, outcome, message_ref, now, chat)
+            return self._record(store, message, outcome, message_ref, now, chat)
 
     def _record(
         self,
+        store: Store,
         message: OutboxMessage,
         outcome: Exception | None,
         message_ref: str | None,
@@ -148,7 +149,7 @@ class Sender:
     ) -> int:
         if isinstance(outcome, RateLimited):
             retry_at = now + dt.timedelta(seconds=outcome.retry_after)
-            Outbox.retry_later(
+            store.outbox.retry_later(
                 message, retry_at, f"rate limited: retry after {outcome.retry_after}s"
             )
             log.warning(
@@ -158,7 +159,7 @@ class Sender:
             )
             return 0
         if isinstance(outcome, DeliveryFailed):
-            Outbox.mark_failed(
+            store.outbox.mark_failed(
                 message, outcome.reason, final=outcome.final, retry_at=now + RETRY_BACKOFF
             )
             log.warning(
@@ -168,7 +169,7 @@ class Sender:
                 outcome.reason,
             )
             return 0
-        Outbox.mark_sent(message, now, message_ref)
+        store.outbox.mark_sent(message, now, message_ref)
         self._last_sent[chat] = now
         log.info("delivery.sent id=%s platform=%s", message.id, message.platform)
         return 1
