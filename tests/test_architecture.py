@@ -12,8 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from tests.support.architecture import violations
+from tests.harness.architecture import violations
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("kernel", "campaigns", "storage", "messages", "handlers", "bot")

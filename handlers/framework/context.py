@@ -46,7 +46,7 @@ class Context:
         today = local_date(unit, self.now()) if unit else self.now().date()
         campaign = await self.store.campaigns.current(self.member.organisation_id, today)
         if campaign is None:
-            raise Refusal("points/no_campaign")
+            raise Refusal("errors/no_campaign")
         return campaign
 
     def means(self, text: str, key: str) -> bool:

@@ -42,7 +42,7 @@ async def offer_units(ctx: Context) -> None:
     if chat_unit is not None:
         units = [chat_unit] + [u for u in units if u.id != chat_unit.id]
     buttons = tuple(
-        Button(Text("members/unit", {"zh": u.name_zh, "en": u.name_en}), "join.unit", str(u.id))
+        Button(Text("shared/unit_name", {"zh": u.name_zh, "en": u.name_en}), "join.unit", str(u.id))
         for u in units[:MAX_CHOICES]
     )
     ctx.reply("members/pick", to=ctx.personal, buttons=buttons)

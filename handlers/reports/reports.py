@@ -49,7 +49,7 @@ async def unit_report(
     today = local_date(unit, now)
     campaign = await store.campaigns.current(unit.organisation_id, today)
     if campaign is None:
-        raise Refusal("points/no_campaign")
+        raise Refusal("errors/no_campaign")
     stage = await store.campaigns.stage_on(campaign.id, today)
     dates = parse_period(
         period,

@@ -278,7 +278,7 @@ async def _set_due(
     if owner.id != member.id:
         ctx.notify(
             owner.id,
-            "rectifications/assigned",
+            "selfchecks/rectification_assigned",
             number=rectification.id,
             item=_text(item, "zh"),
             item_en=_text(item, "en"),

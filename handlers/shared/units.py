@@ -30,7 +30,7 @@ def unit_named(units: Iterable[Unit], text: str) -> Unit | None:
 def unit_choice(name: str, label: Text, units: Iterable[Unit]) -> FormField:
     """A form field picking one unit, shown in the reader's language."""
     choices = tuple(
-        Choice(str(u.id), Text("observations/unit", {"zh": u.name_zh, "en": u.name_en}))
+        Choice(str(u.id), Text("shared/unit_name", {"zh": u.name_zh, "en": u.name_en}))
         for u in units
     )
     return FormField(name, label, "choice", choices=choices)

@@ -36,7 +36,7 @@ async def show_stage(ctx: Context) -> None:
     today = local_date(unit, ctx.now()) if unit else ctx.now().date()
     campaign = await ctx.store.campaigns.current(ctx.member.organisation_id, today)
     if campaign is None:
-        raise Refusal("points/no_campaign")
+        raise Refusal("errors/no_campaign")
     stages = await ctx.store.campaigns.stages(campaign.id)
     stage = next((s for s in stages if s.starts_on <= today <= s.ends_on), None)
     upcoming = next((s for s in stages if s.starts_on > today), None)

@@ -12,9 +12,7 @@ import datetime as dt
 import json
 import os
 import re
-import shutil
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,47 +31,16 @@ from messages import Renderer, Target
 from storage.migrate import alembic_config
 from storage.models import Base
 from storage.urls import sync_url
+from tests.harness import PLANS as PLANS_DIR
+from tests.harness import ROOT
+from tests.harness.cli import cli_env, uplift, uplift_command
 
-ROOT = Path(__file__).resolve().parents[2]
 MESSAGES = ROOT / "messages"
-PLANS = sorted((ROOT / "campaigns" / "plans").glob("*.yaml"))
-POSTAL_BANK = ROOT / "campaigns" / "plans" / "postal-bank.yaml"
+PLANS = sorted(PLANS_DIR.glob("*.yaml"))
+POSTAL_BANK = PLANS_DIR / "postal-bank.yaml"
 LOCALES = ("zh", "en")
 
 # --- running the command -----------------------------------------------------------------------
-
-
-def uplift_command() -> list[str]:
-    script = Path(sys.executable).parent / "uplift"
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("uplift")
-    return [found] if found else [sys.executable, "-m", "bot.cli"]
-
-
-def cli_env(database_url: str, locale: str, **extra: str) -> dict[str, str]:
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("SLACK_", "TELEGRAM_", "UPLIFT_")) and name != "DATABASE_URL"
-    }
-    env.update(DATABASE_URL=database_url, UPLIFT_LOCALE=locale, **extra)
-    return env
-
-
-def uplift(
-    cwd: Path, *args: str | Path, locale: str = "en", database_url: str | None = None, **extra: str
-) -> subprocess.CompletedProcess[str]:
-    url = database_url or f"sqlite:///{cwd / 'unused.db'}"
-    return subprocess.run(
-        [*uplift_command(), *map(str, args)],
-        cwd=cwd,
-        env=cli_env(url, locale, **extra),
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=120,
-    )
 
 
 # --- expected sentences ------------------------------------------------------------------------

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -19,34 +15,11 @@ from sqlalchemy import create_engine, inspect, text
 
 from storage.models import Base
 from storage.urls import sync_url
+from tests.harness import ROOT
+from tests.harness.cli import cli_env, free_port, uplift_command
 
-ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "xoxb-test"
 SIGNING_SECRET = "secret"
-
-
-def uplift_command() -> list[str]:
-    script = Path(sys.executable).parent / "uplift"
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("uplift")
-    return [found] if found else [sys.executable, "-m", "bot.cli"]
-
-
-def cli_env(database_url: str, locale: str, **extra: str) -> dict[str, str]:
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("SLACK_", "TELEGRAM_", "UPLIFT_")) and name != "DATABASE_URL"
-    }
-    env.update(DATABASE_URL=database_url, UPLIFT_LOCALE=locale, **extra)
-    return env
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def get(url: str) -> tuple[int, str]:

@@ -18,8 +18,8 @@ from campaigns.schema import (
     Plan,
     ScenarioDrill,
 )
+from tests.harness import PLANS as PLANS_DIR
 
-PLANS_DIR = Path(__file__).resolve().parents[2] / "campaigns" / "plans"
 PLAN_FILES = sorted(PLANS_DIR.glob("*.yaml"))
 
 

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import func, inspect, select
 
-from campaigns.loader import read_plan_file
 from campaigns.schema import ChoiceDrill, Plan, PlanParts, ScenarioDrill, semantic_errors
 from storage.database import Database
 from storage.models import (
@@ -28,20 +25,11 @@ from storage.models import (
 )
 from storage.plans import LoadSummary, load_plan, plan_digest
 
-PLAN_FILE = Path(__file__).resolve().parents[2] / "campaigns" / "plans" / "postal-bank.yaml"
 NOW = dt.datetime(2026, 12, 1, 2, 0, tzinfo=dt.UTC)
 LATER = dt.datetime(2027, 3, 15, 2, 0, tzinfo=dt.UTC)
 PLAN_MODELS = (Organisation, Unit, Campaign, Stage, Checklist, ChecklistItem, DrillItem)
 
 Snapshot = dict[str, dict[int, dict[str, Any]]]
-
-
-@pytest.fixture(scope="module")
-def plan() -> Plan:
-    reading = read_plan_file(PLAN_FILE)
-    assert reading.problems == []
-    assert reading.plan is not None
-    return reading.plan
 
 
 async def _load(database: Database, plan: Plan, now: dt.datetime = NOW) -> LoadSummary:

@@ -5,26 +5,20 @@ keyword triggers work; volunteers see no scores at all."""
 from __future__ import annotations
 
 import datetime as dt
-import io
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy import func, select, update
 
 from bot.adapters.console import PLATFORM
-from bot.demo import DemoOptions, DemoSession, demo_session
-from campaigns.loader import read_plan_file
+from bot.demo import DemoSession
 from campaigns.schema import Plan
 from kernel import Role
 from storage.models import DrillItem, Member, PointEntry
 from storage.points import Award
 from storage.store import Store
+from tests.harness import jump, open_demo
 
-ROOT = Path(__file__).resolve().parents[2]
-POSTAL_BANK = ROOT / "campaigns" / "plans" / "postal-bank.yaml"
 ZONE = ZoneInfo("Asia/Shanghai")
 D = dt.date
 STAGE_1 = (D(2027, 1, 1), D(2027, 4, 30))
@@ -35,34 +29,6 @@ RULES_EN = {
     "deed_approved": "good deed approved",
     "praise_received": "praise received",
 }
-
-
-@pytest.fixture(scope="module")
-def plan() -> Plan:
-    reading = read_plan_file(POSTAL_BANK)
-    assert reading.problems == []
-    assert reading.plan is not None
-    return reading.plan
-
-
-def at(local: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(local).replace(tzinfo=ZONE).astimezone(dt.UTC)
-
-
-@asynccontextmanager
-async def demo(
-    plan: Plan, path: Path, *, role: Role = Role.STAFF, locale: str = "en"
-) -> AsyncIterator[DemoSession]:
-    options = DemoOptions(role=role, plan=plan, db_path=path, locale=locale)
-    async with demo_session(options, io.StringIO()) as bot:
-        yield bot
-
-
-async def jump(bot: DemoSession, local: str) -> None:
-    """Move the clock in one step (over a night) and fire what fell due."""
-    bot.clock.set(at(local))
-    await bot.fire_due()
-    bot.console.take_transcript()
 
 
 async def answer_todays_drill(bot: DemoSession, *, right: bool) -> str:
@@ -179,9 +145,9 @@ async def two_mornings_and_a_deed(bot: DemoSession) -> int:
 
 
 async def test_score_in_english_and_chinese_is_sums_over_the_ledger(
-    plan: Plan, tmp_path: Path
+    plan: Plan, demo_db: Path
 ) -> None:
-    async with demo(plan, tmp_path / "demo.db") as bot:
+    async with open_demo(plan, demo_db) as bot:
         me = await two_mornings_and_a_deed(bot)
         await award(
             bot, "renmin-road", me, 10, "praise:1", source="observation", rule="praise_received"
@@ -243,9 +209,9 @@ async def test_score_in_english_and_chinese_is_sums_over_the_ledger(
 
 
 async def test_score_detail_lists_the_last_entries_with_their_rules(
-    plan: Plan, tmp_path: Path
+    plan: Plan, demo_db: Path
 ) -> None:
-    async with demo(plan, tmp_path / "demo.db") as bot:
+    async with open_demo(plan, demo_db) as bot:
         me = await two_mornings_and_a_deed(bot)
         async with bot.database.transaction() as session:
             rows = list(
@@ -288,9 +254,9 @@ async def test_score_detail_lists_the_last_entries_with_their_rules(
 
 
 async def test_leaderboard_ranks_members_and_units_by_points_per_member(
-    plan: Plan, tmp_path: Path
+    plan: Plan, demo_db: Path
 ) -> None:
-    async with demo(plan, tmp_path / "demo.db") as bot:
+    async with open_demo(plan, demo_db) as bot:
         me = await two_mornings_and_a_deed(bot)
         # A hidden Chinese name in your unit; Wang Fang hides hers too.
         xiaoming = await add_member(bot, "renmin-road", "王小明", hide_name=True)
@@ -357,8 +323,8 @@ async def test_leaderboard_ranks_members_and_units_by_points_per_member(
 # --- volunteers ----------------------------------------------------------------------------------
 
 
-async def test_volunteers_see_no_scores(plan: Plan, tmp_path: Path) -> None:
-    async with demo(plan, tmp_path / "demo.db", role=Role.VOLUNTEER) as bot:
+async def test_volunteers_see_no_scores(plan: Plan, demo_db: Path) -> None:
+    async with open_demo(plan, demo_db, role=Role.VOLUNTEER) as bot:
         me, campaign, _ = await ids(bot)
         await award(bot, "renmin-road", me, 5, "deed:5:approved")
         for line, command in [

@@ -1,4 +1,4 @@
-"""Several people in one console demo: a test helper shared by the feature tests.
+"""Several people in one console demo: the harness's office of colleagues.
 
 The demo session is one person's chat; an ``Office`` adds console chats for colleagues on the
 same database, dispatcher and clock, and a console platform (``Desks``) that prints each push in the
@@ -18,17 +18,13 @@ from bot.delivery import Sender as OutboxSender
 from bot.demo import YOU, DemoSession
 from bot.dispatcher import Dispatcher, DispatcherSettings, Outcome
 from handlers import build_router
-from kernel import ChatRef, Event, Reply, Role, SenderRef, Text
+from kernel import ChatRef, Event, Reply, Role, SenderRef
 from messages import Renderer
 from storage.models import Member
 from storage.store import Store
+from tests.harness.words import said
 
 RENDER = Renderer()
-
-
-def said(template: str, locale: str = "en", **data: Any) -> str:
-    """What the bot says with ``template``, rendered as the console shows it."""
-    return RENDER.render(Text(template, data), locale)
 
 
 def private(chat: str, locale: str = "en") -> str:

@@ -41,8 +41,9 @@ from messages.reports.sheet import (
     columns_of,
     render_report_workbook,
 )
+from tests.harness import ROOT
 
-MESSAGES = Path(__file__).resolve().parents[2] / "messages"
+MESSAGES = ROOT / "messages"
 KINDS = SHEETS
 DAY = dt.date(2026, 5, 11)
 

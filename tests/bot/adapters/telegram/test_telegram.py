@@ -7,7 +7,6 @@ import datetime as dt
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,7 +19,6 @@ from bot.delivery import Sender
 from bot.dispatcher import Dispatcher, DispatcherSettings
 from bot.scheduler import Scheduler
 from bot.service import build_http_app
-from campaigns.loader import read_plan_file
 from handlers import JOBS, build_router
 from kernel import MovableClock, Role
 from messages import Renderer
@@ -29,9 +27,9 @@ from storage.models import Deed, DrillAnswer, Member, OutboxMessage
 from storage.plans import load_plan
 from storage.store import Store
 from tests.fakes.telegram_api import FakeTelegram
+from tests.harness import read_plan
 
 TOKEN = "123:ABC"
-PLAN = Path(__file__).resolve().parents[2] / "campaigns" / "plans" / "postal-bank.yaml"
 GROUP = -4_000_000_001
 STAFF, SUPERVISOR, ADMIN, STRANGER = 1001, 1002, 1003, 1009
 MONDAY_0800 = dt.datetime(2027, 1, 4, 8, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -89,7 +87,7 @@ async def _pause() -> None:
 
 
 async def _prepare(database: Database, now: dt.datetime) -> None:
-    plan = read_plan_file(PLAN).plan
+    plan = read_plan("postal-bank")
     assert plan is not None
     async with database.transaction() as session:
         store = Store(session)

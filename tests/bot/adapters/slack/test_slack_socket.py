@@ -18,7 +18,6 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.bot.test_run import ROOT, cli_env, free_port, uplift_command
 from tests.fakes.slack_api import (
     BOT_USER_ID,
     TEAM_ID,
@@ -26,6 +25,8 @@ from tests.fakes.slack_api import (
     event_callback_payload,
     slash_command_payload,
 )
+from tests.harness import ROOT
+from tests.harness.cli import cli_env, free_port, uplift_command
 
 PLAN = ROOT / "campaigns" / "plans" / "postal-bank.yaml"
 STAFF = "U0STAFF"

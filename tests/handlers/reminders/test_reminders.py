@@ -10,37 +10,22 @@ the plan's grace window and skipped (and logged) beyond it.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import logging
-import shutil
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
 
 from bot.adapters.console import PLATFORM
-from bot.demo import YOU, DemoOptions, DemoSession, demo_session
-from campaigns.loader import read_plan_file
+from bot.demo import YOU, DemoSession
 from campaigns.schema import Plan
 from kernel import Role
 from storage.models import Member, OutboxMessage, Reminder, Unit
 from storage.store import Store
+from tests.harness import at, jump, open_demo, read_plan, rows
 
-ROOT = Path(__file__).resolve().parents[2]
-PLANS = ROOT / "campaigns" / "plans"
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 SYDNEY = ZoneInfo("Australia/Sydney")
-
-
-def read(name: str) -> Plan:
-    reading = read_plan_file(PLANS / f"{name}.yaml")
-    assert reading.problems == []
-    assert reading.plan is not None
-    return reading.plan
 
 
 def seated_in(plan: Plan, unit: str) -> Plan:
@@ -50,45 +35,14 @@ def seated_in(plan: Plan, unit: str) -> Plan:
 
 
 @pytest.fixture(scope="module")
-def bank() -> Plan:
-    return read("postal-bank")
-
-
-@pytest.fixture(scope="module")
 def hotel_sydney() -> Plan:
-    return seated_in(read("hotel"), "sydney-front-office")
+    return seated_in(read_plan("hotel"), "sydney-front-office")
 
 
-@pytest.fixture
-def db(tmp_path: Path, sqlite_template: Path) -> Path:
-    path = tmp_path / "demo.db"
-    shutil.copy(sqlite_template, path)
-    return path
-
-
-def at(local: str, zone: ZoneInfo = SHANGHAI) -> dt.datetime:
-    return dt.datetime.fromisoformat(local).replace(tzinfo=zone).astimezone(dt.UTC)
-
-
-@asynccontextmanager
-async def demo(
-    plan: Plan, db: Path, *, locale: str = "en", role: Role = Role.SUPERVISOR
-) -> AsyncIterator[DemoSession]:
-    options = DemoOptions(role=role, plan=plan, db_path=db, locale=locale)
-    async with demo_session(options, io.StringIO()) as bot:
-        yield bot
-
-
-async def jump(bot: DemoSession, moment: dt.datetime) -> None:
-    """Move the clock in one step (a process that slept) and fire what fell due."""
-    bot.clock.set(moment)
-    await bot.fire_due()
-    bot.console.take_transcript()
-
-
-async def rows(bot: DemoSession, model: Any, *where: Any) -> list[Any]:
-    async with bot.database.transaction() as session:
-        return list(await session.scalars(select(model).where(*where).order_by(model.id)))
+def demo(
+    plan: Plan, demo_db: Path, *, locale: str = "en", role: Role = Role.SUPERVISOR
+) -> AbstractAsyncContextManager[DemoSession]:
+    return open_demo(plan, demo_db, role=role, locale=locale)
 
 
 async def reminders_sent(bot: DemoSession) -> list[OutboxMessage]:
@@ -106,9 +60,9 @@ async def you(bot: DemoSession) -> Member:
 
 
 async def test_a_reminder_for_me_is_echoed_in_the_units_zone_and_saved_only_when_confirmed(
-    bank: Plan, db: Path
+    plan: Plan, demo_db: Path
 ) -> None:
-    async with demo(bank, db, locale="zh") as bot:
+    async with demo(plan, demo_db, locale="zh") as bot:
         await jump(bot, at("2027-01-04 10:00"))  # a Monday
         asked = await bot.say("/remind 我 明天上午9点 检查自助设备")
         assert asked.splitlines() == [
@@ -180,9 +134,9 @@ async def test_a_reminder_for_me_is_echoed_in_the_units_zone_and_saved_only_when
     ],
 )
 async def test_times_in_chinese_and_english_are_echoed(
-    bank: Plan, db: Path, typed: str, echo: str
+    plan: Plan, demo_db: Path, typed: str, echo: str
 ) -> None:
-    async with demo(bank, db) as bot:
+    async with demo(plan, demo_db) as bot:
         await jump(bot, at("2027-01-04 10:00"))  # Monday 10:00
         asked = await bot.say(typed)
         assert asked.splitlines()[:2] == [echo, "Is that right?"]
@@ -190,8 +144,8 @@ async def test_times_in_chinese_and_english_are_echoed(
         assert await rows(bot, Reminder) == []
 
 
-async def test_in_two_hours_is_delivered_two_hours_later(bank: Plan, db: Path) -> None:
-    async with demo(bank, db) as bot:
+async def test_in_two_hours_is_delivered_two_hours_later(plan: Plan, demo_db: Path) -> None:
+    async with demo(plan, demo_db) as bot:
         await jump(bot, at("2027-01-04 10:00"))
         await bot.say("/remind me in 2 hours check the cash")
         await bot.say("1")
@@ -243,17 +197,17 @@ async def test_in_two_hours_is_delivered_two_hours_later(bank: Plan, db: Path) -
     ],
 )
 async def test_a_phrase_without_a_time_or_a_past_time_is_refused(
-    bank: Plan, db: Path, locale: str, typed: str, answer: str
+    plan: Plan, demo_db: Path, locale: str, typed: str, answer: str
 ) -> None:
-    async with demo(bank, db, locale=locale) as bot:
+    async with demo(plan, demo_db, locale=locale) as bot:
         await jump(bot, at("2027-01-04 10:00"))
         assert await bot.say(typed) == answer
         assert await bot.say("1") != "Reminder #1 saved. Type /reminders to see or cancel it."
     assert await rows(bot, Reminder) == []
 
 
-async def test_staff_cannot_set_reminders(bank: Plan, db: Path) -> None:
-    async with demo(bank, db, role=Role.STAFF) as bot:
+async def test_staff_cannot_set_reminders(plan: Plan, demo_db: Path) -> None:
+    async with demo(plan, demo_db, role=Role.STAFF) as bot:
         refusal = "Sorry, /{} is not open to your role. Type /help to see what you can use."
         assert await bot.say("/remind me tomorrow 9am x") == refusal.format("remind")
         assert await bot.say("/reminders") == refusal.format("reminders")
@@ -262,8 +216,10 @@ async def test_staff_cannot_set_reminders(bank: Plan, db: Path) -> None:
 # --- listing and cancelling ----------------------------------------------------------------------
 
 
-async def test_reminders_are_listed_and_a_cancelled_one_never_fires(bank: Plan, db: Path) -> None:
-    async with demo(bank, db) as bot:
+async def test_reminders_are_listed_and_a_cancelled_one_never_fires(
+    plan: Plan, demo_db: Path
+) -> None:
+    async with demo(plan, demo_db) as bot:
         await jump(bot, at("2027-01-04 10:00"))
         assert await bot.say("/reminders") == "You have no reminders."
         await bot.say("/remind me tomorrow 9am check the machines")
@@ -304,9 +260,9 @@ async def test_reminders_are_listed_and_a_cancelled_one_never_fires(bank: Plan, 
 # --- everyone below: every unit chat under the unit -------------------------------------------
 
 
-async def test_everyone_below_gets_it_in_every_unit_chat_once(bank: Plan, db: Path) -> None:
+async def test_everyone_below_gets_it_in_every_unit_chat_once(plan: Plan, demo_db: Path) -> None:
     """You supervise the Chengdong sub-branch; two of its three outlets have a group chat."""
-    async with demo(seated_in(bank, "chengdong"), db, locale="zh") as bot:
+    async with demo(seated_in(plan, "chengdong"), demo_db, locale="zh") as bot:
         units = {u.key: u for u in await rows(bot, Unit)}
         async with bot.database.transaction() as session:
             for key in ("renmin-road", "dongguan"):
@@ -342,11 +298,11 @@ async def test_everyone_below_gets_it_in_every_unit_chat_once(bank: Plan, db: Pa
 
 
 async def test_a_weekly_reminder_keeps_its_local_time_across_daylight_saving(
-    hotel_sydney: Plan, db: Path
+    hotel_sydney: Plan, demo_db: Path
 ) -> None:
     """Sydney leaves daylight saving on Sunday 4 April 2027: 17:00 is 06:00 UTC before, 07:00
     after."""
-    async with demo(hotel_sydney, db) as bot:
+    async with demo(hotel_sydney, demo_db) as bot:
         assert bot.people.timezone == "Australia/Sydney"
         await jump(bot, at("2027-03-26 10:00", SYDNEY))  # a Friday
         asked = await bot.say("/remind all every Friday 17:00 hand in the ledger")
@@ -380,15 +336,17 @@ async def test_a_weekly_reminder_keeps_its_local_time_across_daylight_saving(
 # --- missed while down: the plan's grace window ------------------------------------------------
 
 
-async def down_over(plan: Plan, db: Path, back_at: dt.datetime) -> tuple[str, list[OutboxMessage]]:
+async def down_over(
+    plan: Plan, demo_db: Path, back_at: dt.datetime
+) -> tuple[str, list[OutboxMessage]]:
     """A reminder for 17:00 on Friday 26 March (Sydney) is saved at 10:00; the process stops at
     16:00 and comes back up at ``back_at``."""
-    async with demo(plan, db) as bot:
+    async with demo(plan, demo_db) as bot:
         await jump(bot, at("2027-03-26 10:00", SYDNEY))
         await bot.say("/remind me today 5pm hand in the ledger")
         assert await bot.say("1") == "Reminder #1 saved. Type /reminders to see or cancel it."
         await bot.say("/clock 2027-03-26 16:00")
-    async with demo(plan, db) as bot:
+    async with demo(plan, demo_db) as bot:
         assert bot.clock.now() == at("2027-03-26 16:00", SYDNEY)
         bot.clock.set(back_at)
         await bot.fire_due()
@@ -399,22 +357,22 @@ async def down_over(plan: Plan, db: Path, back_at: dt.datetime) -> tuple[str, li
 
 
 async def test_a_reminder_missed_within_the_grace_is_sent_on_start(
-    hotel_sydney: Plan, db: Path, caplog: pytest.LogCaptureFixture
+    hotel_sydney: Plan, demo_db: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     assert hotel_sydney.deadlines.push_grace_minutes == 90
     caplog.set_level(logging.WARNING, logger="handlers.reminders.reminders")
-    printed, sent = await down_over(hotel_sydney, db, at("2027-03-26 18:29", SYDNEY))
+    printed, sent = await down_over(hotel_sydney, demo_db, at("2027-03-26 18:29", SYDNEY))
     assert [(m.status, m.sent_at) for m in sent] == [("sent", at("2027-03-26 18:29", SYDNEY))]
     assert "⏰ Reminder from Alex Li: hand in the ledger" in printed
     assert "reminder.skipped_stale" not in caplog.text
 
 
 async def test_a_reminder_missed_beyond_the_grace_is_skipped_and_logged(
-    hotel_sydney: Plan, db: Path, caplog: pytest.LogCaptureFixture
+    hotel_sydney: Plan, demo_db: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="handlers.reminders.reminders")
     # 1 h 40 late: beyond the hotel plan's 90 minutes.
-    printed, sent = await down_over(hotel_sydney, db, at("2027-03-26 18:40", SYDNEY))
+    printed, sent = await down_over(hotel_sydney, demo_db, at("2027-03-26 18:40", SYDNEY))
     assert sent == []
     assert "hand in the ledger" not in printed
     [record] = [r for r in caplog.records if r.name == "handlers.reminders.reminders"]

@@ -8,29 +8,20 @@ praise earns the person praised. Volunteers see only their own observations and 
 from __future__ import annotations
 
 import datetime as dt
-import io
 import re
-import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
-from sqlalchemy import select, update
-
 from bot.adapters.console import ConsoleChat
-from bot.demo import YOU, DemoOptions, demo_session
-from campaigns.loader import read_plan_file
+from bot.demo import YOU
 from campaigns.schema import Plan
 from kernel import EventKind, Reply, Role, Text
 from messages import Renderer
-from storage.models import Member, Observation, OutboxMessage, PointEntry
-from tests.support.office import Office, private, said
+from storage.models import Observation, OutboxMessage, PointEntry
+from tests.harness import Office, at, open_demo, private, rows, said
 
-ROOT = Path(__file__).resolve().parents[2]
-POSTAL_BANK = ROOT / "campaigns" / "plans" / "postal-bank.yaml"
 ZONE_NAME = "Asia/Shanghai"
 ZONE = ZoneInfo(ZONE_NAME)
 RENDER = Renderer()
@@ -38,18 +29,6 @@ START = "2027-01-11 07:00"  # a Monday in stage 1, before the morning drill
 HOUR = dt.timedelta(hours=1)
 COMPLAINT, PRAISE = "2", "1"
 SIGNED, ANONYMOUS = "1", "2"
-
-
-@pytest.fixture(scope="module")
-def plan() -> Plan:
-    reading = read_plan_file(POSTAL_BANK)
-    assert reading.problems == []
-    assert reading.plan is not None
-    return reading.plan
-
-
-def at(local: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(local).replace(tzinfo=ZONE).astimezone(dt.UTC)
 
 
 def number_of(out: str, label: str) -> str:
@@ -60,25 +39,12 @@ def number_of(out: str, label: str) -> str:
 
 
 @asynccontextmanager
-async def office(
-    plan: Plan, tmp_path: Path, template: Path, *, locale: str = "en"
-) -> AsyncIterator[Office]:
-    path = tmp_path / "demo.db"
-    shutil.copy(template, path)  # already migrated: the session starts quicker
-    options = DemoOptions(role=Role.SUPERVISOR, plan=plan, db_path=path, locale=locale)
-    async with demo_session(options, io.StringIO()) as bot:
-        if bot.clock.now() < at(START):
-            bot.clock.set(at(START))
-            await bot.fire_due()
-        async with bot.database.transaction() as session:
-            await session.execute(update(Member).values(locale=locale))
-        bot.console.take_transcript()
+async def office(plan: Plan, demo_db: Path, *, locale: str = "en") -> AsyncIterator[Office]:
+    demo = open_demo(
+        plan, demo_db, role=Role.SUPERVISOR, locale=locale, start=START, everyone_speaks=locale
+    )
+    async with demo as bot:
         yield Office(bot, locale)
-
-
-async def rows(here: Office, model: Any, *where: Any) -> list[Any]:
-    async with here.bot.database.transaction() as session:
-        return list(await session.scalars(select(model).where(*where).order_by(model.id)))
 
 
 async def sent(here: Office, template: str) -> list[OutboxMessage]:
@@ -103,9 +69,9 @@ async def observe(here: Office, chat: ConsoleChat, kind: str, text: str, signed:
 
 
 async def test_anonymous_complaint_claimed_escalated_closed_and_rated(
-    plan: Plan, tmp_path: Path, sqlite_template: Path
+    plan: Plan, demo_db: Path
 ) -> None:
-    async with office(plan, tmp_path, sqlite_template) as here:
+    async with office(plan, demo_db) as here:
         vera_id = await here.add("vera", "Vera Volunteer", Role.VOLUNTEER, None)
         paul_id = await here.add("paul", "Paul Parent", Role.SUPERVISOR, "chengdong")
         kim_id = await here.add("kim", "Kim County", Role.SUPERVISOR, "linhe-county")
@@ -233,10 +199,8 @@ async def test_anonymous_complaint_claimed_escalated_closed_and_rated(
 # --- signed praise, credited to a colleague; "mine" is only mine (in Chinese) -----------------
 
 
-async def test_signed_praise_credits_the_person_praised(
-    plan: Plan, tmp_path: Path, sqlite_template: Path
-) -> None:
-    async with office(plan, tmp_path, sqlite_template, locale="zh") as here:
+async def test_signed_praise_credits_the_person_praised(plan: Plan, demo_db: Path) -> None:
+    async with office(plan, demo_db, locale="zh") as here:
         await here.add("vera", "志愿者小维", Role.VOLUNTEER, "renmin-road")
         vera, wang = here.chat("vera"), here.chat("colleague-1")
         wang_id = (await here.member("colleague-1")).id

@@ -11,20 +11,16 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import shutil
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy import func, select
 
 from bot.adapters.console import PLATFORM
 from bot.demo import YOU, DemoOptions, DemoSession, demo_session
-from bot.dispatcher import Dispatcher, DispatcherSettings, Outcome
-from campaigns.loader import read_plan_file
+from bot.dispatcher import Dispatcher, DispatcherSettings
 from campaigns.schema import Plan
 from handlers import build_router
 from handlers.selfchecks.selfchecks import weighted_score
@@ -42,9 +38,8 @@ from storage.models import (
     SelfCheckRun,
 )
 from storage.store import Store
+from tests.harness import at, open_demo, rows, said, shown
 
-ROOT = Path(__file__).resolve().parents[2]
-POSTAL_BANK = ROOT / "campaigns" / "plans" / "postal-bank.yaml"
 ZONE_NAME = "Asia/Shanghai"
 ZONE = ZoneInfo(ZONE_NAME)
 RENDER = Renderer()
@@ -53,41 +48,10 @@ PASS, FAIL, NA = "1", "2", "3"  # the item buttons, in the order they are offere
 PAUSE = "4"
 
 
-@pytest.fixture(scope="module")
-def plan() -> Plan:
-    reading = read_plan_file(POSTAL_BANK)
-    assert reading.problems == []
-    assert reading.plan is not None
-    return reading.plan
-
-
-@pytest.fixture
-def db(tmp_path: Path, sqlite_template: Path) -> Path:
-    """Where the demo keeps its SQLite file: a copy of the migrated template, to start quicker."""
-    path = tmp_path / "demo.db"
-    shutil.copy(sqlite_template, path)
-    return path
-
-
-def at(local: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(local).replace(tzinfo=ZONE).astimezone(dt.UTC)
-
-
-def said(template: str, locale: str, **data: Any) -> str:
-    return RENDER.render(Text(template, data), locale)
-
-
-@asynccontextmanager
-async def demo(
+def demo(
     plan: Plan, path: Path, *, role: Role = Role.STAFF, locale: str = "en"
-) -> AsyncIterator[DemoSession]:
-    options = DemoOptions(role=role, plan=plan, db_path=path, locale=locale)
-    async with demo_session(options, io.StringIO()) as bot:
-        if bot.clock.now() < at(START):
-            bot.clock.set(at(START))
-            await bot.fire_due()
-            bot.console.take_transcript()
-        yield bot
+) -> AbstractAsyncContextManager[DemoSession]:
+    return open_demo(plan, path, role=role, locale=locale, start=START)
 
 
 def typing(bot: DemoSession) -> Any:
@@ -117,18 +81,9 @@ def event(bot_clock: MovableClock, user: str = YOU, locale: str = "en", **fields
     )
 
 
-def shown(outcome: Outcome) -> str:
-    return "\n".join(RENDER.render(r.text, outcome.locale) for r in outcome.replies if r.text)
-
-
 async def items_of(database: Database) -> list[ChecklistItem]:
     async with database.transaction() as session:
         return list(await session.scalars(select(ChecklistItem).order_by(ChecklistItem.position)))
-
-
-async def rows(database: Database, model: Any, *where: Any) -> list[Any]:
-    async with database.transaction() as session:
-        return list(await session.scalars(select(model).where(*where).order_by(model.id)))
 
 
 async def member_named(database: Database, name: str) -> Member:
@@ -164,8 +119,8 @@ def hand_score(plan: Plan, fails: set[str], not_applicable: set[str]) -> float:
 # --- a full self-check with a critical failure -----------------------------------------------
 
 
-async def test_full_check_with_a_critical_failure_scores_zero(plan: Plan, db: Path) -> None:
-    async with demo(plan, db, locale="en") as bot:
+async def test_full_check_with_a_critical_failure_scores_zero(plan: Plan, demo_db: Path) -> None:
+    async with demo(plan, demo_db, locale="en") as bot:
         items = await items_of(bot.database)
         by_key = {i.key: i for i in items}
         out = await bot.say("/check")
@@ -265,14 +220,15 @@ async def test_full_check_with_a_critical_failure_scores_zero(plan: Plan, db: Pa
 
     # The unit head is told of each rectification, in the outbox.
     told = await rows(bot.database, OutboxMessage, OutboxMessage.member_id == head.id)
-    assert [Reply.from_json(m.reply).text.template for m in told] == ["rectifications/assigned"] * 4
+    templates = [Reply.from_json(m.reply).text.template for m in told]
+    assert templates == ["selfchecks/rectification_assigned"] * 4
     # Points for completing, once.
     [entry] = await rows(bot.database, PointEntry)
     assert (entry.member_id, entry.rule, entry.points) == (me.id, "selfcheck_completed", 20)
 
 
-async def test_finishing_twice_or_a_late_press_scores_once(plan: Plan, db: Path) -> None:
-    async with demo(plan, db, locale="en") as bot:
+async def test_finishing_twice_or_a_late_press_scores_once(plan: Plan, demo_db: Path) -> None:
+    async with demo(plan, demo_db, locale="en") as bot:
         items = await items_of(bot.database)
         await bot.say("/check")
         await walk(typing(bot), items[:-1], {})
@@ -299,10 +255,12 @@ async def test_finishing_twice_or_a_late_press_scores_once(plan: Plan, db: Path)
 # --- the weighted score when no critical item fails (in Chinese, as a supervisor) -------------
 
 
-async def test_weighted_score_without_a_critical_failure_in_chinese(plan: Plan, db: Path) -> None:
+async def test_weighted_score_without_a_critical_failure_in_chinese(
+    plan: Plan, demo_db: Path
+) -> None:
     fails = {"hw-shop-sign", "hw-walls-floors"}
     not_applicable = {"hw-accessibility", "sw-guard-patrol"}
-    async with demo(plan, db, role=Role.SUPERVISOR, locale="zh") as bot:
+    async with demo(plan, demo_db, role=Role.SUPERVISOR, locale="zh") as bot:
         items = await items_of(bot.database)
         by_key = {i.key: i for i in items}
         out = await bot.say("/check")
@@ -370,8 +328,10 @@ def test_weighted_score_by_hand() -> None:
 # --- leaving half-way and resuming -----------------------------------------------------------
 
 
-async def test_leaving_and_resuming_in_a_new_session_keeps_everything(plan: Plan, db: Path) -> None:
-    path = db
+async def test_leaving_and_resuming_in_a_new_session_keeps_everything(
+    plan: Plan, demo_db: Path
+) -> None:
+    path = demo_db
     async with demo(plan, path, locale="en") as bot:
         items = await items_of(bot.database)
         await bot.say("/check")
@@ -415,9 +375,9 @@ async def test_leaving_and_resuming_in_a_new_session_keeps_everything(plan: Plan
 
 
 async def test_pausing_at_the_deadline_question_never_loses_the_rectification(
-    plan: Plan, db: Path
+    plan: Plan, demo_db: Path
 ) -> None:
-    async with demo(plan, db, locale="en") as bot:
+    async with demo(plan, demo_db, locale="en") as bot:
         items = await items_of(bot.database)
         await bot.say("/check")
         await bot.say(FAIL)
@@ -453,8 +413,8 @@ async def test_pausing_at_the_deadline_question_never_loses_the_rectification(
 # --- double presses and repeated platform events ---------------------------------------------
 
 
-async def test_double_press_and_repeated_events_change_nothing(plan: Plan, db: Path) -> None:
-    async with demo(plan, db, locale="en") as bot:
+async def test_double_press_and_repeated_events_change_nothing(plan: Plan, demo_db: Path) -> None:
+    async with demo(plan, demo_db, locale="en") as bot:
         items = await items_of(bot.database)
         await bot.say("/check")
         [run] = await rows(bot.database, SelfCheckRun)
@@ -515,8 +475,10 @@ async def test_double_press_and_repeated_events_change_nothing(plan: Plan, db: P
     assert (conversation.step, conversation.data) == ("item", {"run_id": run.id})
 
 
-async def test_staff_and_supervisors_may_check_volunteers_may_not(plan: Plan, db: Path) -> None:
-    async with demo(plan, db, role=Role.VOLUNTEER, locale="en") as bot:
+async def test_staff_and_supervisors_may_check_volunteers_may_not(
+    plan: Plan, demo_db: Path
+) -> None:
+    async with demo(plan, demo_db, role=Role.VOLUNTEER, locale="en") as bot:
         assert await bot.say("/check") == said("errors/not_allowed", "en", command="check")
         assert await rows(bot.database, SelfCheckRun) == []
 

@@ -14,12 +14,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import io
-import os
 import re
 import shutil
 import struct
 import subprocess
-import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,7 +32,6 @@ from sqlalchemy import select
 from bot.adapters.console import PLATFORM
 from bot.demo import YOU, DemoOptions, DemoSession, demo_session
 from bot.dispatcher import Dispatcher, DispatcherSettings, Outcome
-from campaigns.loader import read_plan_file
 from campaigns.schema import Plan
 from handlers import build_router
 from kernel import ChatRef, Event, EventKind, Role, SenderRef
@@ -51,9 +48,9 @@ from storage.models import (
 )
 from storage.points import Award
 from storage.store import Store
+from tests.harness import at, open_demo, rows, shown
+from tests.harness.cli import uplift as run_uplift
 
-ROOT = Path(__file__).resolve().parents[2]
-POSTAL_BANK = ROOT / "campaigns" / "plans" / "postal-bank.yaml"
 ZONE = ZoneInfo("Asia/Shanghai")
 RENDER = Renderer()
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -78,27 +75,12 @@ OTHERS = (
 )
 
 
-def at(local: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(local).replace(tzinfo=ZONE).astimezone(dt.UTC)
-
-
-@pytest.fixture(scope="module")
-def plan() -> Plan:
-    reading = read_plan_file(POSTAL_BANK)
-    assert reading.problems == []
-    assert reading.plan is not None
-    return reading.plan
-
-
 # --- a week of the campaign, lived once -----------------------------------------------------------
 
 
 async def live_a_week(plan: Plan, path: Path) -> None:
     """Monday 4 to Friday 8 January 2027 at Renmin Road, you being its supervisor."""
-    options = DemoOptions(role=Role.SUPERVISOR, plan=plan, db_path=path, locale="en")
-    async with demo_session(options, io.StringIO()) as bot:
-        bot.clock.set(at("2027-01-04 07:00"))
-        await bot.fire_due()
+    async with open_demo(plan, path, role=Role.SUPERVISOR, start="2027-01-04 07:00") as bot:
         await bot.say("/clock 2027-01-04 10:00")  # the morning drill, answered by colleagues
 
         async def typing(line: str) -> str:  # the clock stands still while filling a form
@@ -184,8 +166,7 @@ def db(lived_week: Path, tmp_path: Path) -> Path:
 
 @asynccontextmanager
 async def demo(plan: Plan, path: Path, role: Role, locale: str = "en") -> AsyncIterator[Desk]:
-    options = DemoOptions(role=role, plan=plan, db_path=path, locale=locale)
-    async with demo_session(options, io.StringIO()) as bot:
+    async with open_demo(plan, path, role=role, locale=locale) as bot:
         assert bot.clock.now() == at("2027-01-08 18:00")
         if locale != "en":  # the week was lived in English, and a person's choice is kept
             await bot.say(f"/lang {locale}")
@@ -231,15 +212,6 @@ class Desk:
             attachments.image.content,
             attachments.file.content,
         )
-
-
-def shown(outcome: Outcome) -> str:
-    return "\n".join(RENDER.render(r.text, outcome.locale) for r in outcome.replies if r.text)
-
-
-async def rows(database: Database, model: Any, *where: Any) -> list[Any]:
-    async with database.transaction() as session:
-        return list(await session.scalars(select(model).where(*where).order_by(model.id)))
 
 
 async def units_by_key(database: Database) -> dict[str, Unit]:
@@ -576,28 +548,8 @@ async def test_the_report_in_chinese(plan: Plan, db: Path) -> None:
 # --- uplift report on the command line ------------------------------------------------------------
 
 
-def uplift_command() -> list[str]:
-    script = Path(sys.executable).parent / "uplift"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "bot.cli"]
-
-
 def uplift(db: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("SLACK_", "TELEGRAM_", "UPLIFT_")) and name != "DATABASE_URL"
-    }
-    env.update(DATABASE_URL=f"sqlite:///{db}", UPLIFT_LOCALE="en")
-    return subprocess.run(
-        [*uplift_command(), *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=120,
-        check=False,
-    )
+    return run_uplift(cwd, *args, database_url=f"sqlite:///{db}")
 
 
 async def test_uplift_report_writes_the_three_files(

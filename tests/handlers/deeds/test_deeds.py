@@ -10,8 +10,6 @@ console chat on the same dispatcher, and every push lands in its addressee's cha
 from __future__ import annotations
 
 import datetime as dt
-import io
-import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,38 +17,22 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select, update
 
-from bot.demo import YOU, DemoOptions, demo_session
+from bot.demo import YOU
 from campaigns.formula import parse_formula
-from campaigns.loader import read_plan_file
 from campaigns.schema import DEED_NAMES, Plan
 from kernel import EventKind, Reply, Role, Text
 from messages import Renderer
-from storage.models import Deed, DeedMember, Member, OutboxMessage, PointEntry
-from tests.support.office import Office, private, said
+from storage.models import Deed, DeedMember, OutboxMessage, PointEntry
+from tests.harness import Office, open_demo, private, read_plan, rows, said
 
-ROOT = Path(__file__).resolve().parents[2]
-PLANS = ROOT / "campaigns" / "plans"
 RENDER = Renderer()
 MONEY, SOCIAL, SUSTAINED = "1", "2", "3"  # the category choices, in the plan's order
 
 
-def read(name: str) -> Plan:
-    reading = read_plan_file(PLANS / name)
-    assert reading.problems == []
-    assert reading.plan is not None
-    return reading.plan
-
-
 @pytest.fixture(scope="module")
 def bus() -> Plan:
-    return read("bus-operator.yaml")
-
-
-@pytest.fixture(scope="module")
-def bank() -> Plan:
-    return read("postal-bank.yaml")
+    return read_plan("bus-operator")
 
 
 def formula_points(plan: Plan, category: str, **values: float) -> int:
@@ -63,25 +45,12 @@ def formula_points(plan: Plan, category: str, **values: float) -> int:
 
 @asynccontextmanager
 async def office(
-    plan: Plan, tmp_path: Path, template: Path, *, role: Role = Role.STAFF, locale: str = "en"
+    plan: Plan, demo_db: Path, *, role: Role = Role.STAFF, locale: str = "en"
 ) -> AsyncIterator[Office]:
-    path = tmp_path / "demo.db"
-    shutil.copy(template, path)  # already migrated: the session starts quicker
-    options = DemoOptions(role=role, plan=plan, db_path=path, locale=locale)
-    async with demo_session(options, io.StringIO()) as bot:
-        start = dt.datetime.combine(plan.starts_on, dt.time(7), ZoneInfo(plan.timezone))
-        if bot.clock.now() < start:
-            bot.clock.set(start)
-            await bot.fire_due()
-        async with bot.database.transaction() as session:
-            await session.execute(update(Member).values(locale=locale))
-        bot.console.take_transcript()
+    start = dt.datetime.combine(plan.starts_on, dt.time(7), ZoneInfo(plan.timezone))
+    demo = open_demo(plan, demo_db, role=role, locale=locale, start=start, everyone_speaks=locale)
+    async with demo as bot:
         yield Office(bot, locale)
-
-
-async def rows(here: Office, model: Any, *where: Any) -> list[Any]:
-    async with here.bot.database.transaction() as session:
-        return list(await session.scalars(select(model).where(*where).order_by(model.id)))
 
 
 async def pushes(here: Office, template: str) -> list[int | None]:
@@ -105,10 +74,8 @@ def deed_form(who: str, category: str, **values: str) -> dict[str, Any]:
 # --- money recovered: the form, a missing amount asked by text, approval ----------------------
 
 
-async def test_money_recovered_reported_asked_approved_and_scored(
-    bus: Plan, tmp_path: Path, sqlite_template: Path
-) -> None:
-    async with office(bus, tmp_path, sqlite_template) as here:
+async def test_money_recovered_reported_asked_approved_and_scored(bus: Plan, demo_db: Path) -> None:
+    async with office(bus, demo_db) as here:
         zhou, liu = here.chat("colleague-3"), here.chat("colleague-1")
         me, liu_member = await here.member(YOU), await here.member("colleague-1")
         zhou_member = await here.member("colleague-3")
@@ -174,9 +141,9 @@ async def test_money_recovered_reported_asked_approved_and_scored(
 
 
 async def test_each_category_follows_its_formula_and_repeats_do_nothing(
-    bus: Plan, tmp_path: Path, sqlite_template: Path
+    bus: Plan, demo_db: Path
 ) -> None:
-    async with office(bus, tmp_path, sqlite_template, locale="zh") as here:
+    async with office(bus, demo_db, locale="zh") as here:
         here.chat("colleague-3")  # Zhou Hai's own chat, where his notices go
         me = await here.member(YOU)
         huang, zhou = await here.member("colleague-2"), await here.member("colleague-3")
@@ -234,10 +201,8 @@ async def test_each_category_follows_its_formula_and_repeats_do_nothing(
 # --- rejection -------------------------------------------------------------------------------
 
 
-async def test_rejection_asks_a_reason_and_tells_the_reporter(
-    bus: Plan, tmp_path: Path, sqlite_template: Path
-) -> None:
-    async with office(bus, tmp_path, sqlite_template) as here:
+async def test_rejection_asks_a_reason_and_tells_the_reporter(bus: Plan, demo_db: Path) -> None:
+    async with office(bus, demo_db) as here:
         zhou = here.chat("colleague-3")
         liu = await here.member("colleague-1")
         await here.handle(YOU, **deed_form(str(liu.id), "social-impact", level="3"))
@@ -279,9 +244,9 @@ async def test_rejection_asks_a_reason_and_tells_the_reporter(
 
 
 async def test_nobody_decides_a_deed_they_reported_or_are_named_in(
-    bus: Plan, tmp_path: Path, sqlite_template: Path
+    bus: Plan, demo_db: Path
 ) -> None:
-    async with office(bus, tmp_path, sqlite_template, role=Role.SUPERVISOR) as here:
+    async with office(bus, demo_db, role=Role.SUPERVISOR) as here:
         liu, zhou_member = await here.member("colleague-1"), await here.member("colleague-3")
         # You (a supervisor) report a deed by Liu Jianguo: Zhou Hai is asked, not you.
         await here.handle(YOU, **deed_form(str(liu.id), "social-impact", level="1"))
@@ -301,9 +266,9 @@ async def test_nobody_decides_a_deed_they_reported_or_are_named_in(
 
 
 async def test_staff_cannot_approve_volunteers_cannot_report_long_text_is_refused(
-    bus: Plan, tmp_path: Path, sqlite_template: Path
+    bus: Plan, demo_db: Path
 ) -> None:
-    async with office(bus, tmp_path, sqlite_template) as here:
+    async with office(bus, demo_db) as here:
         liu = await here.member("colleague-1")
         await here.handle("colleague-3", **deed_form(str(liu.id), "social-impact", level="1"))
         assert await here.you("/approve") == said("errors/not_allowed", command="approve")
@@ -324,11 +289,9 @@ async def test_staff_cannot_approve_volunteers_cannot_report_long_text_is_refuse
 # --- a plan without categories -----------------------------------------------------------------
 
 
-async def test_postal_bank_uses_the_general_category(
-    bank: Plan, tmp_path: Path, sqlite_template: Path
-) -> None:
-    assert bank.scoring.deed_categories == []
-    async with office(bank, tmp_path, sqlite_template) as here:
+async def test_postal_bank_uses_the_general_category(plan: Plan, demo_db: Path) -> None:
+    assert plan.scoring.deed_categories == []
+    async with office(plan, demo_db) as here:
         chen = here.chat("colleague-4")
         me, wang = await here.member(YOU), await here.member("colleague-1")
         await here.you("/deed", "Stayed late to help an elderly customer")
@@ -340,11 +303,11 @@ async def test_postal_bank_uses_the_general_category(
             chen, "/approve"
         )
         approved = await here.say(chen, "1")
-        points = bank.scoring.points.deed_approved
+        points = plan.scoring.points.deed_approved
         assert approved == said("deeds/approved", number=1, points=points, people=1)
     assert await ledger(here) == [
         (wang.id, "deed_approved", points),
-        (me.id, "deed_reported", bank.scoring.points.deed_reported),
+        (me.id, "deed_reported", plan.scoring.points.deed_reported),
     ]
     [deed] = await rows(here, Deed)
     assert (deed.category_key, deed.amount, deed.days, deed.level) == ("general", None, None, None)

@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -24,9 +24,8 @@ import pytest
 
 from bot.adapters.console import PLATFORM, ConsoleChat
 from bot.delivery import Destination
-from bot.demo import DemoOptions, DemoSession, demo_session
+from bot.demo import DemoSession
 from bot.dispatcher import Dispatcher, DispatcherSettings
-from campaigns.loader import read_plan_file
 from campaigns.schema import Plan
 from handlers import build_router
 from handlers.framework.context import Context
@@ -52,27 +51,15 @@ from messages import Renderer
 from storage.database import Database
 from storage.plans import load_plan
 from storage.store import Store
+from tests.harness import ROOT, open_demo
 
-ROOT = Path(__file__).resolve().parents[2]
-POSTAL_BANK = ROOT / "campaigns" / "plans" / "postal-bank.yaml"
 HELP_LINE = re.compile(r"^• /(\S+)", re.MULTILINE)
 
 
-@pytest.fixture(scope="module")
-def plan() -> Plan:
-    reading = read_plan_file(POSTAL_BANK)
-    assert reading.problems == []
-    assert reading.plan is not None
-    return reading.plan
-
-
-@asynccontextmanager
-async def demo(
+def demo(
     plan: Plan, db_path: Path, *, role: Role = Role.STAFF, locale: str = "en"
-) -> AsyncIterator[DemoSession]:
-    options = DemoOptions(role=role, plan=plan, db_path=db_path, locale=locale)
-    async with demo_session(options, io.StringIO()) as chat:
-        yield chat
+) -> AbstractAsyncContextManager[DemoSession]:
+    return open_demo(plan, db_path, role=role, locale=locale)
 
 
 def listed_commands(help_text: str) -> list[str]:

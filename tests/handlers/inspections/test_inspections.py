@@ -13,19 +13,15 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
 
 from bot.adapters.console import PLATFORM
 from bot.demo import DemoOptions, DemoSession, demo_session
-from campaigns.loader import read_plan_file
 from campaigns.schema import AssessmentRule, Plan
 from handlers.inspections.assessment import Outcome, assess, assessment_values
 from kernel import Reply, Role
@@ -39,9 +35,8 @@ from storage.models import (
     Rectification,
     Unit,
 )
+from tests.harness import at, jump, open_demo, rows
 
-ROOT = Path(__file__).resolve().parents[2]
-POSTAL_BANK = ROOT / "campaigns" / "plans" / "postal-bank.yaml"
 ZONE = ZoneInfo("Asia/Shanghai")
 GROUP_CHAT = "group:renmin-road"
 GROUP_HEADER = f"── 群聊 {GROUP_CHAT} ──"  # the unit's chat speaks Chinese
@@ -56,39 +51,10 @@ BELOW_TARGET = (
 )
 
 
-@pytest.fixture(scope="module")
-def plan() -> Plan:
-    reading = read_plan_file(POSTAL_BANK)
-    assert reading.problems == []
-    assert reading.plan is not None
-    return reading.plan
-
-
-@pytest.fixture
-def db(tmp_path: Path, sqlite_template: Path) -> Path:
-    path = tmp_path / "demo.db"
-    shutil.copy(sqlite_template, path)
-    return path
-
-
-def at(local: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(local).replace(tzinfo=ZONE).astimezone(dt.UTC)
-
-
-@asynccontextmanager
-async def demo(
+def demo(
     plan: Plan, path: Path, *, role: Role = Role.ADMIN, locale: str = "en"
-) -> AsyncIterator[DemoSession]:
-    options = DemoOptions(role=role, plan=plan, db_path=path, locale=locale)
-    async with demo_session(options, io.StringIO()) as bot:
-        yield bot
-
-
-async def jump(bot: Any, local: str) -> None:
-    """Move the clock in one step (a process that slept) and fire what fell due."""
-    bot.clock.set(at(local))
-    await bot.fire_due()
-    bot.console.take_transcript()
+) -> AbstractAsyncContextManager[DemoSession]:
+    return open_demo(plan, path, role=role, locale=locale)
 
 
 def pick(printed: str, *labels: str) -> str:
@@ -115,11 +81,6 @@ async def inspect(
     if "» Items deducted" not in items:
         return items  # the score was refused
     return await say(pick(items, *deducted) if deducted else "-")
-
-
-async def rows(database: Database, model: Any, *where: Any) -> list[Any]:
-    async with database.transaction() as session:
-        return list(await session.scalars(select(model).where(*where).order_by(model.id)))
 
 
 async def unit_of(database: Database, key: str) -> Unit:
@@ -149,9 +110,9 @@ async def notices(database: Database) -> list[OutboxMessage]:
 
 
 async def test_below_target_in_stage_1_is_assessed_1800_and_announced_once(
-    plan: Plan, db: Path
+    plan: Plan, demo_db: Path
 ) -> None:
-    async with demo(plan, db) as bot:
+    async with demo(plan, demo_db) as bot:
         await jump(bot, "2027-01-04 09:00")  # a Monday in stage 1 (target 92)
         out = await inspect(bot.say, RENMIN, "88", (SHOP_SIGN, MACHINES))
         again = await bot.say("/clock +2h")  # the scheduler and sender run again: nothing new
@@ -198,8 +159,8 @@ async def test_below_target_in_stage_1_is_assessed_1800_and_announced_once(
     assert await rows(bot.database, PointEntry, PointEntry.source == "inspection") == []
 
 
-async def test_a_repeated_deduction_doubles_the_assessment(plan: Plan, db: Path) -> None:
-    async with demo(plan, db) as bot:
+async def test_a_repeated_deduction_doubles_the_assessment(plan: Plan, demo_db: Path) -> None:
+    async with demo(plan, demo_db) as bot:
         await jump(bot, "2027-01-04 09:00")
         first = await inspect(bot.say, RENMIN, "90", (SHOP_SIGN,))
         await jump(bot, "2027-02-01 10:00")
@@ -229,9 +190,9 @@ async def test_a_repeated_deduction_doubles_the_assessment(plan: Plan, db: Path)
 
 
 async def test_early_98_and_top_two_rewards_in_stage_1_and_points_for_the_members(
-    plan: Plan, db: Path
+    plan: Plan, demo_db: Path
 ) -> None:
-    async with demo(plan, db) as bot:
+    async with demo(plan, demo_db) as bot:
         await jump(bot, "2027-03-01 09:00")
         dongguan = await inspect(bot.say, DONGGUAN, "93")
         renmin = await inspect(bot.say, RENMIN, "98")
@@ -267,8 +228,8 @@ async def test_early_98_and_top_two_rewards_in_stage_1_and_points_for_the_member
     # Dongguan met its target too, but it has no members to reward.
 
 
-async def test_early_98_in_stage_2(plan: Plan, db: Path) -> None:
-    async with demo(plan, db) as bot:
+async def test_early_98_in_stage_2(plan: Plan, demo_db: Path) -> None:
+    async with demo(plan, demo_db) as bot:
         await jump(bot, "2027-06-01 09:00")  # stage 2 (target 95)
         out = await inspect(bot.say, RENMIN, "99.5")
     [inspection] = await rows(bot.database, Inspection)
@@ -279,8 +240,8 @@ async def test_early_98_in_stage_2(plan: Plan, db: Path) -> None:
 # --- stage 3: rank bands among the outlets of one sub-branch ----------------------------------
 
 
-async def test_stage_3_rank_bands_among_sibling_outlets(plan: Plan, db: Path) -> None:
-    async with demo(plan, db) as bot:
+async def test_stage_3_rank_bands_among_sibling_outlets(plan: Plan, demo_db: Path) -> None:
+    async with demo(plan, demo_db) as bot:
         await jump(bot, "2027-09-06 09:00")  # stage 3 (target 98)
         await inspect(bot.say, DONGGUAN, "99")
         dev_zone = await inspect(bot.say, DEV_ZONE, "96")
@@ -335,8 +296,8 @@ async def test_stage_3_rank_bands_among_sibling_outlets(plan: Plan, db: Path) ->
         ("zh", "抱歉,/inspect 只对有相应权限的人开放。输入 /help 查看你能用的命令。"),
     ],
 )
-async def test_staff_cannot_inspect(plan: Plan, db: Path, locale: str, refusal: str) -> None:
-    async with demo(plan, db, role=Role.STAFF, locale=locale) as bot:
+async def test_staff_cannot_inspect(plan: Plan, demo_db: Path, locale: str, refusal: str) -> None:
+    async with demo(plan, demo_db, role=Role.STAFF, locale=locale) as bot:
         assert await bot.say("/inspect") == refusal
         assert await bot.say("/检查") == refusal  # the Chinese alias names the same command
     assert await rows(bot.database, Inspection) == []
@@ -344,9 +305,9 @@ async def test_staff_cannot_inspect(plan: Plan, db: Path, locale: str, refusal: 
 
 @pytest.mark.parametrize("score", ["abc", "101", "-3"])
 async def test_a_bad_score_is_refused_clearly_and_nothing_is_recorded(
-    plan: Plan, db: Path, score: str
+    plan: Plan, demo_db: Path, score: str
 ) -> None:
-    async with demo(plan, db, role=Role.SUPERVISOR) as bot:
+    async with demo(plan, demo_db, role=Role.SUPERVISOR) as bot:
         await jump(bot, "2027-01-04 09:00")
         out = await inspect(bot.say, RENMIN, score, (SHOP_SIGN,))
         assert out.endswith(
@@ -357,8 +318,8 @@ async def test_a_bad_score_is_refused_clearly_and_nothing_is_recorded(
     assert await notices(bot.database) == []
 
 
-async def test_a_supervisor_inspects_only_units_under_them(plan: Plan, db: Path) -> None:
-    async with demo(plan, db, role=Role.SUPERVISOR, locale="zh") as bot:
+async def test_a_supervisor_inspects_only_units_under_them(plan: Plan, demo_db: Path) -> None:
+    async with demo(plan, demo_db, role=Role.SUPERVISOR, locale="zh") as bot:
         offered = await bot.say("/考核")
         await bot.say("/cancel")
     assert [label for _, label in CHOICE.findall(offered)] == ["人民路网点"]

@@ -28,7 +28,6 @@ from sqlalchemy import func, select
 from bot.adapters.console import PLATFORM
 from bot.demo import DemoOptions, DemoSession, demo_session
 from bot.dispatcher import Dispatcher, DispatcherSettings
-from campaigns.loader import read_plan_file
 from campaigns.schema import Plan
 from handlers import build_router
 from kernel import ChatRef, Event, EventKind, MovableClock, Role, SenderRef
@@ -37,9 +36,8 @@ from storage.database import Database
 from storage.models import Drill, DrillAnswer, DrillItem, OutboxMessage, PointEntry
 from storage.plans import load_plan
 from storage.store import Store
+from tests.harness import at, jump
 
-ROOT = Path(__file__).resolve().parents[2]
-POSTAL_BANK = ROOT / "campaigns" / "plans" / "postal-bank.yaml"
 ZONE = ZoneInfo("Asia/Shanghai")
 UNIT = "renmin-road"
 GROUP_CHAT = f"group:{UNIT}"
@@ -48,21 +46,8 @@ YOU = "you"
 D = dt.date
 
 
-def at(local: str) -> dt.datetime:
-    """``2027-01-04 08:30`` in the unit's zone, as UTC."""
-    return dt.datetime.fromisoformat(local).replace(tzinfo=ZONE).astimezone(dt.UTC)
-
-
 def push_key(unit_id: int, day: dt.date) -> str:
     return f"drill:{unit_id}:{day.isoformat()}@{PLATFORM}::{GROUP_CHAT}"
-
-
-@pytest.fixture(scope="module")
-def plan() -> Plan:
-    reading = read_plan_file(POSTAL_BANK)
-    assert reading.problems == []
-    assert reading.plan is not None
-    return reading.plan
 
 
 # --- the bot: the demo session, on SQLite and on PostgreSQL --------------------------------------
@@ -75,13 +60,6 @@ def open_bot(db_url: str, plan: Plan) -> Opener:
     """A way to start the bot on this test's database, and to start it again (a restart)."""
     options = DemoOptions(role=Role.STAFF, plan=plan, db_path=None, locale="en", db_url=db_url)
     return lambda: demo_session(options, io.StringIO())
-
-
-async def jump(bot: DemoSession, local: str) -> str:
-    """Move the clock to ``local`` in one step and fire what fell due."""
-    bot.clock.set(at(local))
-    await bot.fire_due()
-    return bot.console.take_transcript()
 
 
 async def member_id(bot: DemoSession, external_id: str = YOU) -> int:

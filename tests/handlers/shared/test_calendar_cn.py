@@ -11,11 +11,9 @@ reminder the same way.
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
 
-from campaigns.loader import read_plan_file
 from campaigns.schema import Calendar, Plan
 from handlers.shared.calendar import (
     first_working_day_from,
@@ -26,10 +24,9 @@ from handlers.shared.calendar import (
 from storage.database import Database
 from storage.plans import load_plan
 from storage.store import Store
+from tests.harness import read_plan
 
 D = dt.date
-ROOT = Path(__file__).resolve().parents[2]
-UNIVERSITY = ROOT / "campaigns" / "plans" / "university-facilities.yaml"
 CN = Calendar(country="CN").model_dump(mode="json")
 
 HOLIDAYS_2027 = {
@@ -110,9 +107,7 @@ def test_2027_make_up_days_and_extra_days_off_come_from_the_plan() -> None:
 @pytest.fixture(scope="module")
 def golden_week_plan() -> Plan:
     """The university plan with the plan's own 2027 Golden Week, and a shift unit of its own."""
-    reading = read_plan_file(UNIVERSITY)
-    assert reading.plan is not None
-    data = reading.plan.model_dump()
+    data = read_plan("university-facilities").model_dump()
     data["calendar"]["holidays"] = [D(2027, 10, 6), D(2027, 10, 7)]
     data["calendar"]["make_up_days"] = [D(2027, 9, 26), D(2027, 10, 9)]
     residences = next(u for u in data["units"][0]["children"] if u["key"] == "residences")

@@ -10,7 +10,6 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,7 +23,6 @@ from bot.delivery import Sender
 from bot.dispatcher import Dispatcher, DispatcherSettings
 from bot.scheduler import Scheduler
 from bot.service import build_http_app
-from campaigns.loader import read_plan_file
 from handlers import JOBS, build_router
 from kernel import MovableClock, Role
 from messages import Renderer
@@ -42,9 +40,9 @@ from tests.fakes.slack_api import (
     slash_command,
     view_submission,
 )
+from tests.harness import read_plan
 
 SECRET = "test-signing-secret"
-PLAN = Path(__file__).resolve().parents[2] / "campaigns" / "plans" / "postal-bank.yaml"
 CHANNEL = "C0RENMIN"
 STAFF, SUPERVISOR, ADMIN, STRANGER = "U0STAFF", "U0SUPER", "U0ADMIN", "U0NEW"
 MONDAY_0800 = dt.datetime(2027, 1, 4, 8, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -108,7 +106,7 @@ def text_of(args: dict[str, Any]) -> str:
 @pytest_asyncio.fixture
 async def bot(sqlite_url: str) -> AsyncIterator[Bot]:
     database = Database(sqlite_url)
-    plan = read_plan_file(PLAN).plan
+    plan = read_plan("postal-bank")
     assert plan is not None
     now = MONDAY_0800.astimezone(dt.UTC)
     async with database.transaction() as session:

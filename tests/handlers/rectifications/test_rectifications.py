@@ -7,30 +7,20 @@ push lands in the chat of the person it is addressed to.
 from __future__ import annotations
 
 import datetime as dt
-import io
-import shutil
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
-from sqlalchemy import select, update
-
 from bot.adapters.console import PLATFORM
-from bot.demo import YOU, DemoOptions, DemoSession, demo_session
-from campaigns.loader import read_plan_file
+from bot.demo import YOU, DemoSession
 from campaigns.schema import Plan
 from handlers.rectifications.rectifications import remind_rectification_owners
 from kernel import EventKind, Role, Text, Window
 from messages import Renderer
 from storage.models import Member, OutboxMessage, PointEntry, Rectification
 from storage.store import Store
-from tests.support.office import Office, private, said
+from tests.harness import Office, at, jump, open_demo, private, rows, said, typed
 
-ROOT = Path(__file__).resolve().parents[2]
-POSTAL_BANK = ROOT / "campaigns" / "plans" / "postal-bank.yaml"
 ZONE_NAME = "Asia/Shanghai"
 ZONE = ZoneInfo(ZONE_NAME)
 RENDER = Renderer()
@@ -38,48 +28,8 @@ START = "2027-01-11 07:00"  # a Monday in stage 1, before the morning drill
 FAIL, PAUSE = "2", "4"
 
 
-@pytest.fixture(scope="module")
-def plan() -> Plan:
-    reading = read_plan_file(POSTAL_BANK)
-    assert reading.problems == []
-    assert reading.plan is not None
-    return reading.plan
-
-
-def at(local: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(local).replace(tzinfo=ZONE).astimezone(dt.UTC)
-
-
-@asynccontextmanager
-async def demo(plan: Plan, path: Path, template: Path, *, role: Role) -> AsyncIterator[DemoSession]:
-    if not path.exists():
-        shutil.copy(template, path)  # already migrated: the session starts quicker
-    options = DemoOptions(role=role, plan=plan, db_path=path, locale="en")
-    async with demo_session(options, io.StringIO()) as bot:
-        if bot.clock.now() < at(START):
-            await jump(bot, START)
-        async with bot.database.transaction() as session:
-            await session.execute(update(Member).values(locale="en"))
-        yield bot
-
-
-async def jump(bot: DemoSession, local: str) -> None:
-    """Move the clock in one step where nothing of ours falls due, and fire what did."""
-    bot.clock.set(at(local))
-    await bot.fire_due()
-    bot.console.take_transcript()
-
-
-async def typed(bot: DemoSession, line: str) -> str:
-    """Type a line as you, with the clock standing still, and deliver what it queued."""
-    await bot.console.say(line)
-    await bot.sender.flush()
-    return bot.console.take_transcript()
-
-
-async def rows(bot: DemoSession, model: Any, *where: Any) -> list[Any]:
-    async with bot.database.transaction() as session:
-        return list(await session.scalars(select(model).where(*where).order_by(model.id)))
+def demo(plan: Plan, path: Path, *, role: Role) -> AbstractAsyncContextManager[DemoSession]:
+    return open_demo(plan, path, role=role, start=START, everyone_speaks="en")
 
 
 async def member(bot: DemoSession, user_id: str) -> Member:
@@ -97,10 +47,8 @@ def line(fix: Rectification, what: str, *, note: str | None = None) -> Text:
 # --- listing, closing, reopening -------------------------------------------------------------
 
 
-async def test_list_close_reopen_and_who_is_told(
-    plan: Plan, tmp_path: Path, sqlite_template: Path
-) -> None:
-    async with demo(plan, tmp_path / "demo.db", sqlite_template, role=Role.SUPERVISOR) as bot:
+async def test_list_close_reopen_and_who_is_told(plan: Plan, demo_db: Path) -> None:
+    async with demo(plan, demo_db, role=Role.SUPERVISOR) as bot:
         office = Office(bot)
         wang, chen = office.chat("colleague-1"), office.chat("colleague-4")
         me, wang_member = await member(bot, YOU), await member(bot, "colleague-1")
@@ -192,12 +140,10 @@ async def test_list_close_reopen_and_who_is_told(
     ]
 
 
-async def test_fix_is_for_staff_and_above(
-    plan: Plan, tmp_path: Path, sqlite_template: Path
-) -> None:
-    async with demo(plan, tmp_path / "demo.db", sqlite_template, role=Role.VOLUNTEER) as bot:
+async def test_fix_is_for_staff_and_above(plan: Plan, tmp_path: Path, demo_db: Path) -> None:
+    async with demo(plan, demo_db, role=Role.VOLUNTEER) as bot:
         assert await typed(bot, "/fix") == said("errors/not_allowed", command="fix")
-    async with demo(plan, tmp_path / "staff.db", sqlite_template, role=Role.STAFF) as bot:
+    async with demo(plan, tmp_path / "staff.db", role=Role.STAFF) as bot:
         assert await typed(bot, "/fix") == said("rectifications/none_open", supervisor=False)
         assert await typed(bot, "/fix 7 done") == said("rectifications/not_yours", number=7)
         assert await typed(bot, "/fix seven") == said("rectifications/which")
@@ -210,12 +156,10 @@ async def reminder_rows(bot: DemoSession) -> list[OutboxMessage]:
     return await rows(bot, OutboxMessage, OutboxMessage.idempotency_key.startswith("fix-remind:"))
 
 
-async def test_reminders_before_and_after_the_deadline_once_each(
-    plan: Plan, tmp_path: Path, sqlite_template: Path
-) -> None:
-    path = tmp_path / "demo.db"
+async def test_reminders_before_and_after_the_deadline_once_each(plan: Plan, demo_db: Path) -> None:
+    path = demo_db
     assert plan.deadlines.rectification_remind_hours_before == 24
-    async with demo(plan, path, sqlite_template, role=Role.SUPERVISOR) as bot:
+    async with demo(plan, path, role=Role.SUPERVISOR) as bot:
         # Two failed items, both due tomorrow at 10:00; the second is closed at once.
         for line in ("/check", FAIL, "-", "明天上午10点", FAIL, "-", "明天上午10点", PAUSE):
             await typed(bot, line)
@@ -259,7 +203,7 @@ async def test_reminders_before_and_after_the_deadline_once_each(
     ]
 
     # After a restart nothing comes again: not as time goes on, nor if a job looks back.
-    async with demo(plan, path, sqlite_template, role=Role.SUPERVISOR) as bot:
+    async with demo(plan, path, role=Role.SUPERVISOR) as bot:
         out = await bot.say("/clock +3h")
         assert before not in out and overdue not in out
         for message in sent:

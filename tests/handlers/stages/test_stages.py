@@ -32,14 +32,12 @@ from sqlalchemy import select
 
 from bot.adapters.console import PLATFORM
 from bot.demo import DEMO_STEP, DemoOptions, DemoSession, demo_session
-from campaigns.loader import read_plan_file
 from campaigns.schema import Plan, PlanParts, semantic_errors
 from kernel import Reply, Role
 from storage.models import ChecklistItem, Member, OutboxMessage, Stage, Unit
 from storage.store import Store
+from tests.harness import at, read_plan
 
-ROOT = Path(__file__).resolve().parents[2]
-UNIVERSITY = ROOT / "campaigns" / "plans" / "university-facilities.yaml"
 ZONE = ZoneInfo("Asia/Shanghai")
 D = dt.date
 CAMPAIGN = (D(2027, 9, 25), D(2027, 10, 31))  # from a Saturday before the first stage
@@ -65,16 +63,9 @@ PATH = (
 )
 
 
-def at(local: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(local).replace(tzinfo=ZONE).astimezone(dt.UTC)
-
-
 @pytest.fixture(scope="module")
 def shipped() -> Plan:
-    reading = read_plan_file(UNIVERSITY)
-    assert reading.problems == []
-    assert reading.plan is not None
-    return reading.plan
+    return read_plan("university-facilities")
 
 
 def compressed(plan: Plan) -> Plan:

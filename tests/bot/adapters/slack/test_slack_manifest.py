@@ -12,8 +12,9 @@ from bot.cli import main
 from handlers import build_router
 from handlers.framework.router import Menu
 from messages import Renderer
+from tests.harness import ROOT
 
-COMMITTED = Path(__file__).resolve().parents[2] / "slack" / "manifest.yml"
+COMMITTED = ROOT / "slack" / "manifest.yml"
 
 
 def test_the_committed_manifest_is_the_generated_one() -> None:
