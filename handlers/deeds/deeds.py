@@ -241,8 +241,8 @@ def _int_or_none(value: float | None) -> int | None:
 
 
 async def show_queue(ctx: Context) -> None:
-    member, unit, _ = await _context(ctx)
-    scope = await _scope(ctx, member, unit)
+    await _context(ctx)
+    scope = await ctx.covered_unit_ids()
     pending = await ctx.store.deeds.pending_in(scope)
     if not pending:
         ctx.private("deeds/queue_empty")
@@ -370,7 +370,7 @@ async def _decidable(
     ctx: Context, member: Member, unit: Unit, deed_id: int
 ) -> tuple[Deed, list[int]]:
     deed = await ctx.store.deeds.get(deed_id)
-    if deed is None or deed.unit_id not in await _scope(ctx, member, unit):
+    if deed is None or deed.unit_id not in await ctx.covered_unit_ids():
         raise Refusal("errors/stale_button")
     if deed.status != "pending":
         raise Refusal("deeds/already_decided", number=deed.id)
@@ -378,13 +378,6 @@ async def _decidable(
     if member.id == deed.reporter_member_id or member.id in doers:
         raise Refusal("deeds/not_own")
     return deed, doers
-
-
-async def _scope(ctx: Context, member: Member, unit: Unit) -> list[int]:
-    """Admins decide for the whole organisation; supervisors for their unit and below."""
-    if member.role == Role.ADMIN:
-        return [u.id for u in await ctx.store.units.of_organisation(member.organisation_id)]
-    return await ctx.store.units.subtree_ids(unit.id)
 
 
 async def _approvers(ctx: Context, unit: Unit, deed: Deed) -> list[Member]:

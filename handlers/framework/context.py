@@ -39,6 +39,14 @@ class Context:
             raise Refusal("errors/no_unit")
         return self.member, self.unit
 
+    async def covered_unit_ids(self) -> list[int]:
+        """The units the sender's role covers: the whole organisation for an admin, their own
+        unit and the units below it for everyone else."""
+        member, unit = self.seated()
+        if member.role == Role.ADMIN:
+            return [u.id for u in await self.store.units.of_organisation(member.organisation_id)]
+        return await self.store.units.subtree_ids(unit.id)
+
     async def current_campaign(self, unit: Unit | None = None) -> Campaign:
         """The campaign running on the unit's local date (the sender's unit by default)."""
         assert self.member is not None

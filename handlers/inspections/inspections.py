@@ -33,11 +33,10 @@ def register(router: Router) -> None:
 
 
 async def open_form(ctx: Context) -> None:
-    member, unit, campaign, stage = await _context(ctx)
+    member, _, campaign, stage = await _context(ctx)
+    covered = await ctx.covered_unit_ids()
     units = [
-        u
-        for u in await ctx.store.units.of_organisation(member.organisation_id)
-        if u.id in await _scope(ctx, member, unit)
+        u for u in await ctx.store.units.of_organisation(member.organisation_id) if u.id in covered
     ]
     items = await _stage_items(ctx, campaign, stage)
     fields = (
@@ -71,10 +70,10 @@ async def open_form(ctx: Context) -> None:
 
 
 async def submit(ctx: Context) -> None:
-    member, own_unit, campaign, stage = await _context(ctx)
+    member, _, campaign, stage = await _context(ctx)
     values = {key: value.strip() for key, value in ctx.event.form.items()}
     unit = await ctx.store.units.get(number(values.get("unit", "")))
-    if unit is None or unit.id not in await _scope(ctx, member, own_unit):
+    if unit is None or unit.id not in await ctx.covered_unit_ids():
         raise Refusal("errors/stale_button")
     kind = values.get("kind", "")
     if kind not in KINDS:
@@ -228,12 +227,6 @@ async def _stage_items(
     ):
         items += await ctx.store.selfchecks.items(checklist.id)
     return items
-
-
-async def _scope(ctx: Context, member: Member, unit: Unit) -> list[int]:
-    if member.role == Role.ADMIN:
-        return [u.id for u in await ctx.store.units.of_organisation(member.organisation_id)]
-    return await ctx.store.units.subtree_ids(unit.id)
 
 
 async def _context(ctx: Context) -> tuple[Member, Unit, Campaign, Stage | None]:

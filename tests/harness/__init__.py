@@ -132,6 +132,43 @@ async def rows(source: Database | Any, model: Any, *where: Any) -> list[Any]:
         return list(await session.scalars(select(model).where(*where).order_by(model.id)))
 
 
+async def seat_people(
+    database: Database,
+    *,
+    platform: str,
+    chat: str,
+    people: list[tuple[str, str, Role]],
+    now: dt.datetime,
+    workspace: str = "",
+    plan: str = "postal-bank",
+    unit: str = "renmin-road",
+) -> None:
+    """Load a shipped plan, bind ``chat`` to ``unit`` and seat ``people`` (platform id, name,
+    role) there on ``platform``; a supervisor is the unit's head."""
+    async with database.store() as store:
+        summary = await store.plans.load(read_plan(plan), now)
+        found = await store.units.by_key(summary.organisation_id, unit)
+        assert found is not None
+        await store.units.bind_chat(found.id, platform, workspace, chat, now)
+        for user, name, role in people:
+            member = await store.members.add(
+                organisation_id=summary.organisation_id,
+                unit_id=found.id,
+                display_name=name,
+                role=role,
+                is_unit_head=role is Role.SUPERVISOR,
+                now=now,
+            )
+            await store.members.add_identity(
+                member,
+                platform=platform,
+                workspace=workspace,
+                external_id=user,
+                private_chat_id=user,
+                now=now,
+            )
+
+
 # --- databases --------------------------------------------------------------------------------
 
 
@@ -241,6 +278,7 @@ __all__ = [
     "read_plan",
     "rows",
     "said",
+    "seat_people",
     "shown",
     "typed",
 ]

@@ -28,8 +28,6 @@ from kernel import MovableClock, Role
 from messages import Renderer
 from storage.database import Database
 from storage.models import Deed, DrillAnswer, OutboxMessage, PointEntry
-from storage.plans import load_plan
-from storage.store import Store
 from tests.fakes.slack_api import (
     TEAM_ID,
     TOKEN,
@@ -40,7 +38,7 @@ from tests.fakes.slack_api import (
     slash_command,
     view_submission,
 )
-from tests.harness import read_plan
+from tests.harness import seat_people
 
 SECRET = "test-signing-secret"
 CHANNEL = "C0RENMIN"
@@ -106,36 +104,15 @@ def text_of(args: dict[str, Any]) -> str:
 @pytest_asyncio.fixture
 async def bot(sqlite_url: str) -> AsyncIterator[Bot]:
     database = Database(sqlite_url)
-    plan = read_plan("postal-bank")
-    assert plan is not None
     now = MONDAY_0800.astimezone(dt.UTC)
-    async with database.transaction() as session:
-        store = Store(session)
-        summary = await load_plan(session, plan, now)
-        unit = await store.units.by_key(summary.organisation_id, "renmin-road")
-        assert unit is not None
-        await store.units.bind_chat(unit.id, "slack", TEAM_ID, CHANNEL, now)
-        for user, name, role in (
-            (STAFF, "Wang Fang", Role.STAFF),
-            (SUPERVISOR, "Chen Jing", Role.SUPERVISOR),
-            (ADMIN, "Li Ming", Role.ADMIN),
-        ):
-            member = await store.members.add(
-                organisation_id=summary.organisation_id,
-                unit_id=unit.id,
-                display_name=name,
-                role=role,
-                is_unit_head=role is Role.SUPERVISOR,
-                now=now,
-            )
-            await store.members.add_identity(
-                member,
-                platform="slack",
-                workspace=TEAM_ID,
-                external_id=user,
-                private_chat_id=user,
-                now=now,
-            )
+    people = [
+        (STAFF, "Wang Fang", Role.STAFF),
+        (SUPERVISOR, "Chen Jing", Role.SUPERVISOR),
+        (ADMIN, "Li Ming", Role.ADMIN),
+    ]
+    await seat_people(
+        database, platform="slack", workspace=TEAM_ID, chat=CHANNEL, people=people, now=now
+    )
     clock = MovableClock(now)
     dispatcher = Dispatcher(
         database, build_router(), clock, DispatcherSettings(default_locale="zh")

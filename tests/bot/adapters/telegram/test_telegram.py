@@ -24,10 +24,9 @@ from kernel import MovableClock, Role
 from messages import Renderer
 from storage.database import Database
 from storage.models import Deed, DrillAnswer, Member, OutboxMessage
-from storage.plans import load_plan
 from storage.store import Store
 from tests.fakes.telegram_api import FakeTelegram
-from tests.harness import read_plan
+from tests.harness import seat_people
 
 TOKEN = "123:ABC"
 GROUP = -4_000_000_001
@@ -87,34 +86,12 @@ async def _pause() -> None:
 
 
 async def _prepare(database: Database, now: dt.datetime) -> None:
-    plan = read_plan("postal-bank")
-    assert plan is not None
-    async with database.transaction() as session:
-        store = Store(session)
-        summary = await load_plan(session, plan, now)
-        unit = await store.units.by_key(summary.organisation_id, "renmin-road")
-        assert unit is not None
-        await store.units.bind_chat(unit.id, "telegram", "", str(GROUP), now)
-        for user, name, role in (
-            (STAFF, "Wang Fang", Role.STAFF),
-            (SUPERVISOR, "Chen Jing", Role.SUPERVISOR),
-            (ADMIN, "Li Ming", Role.ADMIN),
-        ):
-            member = await store.members.add(
-                organisation_id=summary.organisation_id,
-                unit_id=unit.id,
-                display_name=name,
-                role=role,
-                is_unit_head=role is Role.SUPERVISOR,
-                now=now,
-            )
-            await store.members.add_identity(
-                member,
-                platform="telegram",
-                external_id=str(user),
-                private_chat_id=str(user),
-                now=now,
-            )
+    people = [
+        (str(STAFF), "Wang Fang", Role.STAFF),
+        (str(SUPERVISOR), "Chen Jing", Role.SUPERVISOR),
+        (str(ADMIN), "Li Ming", Role.ADMIN),
+    ]
+    await seat_people(database, platform="telegram", chat=str(GROUP), people=people, now=now)
 
 
 @pytest_asyncio.fixture
