@@ -108,6 +108,22 @@ async def open_demo(
         yield bot
 
 
+@asynccontextmanager
+async def open_office(
+    plan: Plan,
+    db: Path | str,
+    *,
+    role: Role = Role.STAFF,
+    locale: str = "en",
+    start: str | dt.datetime | None = None,
+) -> AsyncIterator[Office]:
+    """The demo session as an office: you, your colleagues and more people, all speaking
+    ``locale``, each with a console chat of their own (``office.chat(user_id)``)."""
+    demo = open_demo(plan, db, role=role, locale=locale, start=start, everyone_speaks=locale)
+    async with demo as bot:
+        yield Office(bot, locale)
+
+
 async def jump(bot: DemoSession, moment: str | dt.datetime) -> str:
     """Move the clock in one step (a process that slept), fire what fell due, and return what
     was printed."""
@@ -274,6 +290,7 @@ __all__ = [
     "at",
     "jump",
     "open_demo",
+    "open_office",
     "private",
     "read_plan",
     "rows",

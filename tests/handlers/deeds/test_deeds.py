@@ -10,8 +10,7 @@ console chat on the same dispatcher, and every push lands in its addressee's cha
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,7 +23,7 @@ from campaigns.schema import DEED_NAMES, Plan
 from kernel import EventKind, Reply, Role, Text
 from messages import Renderer
 from storage.models import Deed, DeedMember, OutboxMessage, PointEntry
-from tests.harness import Office, open_demo, private, read_plan, rows, said
+from tests.harness import Office, open_office, private, read_plan, rows, said
 
 RENDER = Renderer()
 MONEY, SOCIAL, SUSTAINED = "1", "2", "3"  # the category choices, in the plan's order
@@ -43,14 +42,11 @@ def formula_points(plan: Plan, category: str, **values: float) -> int:
     return round(parse_formula(found.points, DEED_NAMES).evaluate(filled))
 
 
-@asynccontextmanager
-async def office(
+def office(
     plan: Plan, demo_db: Path, *, role: Role = Role.STAFF, locale: str = "en"
-) -> AsyncIterator[Office]:
+) -> AbstractAsyncContextManager[Office]:
     start = dt.datetime.combine(plan.starts_on, dt.time(7), ZoneInfo(plan.timezone))
-    demo = open_demo(plan, demo_db, role=role, locale=locale, start=start, everyone_speaks=locale)
-    async with demo as bot:
-        yield Office(bot, locale)
+    return open_office(plan, demo_db, role=role, locale=locale, start=start)
 
 
 async def pushes(here: Office, template: str) -> list[int | None]:

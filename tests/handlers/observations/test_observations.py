@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -20,7 +19,7 @@ from campaigns.schema import Plan
 from kernel import EventKind, Reply, Role, Text
 from messages import Renderer
 from storage.models import Observation, OutboxMessage, PointEntry
-from tests.harness import Office, at, open_demo, private, rows, said
+from tests.harness import Office, at, open_office, private, rows, said
 
 ZONE_NAME = "Asia/Shanghai"
 ZONE = ZoneInfo(ZONE_NAME)
@@ -38,13 +37,8 @@ def number_of(out: str, label: str) -> str:
     return found[1]
 
 
-@asynccontextmanager
-async def office(plan: Plan, demo_db: Path, *, locale: str = "en") -> AsyncIterator[Office]:
-    demo = open_demo(
-        plan, demo_db, role=Role.SUPERVISOR, locale=locale, start=START, everyone_speaks=locale
-    )
-    async with demo as bot:
-        yield Office(bot, locale)
+def office(plan: Plan, demo_db: Path, *, locale: str = "en") -> AbstractAsyncContextManager[Office]:
+    return open_office(plan, demo_db, role=Role.SUPERVISOR, locale=locale, start=START)
 
 
 async def sent(here: Office, template: str) -> list[OutboxMessage]:
