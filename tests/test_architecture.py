@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from tests.harness.architecture import violations
 
 ROOT = Path(__file__).resolve().parents[1]
