@@ -21,18 +21,16 @@ from typing import Any
 import psycopg
 import pytest
 import yaml
-from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
 from campaigns.schema import ASSESSMENT_NAMES
 from kernel import Text
 from messages import Renderer, Target
-from storage.migrate import alembic_config
 from storage.models import Base
 from storage.urls import sync_url
 from tests.harness import PLANS as PLANS_DIR
-from tests.harness import ROOT
+from tests.harness import ROOT, newest_revision
 from tests.harness.cli import cli_env, uplift, uplift_command
 
 MESSAGES = ROOT / "messages"
@@ -549,9 +547,7 @@ def schema_state(url: str) -> tuple[set[str], list[str]]:
 
 
 def test_db_upgrade_creates_the_schema_and_is_idempotent(tmp_path: Path, empty_db_url: str) -> None:
-    scripts = ScriptDirectory.from_config(alembic_config(empty_db_url))
-    head = scripts.get_current_head()
-    assert head is not None and scripts.get_heads() == [head]
+    head = newest_revision()
     assert schema_state(empty_db_url) == (set(), [])
 
     for locale in LOCALES:

@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, inspect, text
 
 from storage.models import Base
 from storage.urls import sync_url
-from tests.harness import ROOT
+from tests.harness import ROOT, newest_revision
 from tests.harness.cli import cli_env, free_port, uplift_command
 
 TOKEN = "xoxb-test"
@@ -102,7 +102,7 @@ def test_run_serves_health_and_metrics_and_stops_on_sigterm(tmp_path: Path) -> N
             }
             with engine.connect() as connection:
                 versions = list(connection.scalars(text("SELECT version_num FROM alembic_version")))
-            assert versions == ["0001"]
+            assert versions == [newest_revision()]
         finally:
             engine.dispose()
 

@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import select, update
 from sqlalchemy.engine import make_url
 
@@ -38,7 +39,7 @@ from campaigns.loader import read_plan_file
 from campaigns.schema import Plan
 from kernel import Role
 from storage.database import Database
-from storage.migrate import upgrade
+from storage.migrate import alembic_config, upgrade
 from storage.models import Member
 from tests.harness.office import Office, private, shown
 from tests.harness.words import said
@@ -185,6 +186,15 @@ async def seat_people(
             )
 
 
+def newest_revision() -> str:
+    """The schema's newest migration; the migrations form one line (one head)."""
+    scripts = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    assert len(scripts.get_heads()) == 1, "the migrations branch: merge them into one line"
+    head = scripts.get_current_head()
+    assert head is not None
+    return head
+
+
 # --- databases --------------------------------------------------------------------------------
 
 
@@ -289,6 +299,7 @@ __all__ = [
     "Office",
     "at",
     "jump",
+    "newest_revision",
     "open_demo",
     "open_office",
     "private",

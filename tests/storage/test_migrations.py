@@ -7,24 +7,15 @@ from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, select, text
 
 from storage.database import SQLITE_BUSY_TIMEOUT_MS, Database
-from storage.migrate import alembic_config, upgrade, upgrade_async
+from storage.migrate import upgrade, upgrade_async
 from storage.models import Base, Organisation
 from storage.urls import sync_url
+from tests.harness import newest_revision
 
 NOW = dt.datetime(2027, 3, 15, 1, 30, tzinfo=dt.UTC)
-
-
-def _head(url: str) -> str:
-    """The newest revision; the migrations form one line (one head, each revising the last)."""
-    scripts = ScriptDirectory.from_config(alembic_config(url))
-    assert len(scripts.get_heads()) == 1, "the migrations branch: merge them into one line"
-    head = scripts.get_current_head()
-    assert head is not None
-    return head
 
 
 def _schema_state(url: str) -> tuple[list[object], str | None, set[str]]:
@@ -44,7 +35,7 @@ def _schema_state(url: str) -> tuple[list[object], str | None, set[str]]:
 def test_schema_after_upgrade_matches_the_models(db_url: str) -> None:
     differences, revision, tables = _schema_state(db_url)
     assert differences == []
-    assert revision == _head(db_url)
+    assert revision == newest_revision()
     assert tables == set(Base.metadata.tables) | {"alembic_version"}
 
 
@@ -65,7 +56,7 @@ def test_upgrade_runs_again_without_harm(db_url: str) -> None:
 
     differences, revision, _ = _schema_state(db_url)
     assert differences == []
-    assert revision == _head(db_url)
+    assert revision == newest_revision()
     engine = create_engine(sync_url(db_url))
     try:
         with engine.connect() as connection:
@@ -79,11 +70,11 @@ async def test_upgrade_of_an_empty_sqlite_file_records_its_revision(tmp_path: Pa
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     await upgrade_async(url)
     differences, revision, tables = _schema_state(url)
-    assert (differences, revision) == ([], _head(url))
+    assert (differences, revision) == ([], newest_revision())
     assert "point_entry" in tables
     # the revision was recorded, so starting the app again does not try to create tables twice
     await upgrade_async(url)
-    assert _schema_state(url)[1] == _head(url)
+    assert _schema_state(url)[1] == newest_revision()
 
 
 async def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(sqlite_url: str) -> None:
