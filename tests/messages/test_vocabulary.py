@@ -70,3 +70,13 @@ def test_a_malformed_words_file_names_itself(tmp_path: Path) -> None:
     (root / "zh" / "points" / "words.yaml").write_text("words:\n  detail: 明细\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"points/words\.yaml"):
         load_vocabulary(root)
+
+
+def test_every_command_in_a_words_file_is_a_command_of_that_feature() -> None:
+    """A misspelt command in a words file would be ignored silently: it is not."""
+    from handlers import build_router
+
+    router = build_router()
+    for feature, name in shipped_vocabulary().commands:
+        route = router.command_route(name)
+        assert route is not None and route.feature == feature, (feature, name)
