@@ -10,8 +10,9 @@ the loader can name the line.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -19,7 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import holidays
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
-from campaigns.formula import FormulaError, parse_formula
+from campaigns.formula import Formula, FormulaError, parse_formula
 
 Key = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -47,6 +48,83 @@ AWARD_NAMES = (
     "inspection_score",
 )
 
+# --- the values formulas are checked with -------------------------------------------------------
+# A formula that parses can still fail on a value it meets later (``amount / days`` with no days,
+# a product that overflows), leaving a deed pending or an inspection unsaved. So when a plan is
+# read, every formula is also evaluated over the edge values of its names: zero, the ends of the
+# score range (0 and 100) and the largest amounts and counts the service gives it.
+
+MAX_DEED_AMOUNT = 1_000_000_000  # yuan: the largest amount the deed form accepts
+MAX_DEED_DAYS = 3650  # days: the longest duration the deed form accepts (ten years)
+MAX_DEED_LEVEL = 3  # social impact levels 1-3
+EDGE_PEOPLE = 1000  # people named in one deed (at least 1): a large unit, all of it
+# Points one person may earn from one deed. The shipped plans give at most 100; the ledger stores
+# points as a 32-bit integer, so a formula must stay far below 2,147,483,647.
+MAX_DEED_POINTS = 1_000_000
+# Points per action in ``scoring.points``, either way: the same reason.
+MAX_POINTS = 1_000_000
+EDGE_TOTAL = 1_000_000  # award figures that are sums (points) or counts (deeds, complaints)
+
+# 0 stands for a value the deed has not got (a category that does not ask it): the handler passes 0.
+DEED_EDGES: dict[str, tuple[float, ...]] = {
+    "amount": (0, 1, MAX_DEED_AMOUNT),
+    "days": (0, 1, MAX_DEED_DAYS),
+    "level": (0, 1, MAX_DEED_LEVEL),
+    "people": (1, EDGE_PEOPLE),
+}
+AWARD_EDGES: dict[str, tuple[float, ...]] = {
+    "points": (0, EDGE_TOTAL),
+    "points_per_member": (0, EDGE_TOTAL),
+    "drill_accuracy": (0, 100),
+    "selfcheck_average": (0, 100),
+    "deeds": (0, EDGE_TOTAL),
+    "complaints": (0, EDGE_TOTAL),
+    "praise": (0, EDGE_TOTAL),
+    "inspection_score": (0, 100),
+}
+
+
+def edge_cases(edges: Mapping[str, Iterable[float]]) -> list[dict[str, float]]:
+    """Every combination of the given edge values."""
+    names = list(edges)
+    return [dict(zip(names, values, strict=True)) for values in itertools.product(*edges.values())]
+
+
+def assessment_edge_cases(
+    *, units: int, items: int, stage_numbers: Iterable[int]
+) -> list[dict[str, float]]:
+    """Edge values for assessment formulas: scores and targets 0 and 100, one unit alone or the
+    best, the worst or all tied among ``units``, no repeated item or all ``items``, and the
+    stage numbers the rule can meet (0: inspected outside any stage)."""
+    most = max(units, 1)
+    ranks = sorted({(1, 1, 1), (1, most, most), (most, 1, most), (1, 1, most)})
+    cases = []
+    for score, target, (rank, bottom, count), repeated, stage in itertools.product(
+        (0, 100), (0, 100), ranks, sorted({0, max(items, 0)}), sorted(set(stage_numbers))
+    ):
+        cases.append(
+            {
+                "score": score,
+                "target": target,
+                "shortfall": max(0, target - score),
+                "rank": rank,
+                "rank_from_bottom": bottom,
+                "unit_count": count,
+                "repeated_items": repeated,
+                "stage_number": stage,
+            }
+        )
+    return cases
+
+
+def deed_points(formula: Formula, values: Mapping[str, float]) -> int:
+    """The points each doer of a deed earns by its category's formula: rounded, never below 0;
+    FormulaError when the formula fails or gives more than MAX_DEED_POINTS."""
+    points = max(0, round(formula.evaluate(values)))
+    if points > MAX_DEED_POINTS:
+        raise FormulaError("points_too_large", str(points), limit=MAX_DEED_POINTS)
+    return points
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -73,7 +151,7 @@ def _check_time(value: str) -> str:
 def check_zone(value: str) -> str:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ValueError("unknown_timezone") from None
     return value
 
@@ -123,6 +201,9 @@ class Unit(_Strict):
 class Organisation(_Strict):
     key: Key
     name: LocalText
+    # How strangers get in: with an invitation (/invite, then /start <code>), or by asking to
+    # join a unit and being approved by its supervisor. Invitation-only unless the plan says so.
+    joining: Literal["invitation", "approval"] = "invitation"
 
 
 class Stage(_Strict):
@@ -179,21 +260,24 @@ class ScenarioDrill(_Strict):
 Drill = Annotated[ChoiceDrill | ScenarioDrill, Field(discriminator="kind")]
 
 
+PointsValue = Annotated[int, Field(ge=-MAX_POINTS, le=MAX_POINTS)]
+
+
 class Points(_Strict):
     """Points per action, written to the ledger by the rule of the same name."""
 
-    drill_answered: int = 2
-    drill_correct: int = 8
-    scenario_rated: int = 6
-    selfcheck_completed: int = 20
-    rectification_closed: int = 10
-    deed_reported: int = 2  # to the reporter of someone else's deed, on approval
-    deed_approved: int = 20  # to each doer, when the plan has no deed categories
-    observation_submitted: int = 3
-    praise_received: int = 10
-    inspection_target_reached: int = 10  # to each member of a unit whose inspection meets target
-    streak_bonus_every: Annotated[int, Field(ge=0)] = 5
-    streak_bonus: int = 10
+    drill_answered: PointsValue = 2
+    drill_correct: PointsValue = 8
+    scenario_rated: PointsValue = 6
+    selfcheck_completed: PointsValue = 20
+    rectification_closed: PointsValue = 10
+    deed_reported: PointsValue = 2  # to the reporter of someone else's deed, on approval
+    deed_approved: PointsValue = 20  # to each doer, when the plan has no deed categories
+    observation_submitted: PointsValue = 3
+    praise_received: PointsValue = 10
+    inspection_target_reached: PointsValue = 10  # to each member of a unit meeting its target
+    streak_bonus_every: Annotated[int, Field(ge=0, le=MAX_POINTS)] = 5
+    streak_bonus: PointsValue = 10
 
 
 class DeedCategory(_Strict):
@@ -232,6 +316,9 @@ class Scoring(_Strict):
     deed_categories: list[DeedCategory] = Field(default_factory=list)
     assessment: list[AssessmentRule] = Field(default_factory=list)
     awards: list[Award] = Field(default_factory=list)
+    # How many of the week's leaders a unit's group chat may see by name (0: none); whoever
+    # hides their name is never named, and the whole list never goes to a group.
+    group_leaders: Annotated[int, Field(ge=0, le=10)] = 5
 
 
 class Deadlines(_Strict):
@@ -439,17 +526,24 @@ def semantic_errors(parts: PlanParts) -> list[PlanProblem]:
         for j, stage_key in enumerate(rule.stages):
             if stage_key not in stage_keys:
                 problems.append(_unknown((*where, "stages", j), stage_key, stage_keys))
-        problems += _formula_problems((*where, "when"), rule.when, ASSESSMENT_NAMES)
-        problems += _formula_problems((*where, "amount"), rule.amount, ASSESSMENT_NAMES)
+        problems += _assessment_formula_problems(where, rule, parts)
+    deed_cases = edge_cases(DEED_EDGES)
     for i, category in parts.deed_categories:
-        problems += _formula_problems(
-            ("scoring", "deed_categories", i, "points"), category.points, DEED_NAMES
+        found, _ = _formula_problems(
+            ("scoring", "deed_categories", i, "points"),
+            category.points,
+            DEED_NAMES,
+            deed_cases,
+            deed_points,
         )
+        problems += found
+    award_cases = edge_cases(AWARD_EDGES)
     for i, award in parts.awards:
-        problems += _formula_problems(("scoring", "awards", i, "where"), award.where, AWARD_NAMES)
-        problems += _formula_problems(
-            ("scoring", "awards", i, "rank_by"), award.rank_by, AWARD_NAMES
-        )
+        where = ("scoring", "awards", i)
+        found, holding = _formula_problems((*where, "where"), award.where, AWARD_NAMES, award_cases)
+        problems += found
+        # rank_by is only worked out for the candidates the condition lets through
+        problems += _formula_problems((*where, "rank_by"), award.rank_by, AWARD_NAMES, holding)[0]
     if parts.calendar is not None:
         problems += _calendar_problems(("calendar",), parts.calendar)
     for path, unit in parts.units:
@@ -478,18 +572,61 @@ def _unknown(path: Path, value: str, known: set[str]) -> PlanProblem:
     )
 
 
-def _formula_problems(path: Path, text: str, names: tuple[str, ...]) -> list[PlanProblem]:
+def _assessment_formula_problems(
+    where: Path, rule: AssessmentRule, parts: PlanParts
+) -> list[PlanProblem]:
+    """``when`` over the edge values of the stages the rule applies in; ``amount`` over those
+    where ``when`` holds (the only ones it is worked out for)."""
+    if rule.stages:
+        numbers = [i + 1 for i, stage in parts.stages if stage.key in rule.stages] or [1]
+    else:
+        numbers = [0, 1, max(len(parts.stages), 1)]
+    cases = assessment_edge_cases(
+        units=len(parts.units),
+        items=sum(len(checklist.items) for _, checklist in parts.checklists),
+        stage_numbers=numbers,
+    )
+    problems, holding = _formula_problems((*where, "when"), rule.when, ASSESSMENT_NAMES, cases)
+    return (
+        problems + _formula_problems((*where, "amount"), rule.amount, ASSESSMENT_NAMES, holding)[0]
+    )
+
+
+def _formula_problems(
+    path: Path,
+    text: str,
+    names: tuple[str, ...],
+    cases: list[dict[str, float]],
+    outcome: Callable[[Formula, Mapping[str, float]], float] = Formula.evaluate,
+) -> tuple[list[PlanProblem], list[dict[str, float]]]:
+    """Parse ``text`` and work it out (by ``outcome``) for every case; the first failure is the
+    problem. Also returns the cases where it holds (is not 0), for the formula it guards."""
     try:
-        parse_formula(text, names)
+        formula = parse_formula(text, names)
     except FormulaError as exc:
         return [
-            PlanProblem(
-                path,
-                "formula",
-                {"reason": exc.reason, "detail": exc.detail, "names": ", ".join(names)},
-            )
-        ]
-    return []
+            PlanProblem(path, "formula", {**exc.template_data(), "names": ", ".join(names)})
+        ], []
+    used = [name for name in names if name in formula.names]
+    results: dict[tuple[float, ...], float] = {}
+    holding = []
+    for case in cases:
+        key = tuple(case[name] for name in used)
+        if key not in results:
+            try:
+                results[key] = outcome(formula, case)
+            except FormulaError as exc:
+                values = ", ".join(f"{name}={_shown(case[name])}" for name in used)
+                return [
+                    PlanProblem(path, "formula_edge", {**exc.template_data(), "values": values})
+                ], []
+        if results[key]:
+            holding.append(case)
+    return [], holding
+
+
+def _shown(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def _duplicate_keys(parts: PlanParts) -> list[PlanProblem]:

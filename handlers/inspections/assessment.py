@@ -6,11 +6,15 @@ target, doubled for a repeated problem, rank bands, early-target rewards) can be
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from campaigns.formula import parse_formula
+from campaigns.formula import FormulaError, parse_formula
 from campaigns.schema import ASSESSMENT_NAMES, AssessmentRule
+from kernel import Refusal
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -52,13 +56,33 @@ def assessment_values(
 def assess(
     rules: Iterable[AssessmentRule], stage_key: str | None, values: Mapping[str, float]
 ) -> list[Outcome]:
-    """Every rule for this stage whose condition holds, with its amount (rounded to the yuan)."""
+    """Every rule for this stage whose condition holds, with its amount (rounded to the yuan).
+
+    A rule whose formula cannot be worked out for these values refuses the whole inspection
+    (Refusal ``inspections/formula_failed``): nothing is recorded until the plan is corrected."""
     outcomes = []
     for rule in rules:
         if rule.stages and stage_key not in rule.stages:
             continue
-        if not parse_formula(rule.when, ASSESSMENT_NAMES).evaluate(values):
-            continue
-        amount = round(float(parse_formula(rule.amount, ASSESSMENT_NAMES).evaluate(values)), 2)
+        try:
+            if not parse_formula(rule.when, ASSESSMENT_NAMES).evaluate(values):
+                continue
+            amount = round(parse_formula(rule.amount, ASSESSMENT_NAMES).evaluate(values), 2)
+        except FormulaError as exc:
+            log.warning(
+                "inspection.formula_failed rule=%s when=%r amount=%r values=%s reason=%s %s",
+                rule.key,
+                rule.when,
+                rule.amount,
+                dict(values),
+                exc.reason,
+                exc.detail,
+            )
+            raise Refusal(
+                "inspections/formula_failed",
+                zh=rule.name.zh,
+                en=rule.name.en,
+                **exc.template_data(),
+            ) from None
         outcomes.append(Outcome(rule.key, rule.name.zh, rule.name.en, rule.kind, amount))
     return outcomes
