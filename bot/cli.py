@@ -9,17 +9,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import io
 import logging
 import os
+import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from bot.config import Settings, load_settings
-from campaigns.loader import LocatedProblem, PlanReading, read_plan_file
+from campaigns.loader import PlanReading, read_plan_file
 from handlers.shared.locale import normalise_locale
 from kernel import Role, Text
 from messages import Renderer
@@ -60,20 +62,78 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         return 2
     say = _Printer(settings.locale)
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    # APScheduler logs every run of every job at INFO: the sender runs each second
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    _set_up_logging(settings)
     parser = _parser(say)
     args = parser.parse_args(argv)
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
-    return int(args.run(args, settings, say))
+    try:
+        return int(args.run(args, settings, say))
+    except Exception:  # through the log, so the traceback is masked too
+        logging.getLogger("uplift").critical("uplift.failed", exc_info=True)
+        return 1
+
+
+# --- logs --------------------------------------------------------------------------------------
+
+QUIET_LOGGERS = (
+    "alembic",
+    # APScheduler logs every run of every job at INFO: the sender runs each second
+    "apscheduler",
+    # httpx logs every request URL at INFO, and a Telegram Bot API URL holds the bot token
+    "httpx",
+    "httpcore",
+    # aiosqlite logs every call into sqlite3 at DEBUG, a thousand lines a minute, parameters too
+    "aiosqlite",
+)
+MASK = "***"
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+class SecretMask(logging.Formatter):
+    """The log format, with every configured secret (the tokens, the signing secret, the webhook
+    secret, the database password) replaced by ``***`` in what is written: the message, the
+    exception and the stack alike, whichever library logged it.
+
+    It masks the formatted line rather than filtering each record's fields: the line is all
+    that leaves the process, and nothing outside storage/ writes to another object's
+    attributes (tests/test_architecture.py)."""
+
+    def __init__(self, secrets: Mapping[str, str], fmt: str | None = None) -> None:
+        super().__init__(fmt)
+        forms = sorted(secrets, key=len, reverse=True)  # the longest first: no half-masked value
+        self._pattern = re.compile("|".join(map(re.escape, forms))) if forms else None
+
+    def mask(self, text: str) -> str:
+        return self._pattern.sub(MASK, text) if self._pattern is not None else text
+
+    def format(self, record: logging.LogRecord) -> str:
+        try:
+            return self.mask(super().format(record))
+        except Exception:  # arguments that do not fit the message: say so, masked, not raw
+            return self.mask(f"{record.levelname} {record.name} {record.msg!r} {record.args!r}")
+
+
+def _set_up_logging(settings: Settings) -> SecretMask:
+    """Logs to stderr at UPLIFT_LOG_LEVEL, chatty libraries at WARNING, no secret anywhere
+    (warnings go through the same handler). Like ``logging.basicConfig``, it leaves a logging
+    set-up it finds in place (a host process, a test runner) as it is."""
+    secret_mask = SecretMask(settings.secrets(), LOG_FORMAT)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    root = logging.getLogger()
+    if root.handlers:
+        return secret_mask
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(secret_mask)
+    root.addHandler(handler)
+    root.setLevel(settings.log_level)
+    logging.captureWarnings(True)
+    return secret_mask
+
+
+# --- the command line -------------------------------------------------------------------------
 
 
 def _parser(say: _Printer) -> argparse.ArgumentParser:
@@ -160,16 +220,13 @@ def _read(path: Path, say: _Printer) -> PlanReading | None:
     if not path.is_file():
         say.err("file_missing", path=str(path))
         return None
-    try:
-        reading = read_plan_file(path)
-    except UnicodeDecodeError as exc:  # e.g. a plan saved as GBK: report it, do not crash
-        line = exc.object[: exc.start].count(b"\n") + 1
-        problem = LocatedProblem(line, (), "not_utf8", {"field": path.name, "detail": exc.reason})
-        reading = PlanReading(None, [problem], "")
+    # Never raises: a file too large, not UTF-8 or unreadable is a located problem too.
+    reading = read_plan_file(path)
     for problem in reading.problems:
         detail = Text(f"plan_error/{problem.code}", problem.data)
         if not Renderer().has(detail.template, say.locale):
-            detail = Text("plan_error/other", {"code": problem.code, **problem.data})
+            fallback = {"code": problem.code, "field": "", "detail": "", **problem.data}
+            detail = Text("plan_error/other", fallback)
         say.err(
             "plan_problem",
             path=str(path),
@@ -361,12 +418,22 @@ def _demo(args: argparse.Namespace, settings: Settings, say: _Printer) -> int:
         lines = _interactive_lines(_Printer(locale)("prompt"))
         return asyncio.run(run_demo(options, lines, sys.stdout, echo=False))
     if args.script == "-":
-        return asyncio.run(run_demo(options, sys.stdin, sys.stdout, echo=True))
+        if isinstance(sys.stdin, io.TextIOWrapper):  # UTF-8 whatever the terminal's locale
+            sys.stdin.reconfigure(encoding="utf-8", errors="strict")
+        try:
+            return asyncio.run(run_demo(options, sys.stdin, sys.stdout, echo=True))
+        except UnicodeDecodeError:  # the lines read so far were answered; say why it stops
+            say.err("script_not_utf8", path="-")
+            return 1
     script = Path(args.script)
     if not script.is_file():
         say.err("file_missing", path=str(script))
         return 1
-    lines = script.read_text(encoding="utf-8").splitlines()
+    try:
+        lines = script.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:  # e.g. a script saved as GBK: say so, do not crash
+        say.err("script_not_utf8", path=str(script))
+        return 1
     return asyncio.run(run_demo(options, lines, sys.stdout, echo=True))
 
 
@@ -379,16 +446,27 @@ def _interactive_lines(prompt: str) -> Iterator[str]:
 
 
 def _run(args: argparse.Namespace, settings: Settings, say: _Printer) -> int:
+    """The service. A Telegram webhook without TELEGRAM_WEBHOOK_SECRET is refused, not given a
+    secret generated at start: a generated secret changes at every restart and differs between
+    processes sharing one bot (PostgreSQL allows several), so the last process to register its
+    webhook would leave every other one answering 403 to each update, deaf without a word; and
+    an operator could not check or rotate a secret nobody knows. The person setting up the
+    webhook chooses the secret once, as the README and .env.example ask."""
     from bot.adapters import PlatformStartFailed
     from bot.service import serve
 
     if not (settings.slack_configured or settings.telegram_configured):
         say.err("no_platform")
         return 1
+    if settings.telegram_configured and settings.telegram_webhook_without_secret:
+        say.err("webhook_needs_secret")
+        return 1
     try:
         return asyncio.run(serve(settings))
     except PlatformStartFailed as failure:
-        say.err("platform_failed", platform=failure.platform, reason=failure.reason)
+        # The adapters keep tokens out of their reasons; the mask is the second lock.
+        reason = SecretMask(settings.secrets()).mask(failure.reason)
+        say.err("platform_failed", platform=failure.platform, reason=reason)
         return 1
 
 

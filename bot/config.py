@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import quote, quote_plus, unquote, urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -15,7 +16,10 @@ def _env(name: str) -> AliasChoices:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+    # An empty value (``TELEGRAM_WEBHOOK_SECRET=`` as in .env.example) is the same as no value.
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", populate_by_name=True, env_ignore_empty=True
+    )
 
     database_url: str = Field("sqlite:///uplift.db", validation_alias=_env("DATABASE_URL"))
     locale: Literal["zh", "en"] = Field("zh", validation_alias=_env("UPLIFT_LOCALE"))
@@ -52,6 +56,52 @@ class Settings(BaseSettings):
     @property
     def telegram_configured(self) -> bool:
         return self.telegram_bot_token is not None
+
+    @property
+    def telegram_webhook_without_secret(self) -> bool:
+        """A webhook asked for without the secret that keeps strangers' updates out."""
+        secret = self.telegram_webhook_secret
+        return bool(self.telegram_webhook_url) and not (secret and secret.get_secret_value())
+
+    def secrets(self) -> dict[str, str]:
+        """Every configured secret by setting name, as it may appear in text: the value itself
+        and its URL-encoded forms (a token in a request URL, a password in the database URL).
+        Values shorter than MIN_SECRET_LENGTH are left out: masking them would garble every
+        line and protect nothing."""
+        values = {
+            name.upper(): secret.get_secret_value()
+            for name in SECRET_SETTINGS
+            if (secret := getattr(self, name)) is not None
+        }
+        password = database_password(self.database_url)
+        if password:
+            values["DATABASE_URL"] = password
+        found: dict[str, str] = {}
+        for name, value in values.items():
+            if len(value) < MIN_SECRET_LENGTH:
+                continue
+            for form in (value, quote(value, safe=""), quote_plus(value), quote(value)):
+                found.setdefault(form, name)
+        return found
+
+
+SECRET_SETTINGS = (
+    "slack_bot_token",
+    "slack_signing_secret",
+    "slack_app_token",
+    "telegram_bot_token",
+    "telegram_webhook_secret",
+)
+MIN_SECRET_LENGTH = 4
+
+
+def database_password(url: str) -> str | None:
+    """The password in a database URL (``scheme://user:password@host/name``), if it has one."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return None
+    return unquote(password) if password else None
 
 
 def load_settings() -> Settings:

@@ -116,7 +116,7 @@ class Sender:
                 message.platform,
                 message.workspace,
                 message.chat_id,
-                is_private=message.member_id is not None,
+                is_private=message.private or message.member_id is not None,
             )
             interval = adapter.pace(destination)
             ready_at = self._last_sent.get(chat, now - interval) + interval

@@ -1,15 +1,18 @@
 """The dispatcher: one neutral event in, one transaction, the replies out.
 
-Every adapter calls ``Dispatcher.handle``. It drops repeated platform events, finds the member,
-picks the language, routes, checks the role, runs the handler inside one transaction and turns
-messages for other people into outbox rows in that same transaction, so nothing is sent for work
-that was rolled back and nothing is lost for work that was kept.
+Every adapter calls ``Dispatcher.handle``. It strips control characters from what people typed,
+drops repeated platform events, finds the member, picks the language, routes, checks the role,
+runs the handler inside one transaction and turns messages for other people into outbox rows in
+that same transaction, so nothing is sent for work that was rolled back and nothing is lost for
+work that was kept.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
+import re
 import uuid
 from dataclasses import dataclass
 
@@ -64,6 +67,7 @@ class Dispatcher:
 
         An adapter whose platform has no forms (Telegram) passes ``native_forms=False``: a form
         is then asked one field at a time, its progress kept in the database."""
+        event = clean_event(event)
         locale = pick_locale(event.sender.locale, fallback=self.settings.default_locale)
         try:
             async with self.database.store() as store:
@@ -201,6 +205,29 @@ class Dispatcher:
                 fallback_locale=self.settings.default_locale,
             )
         return here
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")  # C0 control characters but \t and \n
+
+
+def clean(value: str) -> str:
+    """A person's text without NUL and the other C0 control characters (tab and line feed
+    stay): PostgreSQL refuses NUL in text, and none of them means anything in a message."""
+    return _CONTROL.sub("", value)
+
+
+def clean_event(event: Event) -> Event:
+    """The event with its typed text cleaned, at the edge, whatever the adapter."""
+    return dataclasses.replace(
+        event,
+        sender=dataclasses.replace(event.sender, display_name=clean(event.sender.display_name)),
+        command=clean(event.command),
+        args=clean(event.args),
+        text=clean(event.text),
+        action=clean(event.action),
+        value=clean(event.value),
+        form={clean(name): clean(value) for name, value in event.form.items()},
+    )
 
 
 async def _forms_as_conversations(context: Context) -> None:

@@ -33,14 +33,21 @@ TICK_EVERY = dt.timedelta(seconds=30)
 
 
 def build_http_app(database: Database, started: float) -> web.Application:
-    """The HTTP app with health and metrics; adapters add their own routes to it."""
+    """The HTTP app with health and metrics; adapters add their own routes to it.
+
+    ``/healthz`` is 200 only when the database answers and takes a write (a row written and
+    rolled back): a database that reads but refuses every write loses every answer people give,
+    so it is unavailable; the reason goes to the log in one line."""
 
     async def healthz(_request: web.Request) -> web.Response:
         try:
             async with database.store() as store:
                 healthy = await store.health.database_answers()
-        except Exception:
-            log.exception("health.database_failed")
+                if healthy:
+                    await store.health.database_takes_a_write(dt.datetime.now(dt.UTC))
+        except Exception as error:
+            reason = (str(error).strip().splitlines() or [""])[0]
+            log.warning("health.database_failed error=%s %s", type(error).__name__, reason)
             healthy = False
         status = 200 if healthy else 503
         return web.json_response({"status": "ok" if healthy else "unavailable"}, status=status)

@@ -1,11 +1,16 @@
-"""Small read-only queries for /healthz and /metrics."""
+"""Small queries for /healthz and /metrics."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, text
+import datetime as dt
+import uuid
+
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import OutboxMessage
+from storage.models import OutboxMessage, ProcessedEvent
+
+HEALTH_PLATFORM = "healthz"
 
 
 class Health:
@@ -14,6 +19,20 @@ class Health:
 
     async def database_answers(self) -> bool:
         return (await self._session.scalar(text("SELECT 1"))) == 1
+
+    async def database_takes_a_write(self, now: dt.datetime) -> None:
+        """Write a row and roll it back (to a savepoint: nothing is kept); raise the database's
+        error when it refuses writes (a read-only database or file system, a full disk, a lock
+        held too long)."""
+        savepoint = await self._session.begin_nested()
+        try:
+            await self._session.execute(
+                insert(ProcessedEvent).values(
+                    platform=HEALTH_PLATFORM, event_id=uuid.uuid4().hex, received_at=now
+                )
+            )
+        finally:
+            await savepoint.rollback()
 
     async def outbox_counts(self) -> dict[str, int]:
         rows = await self._session.execute(

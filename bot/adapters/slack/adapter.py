@@ -8,11 +8,15 @@ events for the dispatcher. No feature logic lives here: this module only transla
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import json
 import logging
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -46,6 +50,11 @@ FINAL_ERRORS = frozenset(
     }
 )
 _MENTION = re.compile(r"<@[A-Z0-9]+>")
+TIMESTAMP_HEADER = "X-Slack-Request-Timestamp"
+SIGNATURE_HEADER = "X-Slack-Signature"
+MAX_REQUEST_AGE_SECONDS = 5 * 60  # Slack's guide: refuse older requests (replays)
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+EVENT_ID_LIMIT = 128  # processed_event.event_id
 
 
 @dataclass(frozen=True)
@@ -83,6 +92,7 @@ class SlackAdapter:
         self._renderer = renderer
         self._clock = clock
         self.client = AsyncWebClient(token=token, base_url=api_url)
+        self._signing_secret = signing_secret.encode()
         self.app = AsyncApp(
             client=self.client, signing_secret=signing_secret, process_before_response=False
         )
@@ -118,10 +128,46 @@ class SlackAdapter:
             await self._socket.close_async()
 
     async def handle_http(self, request: web.Request) -> web.Response:
-        """Slack's HTTP endpoint: bolt verifies the signature and the timestamp, then dispatches."""
+        """Slack's HTTP endpoint: verify, then hand the request to bolt.
+
+        The signature and the timestamp are checked before anything reads the body (bolt parses
+        it first, so garbage from anyone was a 500 and a traceback): a missing or wrong signature
+        or a request older than five minutes answers 401, a timestamp that is no number or a
+        signed body that is not what Slack sends answers 400, each with one short log line and
+        never the body. Bolt checks the signature again, harmlessly."""
+        body = await request.read()
+        refusal = self._refusal(request, body)
+        if refusal is not None:
+            status, reason = refusal
+            log.warning("slack.request_refused status=%s reason=%s", status, reason)
+            return web.Response(status=status)
         return await to_aiohttp_response(
             await self.app.async_dispatch(await to_bolt_request(request))
         )
+
+    def _signature(self, timestamp: str, body: bytes) -> bytes:
+        """Slack's v0 signature of the raw bytes (slack_sdk's SignatureVerifier decodes the body
+        as UTF-8 first, and fails on bytes that are not)."""
+        digest = hmac.new(
+            self._signing_secret, b"v0:" + timestamp.encode() + b":" + body, hashlib.sha256
+        )
+        return b"v0=" + digest.hexdigest().encode()
+
+    def _refusal(self, request: web.Request, body: bytes) -> tuple[int, str] | None:
+        """(status, reason) for a request that must not reach bolt, else None."""
+        timestamp = request.headers.get(TIMESTAMP_HEADER)
+        signature = request.headers.get(SIGNATURE_HEADER)
+        if not timestamp or not signature:
+            return 401, "unsigned"
+        if not _TIMESTAMP.fullmatch(timestamp):
+            return 400, "bad_timestamp"
+        if abs(time.time() - int(timestamp)) > MAX_REQUEST_AGE_SECONDS:
+            return 401, "stale"
+        if not hmac.compare_digest(self._signature(timestamp, body), signature.encode()):
+            return 401, "bad_signature"
+        if not _well_formed(body, request.content_type):
+            return 400, "malformed_body"
+        return None
 
     # --- from Slack ------------------------------------------------------------------------
 
@@ -141,9 +187,15 @@ class SlackAdapter:
             response_url=command.get("response_url"),
         )
         sender = await self._sender(where, str(command.get("user_name", "")))
-        await self._dispatch(
-            self._event(EventKind.COMMAND, sender, where, command=name, args=text.strip()), where
+        event = self._event(
+            EventKind.COMMAND,
+            sender,
+            where,
+            command=name,
+            args=text.strip(),
+            event_id=_event_id("command", where.trigger_id),
         )
+        await self._dispatch(event, where)
 
     async def _on_action(self, args: AsyncArgs) -> None:
         await args.ack()
@@ -161,13 +213,21 @@ class SlackAdapter:
         )
         value = action.get("value") or (action.get("selected_option") or {}).get("value") or ""
         sender = await self._sender(where, str(user.get("username") or user.get("name") or ""))
+        container = body.get("container") or {}
         event = self._event(
             EventKind.ACTION,
             sender,
             where,
             action=neutral_action(str(action.get("action_id", ""))),
             value=str(value),
-            message_ref=body.get("container", {}).get("message_ts"),
+            message_ref=container.get("message_ts"),
+            # A press is its moment (action_ts) on its message (or modal): a replay is the same.
+            event_id=_event_id(
+                "action",
+                where.user,
+                action.get("action_ts"),
+                container.get("message_ts") or container.get("view_id"),
+            ),
         )
         await self._dispatch(event, where)
 
@@ -189,6 +249,9 @@ class SlackAdapter:
             action=str(view.get("callback_id", "")),
             value=str(metadata.get("state", "")),
             form=submitted_values(view),
+            # A submission is its view in one state (the hash changes with every update of the
+            # view): a replayed request or a second click on Submit is the same event.
+            event_id=_event_id("view", view.get("id"), view.get("hash")),
         )
         await self._dispatch(event, where)
 
@@ -389,3 +452,27 @@ class SlackAdapter:
                 raise RateLimited(float(response.headers.get("Retry-After", 1))) from None
             code = str(response.get("error", "unknown"))
             raise DeliveryFailed(code, final=code in FINAL_ERRORS) from None
+
+
+def _well_formed(body: bytes, content_type: str) -> bool:
+    """A body as Slack sends it, which bolt can parse: a JSON object, or a form whose
+    ``payload``, if it has one, is a JSON object."""
+    try:
+        text = body.decode("utf-8")
+        if content_type == "application/json" or text.startswith("{"):
+            return isinstance(json.loads(text), dict)
+        form = dict(parse_qsl(text, keep_blank_values=True))
+        return "payload" not in form or isinstance(json.loads(form["payload"]), dict)
+    except ValueError:  # not UTF-8, not JSON
+        return False
+
+
+def _event_id(kind: str, *parts: object) -> str | None:
+    """An id for a request that Slack sends without one, made of what a replay repeats, so the
+    dispatcher drops the repeat; None when a part is missing (then nothing is dropped)."""
+    if not all(parts):
+        return None
+    event_id = ":".join([kind, *map(str, parts)])
+    if len(event_id) > EVENT_ID_LIMIT:
+        event_id = f"{kind}:{hashlib.sha256(event_id.encode()).hexdigest()}"
+    return event_id

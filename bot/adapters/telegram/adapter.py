@@ -31,7 +31,14 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType, MessageEntityType, ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 from telegram.warnings import PTBDeprecationWarning
 
@@ -95,6 +102,9 @@ class TelegramAdapter:
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
     ) -> None:
+        if webhook_url and not webhook_secret:
+            # `uplift run` refuses this with a sentence first; a webhook open to anyone is no mode
+            raise ValueError("a Telegram webhook needs its secret (TELEGRAM_WEBHOOK_SECRET)")
         self._dispatcher = dispatcher
         self._renderer = renderer
         self._clock = clock
@@ -130,7 +140,7 @@ class TelegramAdapter:
                     allowed_updates=Update.ALL_TYPES, poll_interval=0.0
                 )
         except TelegramError as error:
-            raise PlatformStartFailed(PLATFORM, str(error)) from None
+            raise PlatformStartFailed(PLATFORM, _reason(error)) from None
         log.info("telegram.started mode=%s", "webhook" if self._webhook_url else "polling")
 
     async def stop(self) -> None:
@@ -151,8 +161,12 @@ class TelegramAdapter:
         if not self._webhook_secret or not hmac.compare_digest(given, self._webhook_secret):
             return web.Response(status=403)
         try:
-            update = Update.de_json(await request.json(), self.application.bot)
-        except ValueError:
+            data = await request.json()
+            if not isinstance(data, dict):
+                raise ValueError("an update is a JSON object")
+            update = Update.de_json(data, self.application.bot)
+        except (ValueError, TypeError, KeyError, AttributeError) as error:
+            log.warning("telegram.webhook_refused status=400 error=%s", type(error).__name__)
             return web.Response(status=400)
         await self.application.update_queue.put(update)
         return web.Response(status=200)
@@ -533,6 +547,16 @@ def _command_of(message: Message, bot_username: str | None) -> tuple[str | None,
     if to_bot and bot_username and to_bot.casefold() != bot_username.casefold():
         return None, ""
     return name.casefold(), text[entity.length :].strip()
+
+
+def _reason(error: TelegramError) -> str:
+    """Why Telegram refused us, without the token: python-telegram-bot puts the whole token in
+    the message of a refused one ("The token `…` was rejected by the server."), so a refused
+    token is told by Telegram's own answer (Unauthorized, or Not Found for a malformed one)."""
+    if isinstance(error, InvalidToken):
+        cause = error.__cause__
+        return cause.message if isinstance(cause, TelegramError) else "Unauthorized"
+    return error.message
 
 
 def _file_url(api_url: str) -> str:

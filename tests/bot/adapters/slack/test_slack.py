@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -177,8 +178,8 @@ async def test_every_command_answers(bot: Bot) -> None:
     for answered, (command, user) in enumerate(personal, start=1):
         await bot.command(command, user=user)
         await bot.slack.wait_for("chat.postEphemeral", count=answered)
-    for command in ("/deed", "/observe", "/inspect"):
-        await bot.command(command, user=SUPERVISOR)
+    for command, user in (("/deed", SUPERVISOR), ("/observe", SUPERVISOR), ("/inspect", ADMIN)):
+        await bot.command(command, user=user)  # an admin inspects other units, never their own
     views = await bot.slack.wait_for("views.open", count=3)
     # Listeners run after each ack, concurrently: the three modals may open in any order.
     assert sorted(v.args["view"]["callback_id"] for v in views) == [
@@ -297,15 +298,22 @@ async def test_the_home_tab_shows_my_overview(bot: Bot) -> None:
     assert "Open rectifications" in json.dumps(published.args["view"], ensure_ascii=False)
 
 
-async def test_a_stranger_joins_a_unit_from_the_channel(bot: Bot) -> None:
+async def test_a_stranger_joins_with_an_invitation(bot: Bot) -> None:
     await bot.command("/score", user=STRANGER)
     [refusal] = await bot.slack.wait_for("chat.postEphemeral")
     assert "not in this campaign" in text_of(refusal.args)
+    # Nobody enrols themselves: a stranger is told how to get in.
     await bot.command("/join", user=STRANGER)
-    offers = await bot.slack.wait_for("chat.postEphemeral", count=2)
-    await bot.press(offers[1].args, "Renmin Road Outlet", user=STRANGER)
-    [welcome] = await bot.slack.wait_for("response_url")
-    assert "Welcome to Renmin Road Outlet" in text_of(welcome.args)
+    told = await bot.slack.wait_for("chat.postEphemeral", count=2)
+    assert "ask your unit's supervisor for an invitation" in text_of(told[1].args)
+    # The unit's supervisor invites; the code lets the stranger in.
+    await bot.command("/uplift", "invite renmin-road", user=SUPERVISOR)
+    invitation = await bot.slack.wait_for("chat.postEphemeral", count=3)
+    code = re.search(r"/start (\S+)", text_of(invitation[2].args))
+    assert code is not None
+    await bot.command("/uplift", f"start {code[1]}", user=STRANGER)
+    welcome = await bot.slack.wait_for("chat.postEphemeral", count=4)
+    assert "Welcome to Renmin Road Outlet" in text_of(welcome[3].args)
 
 
 async def test_drills_are_pushed_to_the_channel_at_a_paced_rate_through_429s(bot: Bot) -> None:
