@@ -6,11 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import Role
-from storage.models import JoinCode, Member, PlatformIdentity
+from storage.models import JoinCode, JoinRequest, Member, PlatformIdentity
 
 
 class Members:
@@ -145,6 +145,61 @@ class Members:
     def set_name_hidden(member: Member, hidden: bool) -> None:
         """Whether leaderboards show the member's initials instead of their name."""
         member.hide_name = hidden
+
+    async def request_to_join(
+        self,
+        *,
+        organisation_id: int,
+        unit_id: int,
+        platform: str,
+        workspace: str,
+        external_id: str,
+        display_name: str,
+        platform_locale: str | None,
+        now: dt.datetime,
+    ) -> tuple[JoinRequest, bool]:
+        """The person's pending request in the organisation, made now unless one is waiting
+        (then it is returned as it is, False)."""
+        waiting = await self._session.scalar(
+            select(JoinRequest).where(
+                JoinRequest.organisation_id == organisation_id,
+                JoinRequest.platform == platform,
+                JoinRequest.workspace == workspace,
+                JoinRequest.external_id == external_id,
+                JoinRequest.status == "pending",
+            )
+        )
+        if waiting is not None:
+            return waiting, False
+        request = JoinRequest(
+            organisation_id=organisation_id,
+            unit_id=unit_id,
+            platform=platform,
+            workspace=workspace,
+            external_id=external_id,
+            display_name=display_name,
+            platform_locale=platform_locale,
+            status="pending",
+            created_at=now,
+        )
+        self._session.add(request)
+        await self._session.flush()
+        return request, True
+
+    async def join_request(self, request_id: int) -> JoinRequest | None:
+        return await self._session.get(JoinRequest, request_id)
+
+    async def decide_request(
+        self, request_id: int, status: str, by_member_id: int, now: dt.datetime
+    ) -> bool:
+        """Approve or decline a pending request, once: False if it was decided before."""
+        result = await self._session.execute(
+            update(JoinRequest)
+            .where(JoinRequest.id == request_id, JoinRequest.status == "pending")
+            .values(status=status, decided_by_member_id=by_member_id, decided_at=now)
+            .execution_options(synchronize_session="fetch")
+        )
+        return (result.rowcount or 0) == 1
 
 
 class Invites:

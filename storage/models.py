@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -77,6 +78,11 @@ class Organisation(Base):
     key: Mapped[str] = mapped_column(String(64), unique=True)
     name_zh: Mapped[str] = mapped_column(String(200))
     name_en: Mapped[str] = mapped_column(String(200))
+    # How a stranger gets in: "invitation" (an /invite code or link) or "approval" (they ask,
+    # a supervisor of the unit approves). Invitation-only unless the plan says otherwise.
+    joining: Mapped[str] = mapped_column(
+        String(16), default="invitation", server_default="invitation"
+    )
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
@@ -356,7 +362,8 @@ class Observation(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
-    observer_member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), index=True)
+    # None when anonymous: nothing links an anonymous observation to the person who made it.
+    observer_member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"), index=True)
     anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
     kind: Mapped[str] = mapped_column(String(12))  # praise | complaint | suggestion | hazard
     text: Mapped[str] = mapped_column(Text)
@@ -431,6 +438,8 @@ class OutboxMessage(Base):
     chat_id: Mapped[str] = mapped_column(String(64))
     member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"))  # set for private
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"))
+    # A private chat with one person (a member, or a stranger asking to join), not a group.
+    private: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     locale: Mapped[str] = mapped_column(String(8))
     reply: Mapped[dict[str, Any]] = mapped_column(JSON)  # a serialised neutral Reply
     status: Mapped[str] = mapped_column(String(8), default="pending")  # pending|sent|failed|skipped
@@ -495,6 +504,25 @@ class JoinCode(Base):
     role: Mapped[str] = mapped_column(String(16), default=Role.STAFF)
     created_by_member_id: Mapped[int] = mapped_column(ForeignKey("member.id"))
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class JoinRequest(Base):
+    """A stranger asking to join a unit where joining needs a supervisor's approval (申请加入)."""
+
+    __tablename__ = "join_request"
+    __table_args__ = (Index("ix_join_request_unit_status", "unit_id", "status"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
+    platform: Mapped[str] = mapped_column(String(16))
+    workspace: Mapped[str] = mapped_column(String(64), default="")
+    external_id: Mapped[str] = mapped_column(String(64))
+    display_name: Mapped[str] = mapped_column(String(100))
+    platform_locale: Mapped[str | None] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|approved|declined
+    decided_by_member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 

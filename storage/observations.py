@@ -20,7 +20,7 @@ class Observations:
         *,
         campaign_id: int,
         unit_id: int,
-        observer_member_id: int,
+        observer_member_id: int | None,
         kind: str,
         text: str,
         anonymous: bool,

@@ -34,6 +34,7 @@ class Outbox:
         workspace: str = "",
         member_id: int | None = None,
         unit_id: int | None = None,
+        private: bool = False,
     ) -> bool:
         """Queue a message once; False if a message with this key was queued before."""
         new_id = await insert_once(
@@ -46,6 +47,7 @@ class Outbox:
                 "chat_id": chat_id,
                 "member_id": member_id,
                 "unit_id": unit_id,
+                "private": private or member_id is not None,
                 "locale": locale,
                 "reply": reply,
                 "status": "pending",

@@ -69,7 +69,11 @@ async def load_plan(session: AsyncSession, plan: schema.Plan, now: dt.datetime) 
         "organisation",
         select(Organisation).where(Organisation.key == plan.organisation.key),
         lambda: Organisation(key=plan.organisation.key, created_at=now),
-        {"name_zh": plan.organisation.name.zh, "name_en": plan.organisation.name.en},
+        {
+            "name_zh": plan.organisation.name.zh,
+            "name_en": plan.organisation.name.en,
+            "joining": plan.organisation.joining,
+        },
     )
     summary.organisation_id = organisation.id
     await _load_units(session, summary, plan, organisation.id)

@@ -67,6 +67,7 @@ class MemberFigures:
     drills_answered: int
     drills_correct: int
     selfchecks: int
+    name_hidden: bool = False
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,7 @@ class ReportRows:
                 drills.get(m.id, (0, 0))[0],
                 drills.get(m.id, (0, 0))[1],
                 int(runs.get(m.id, 0)),
+                m.hide_name,
             )
             for m in await self.members(scope)
         ]

@@ -5,10 +5,11 @@ confirm."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections import Counter
 from dataclasses import dataclass
 
-from campaigns.formula import parse_formula
+from campaigns.formula import FormulaError, parse_formula
 from campaigns.schema import AWARD_NAMES, Award
 from handlers.framework.context import Context
 from handlers.framework.router import Router
@@ -16,10 +17,12 @@ from handlers.shared.calendar import first_working_day_from, local_date, local_t
 from handlers.shared.outbox import due_now, push_to_unit, queue_private
 from handlers.shared.plan import stage_units
 from handlers.shared.units import unit_name
-from kernel import SUPERVISORS, Button, Refusal, Reply, Role, Text, Window
+from kernel import SUPERVISORS, Button, Refusal, Reply, Text, Window
 from storage.models import Campaign, Stage, Unit
 from storage.reports import MemberFigures, Scope, UnitFigures
 from storage.store import Store
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -29,24 +32,48 @@ class Suggestion:
 
 
 async def suggest_awards(
-    store: Store, campaign: Campaign, root: Unit, locale: str, now: dt.datetime
+    store: Store,
+    campaign: Campaign,
+    root: Unit,
+    locale: str,
+    now: dt.datetime,
+    *,
+    skip_failed: bool = False,
 ) -> list[Suggestion]:
-    """Rank members and units of ``root`` over the whole campaign by each award's formula."""
+    """Rank members and units of ``root`` over the whole campaign by each award's formula.
+
+    An award whose formula cannot be worked out is logged, then left out (``skip_failed``, for
+    the scheduled job) or refused (Refusal ``awards/formula_failed``, for a person)."""
     awards = [Award.model_validate(a) for a in campaign.plan.get("scoring", {}).get("awards", [])]
     if not awards:
         return []
     facts = await _facts(store, campaign, root, locale)
     suggestions = []
     for award in awards:
-        where = parse_formula(award.where, AWARD_NAMES)
-        rank_by = parse_formula(award.rank_by, AWARD_NAMES)
-        candidates = [
-            (rank_by.evaluate(values), name)
-            for values, name in (
-                facts.member_values() if award.scope == "member" else facts.unit_values()
+        try:
+            where = parse_formula(award.where, AWARD_NAMES)
+            rank_by = parse_formula(award.rank_by, AWARD_NAMES)
+            candidates = [
+                (rank_by.evaluate(values), name)
+                for values, name in (
+                    facts.member_values() if award.scope == "member" else facts.unit_values()
+                )
+                if where.evaluate(values)
+            ]
+        except FormulaError as exc:
+            log.warning(
+                "awards.formula_failed award=%s where=%r rank_by=%r reason=%s %s",
+                award.key,
+                award.where,
+                award.rank_by,
+                exc.reason,
+                exc.detail,
             )
-            if where.evaluate(values)
-        ]
+            if skip_failed:
+                continue
+            raise Refusal(
+                "awards/formula_failed", zh=award.name.zh, en=award.name.en, **exc.template_data()
+            ) from None
         candidates.sort(key=lambda c: -c[0])  # stable: ties keep the ranking's order
         suggestions.append(Suggestion(award, [name for _, name in candidates[: award.top]]))
     return suggestions
@@ -153,35 +180,35 @@ def register(router: Router) -> None:
 async def confirm_awards(ctx: Context) -> None:
     """A supervisor confirms the suggestions: the awards are announced (通报) in every chat of
     the unit and the units below it, once."""
-    if ctx.member is None or ctx.member.unit_id is None:
-        raise Refusal("errors/no_unit")
-    stage_text, _, unit_text = ctx.event.value.partition(":")
-    unit = await ctx.store.units.get(int(unit_text)) if unit_text.isdigit() else None
-    if unit is None:
-        raise Refusal("errors/stale_button")
-    allowed = ctx.member.role == Role.ADMIN or unit.id in await ctx.store.units.subtree_ids(
-        ctx.member.unit_id
-    )
-    campaign = await ctx.store.campaigns.current(unit.organisation_id, local_date(unit, ctx.now()))
-    if not allowed or campaign is None:
-        raise Refusal("errors/stale_button")
+    member, _ = ctx.seated()
+    _, _, unit_text = ctx.event.value.partition(":")
+    unit = await ctx.records.unit(unit_text)
+    today = local_date(unit, ctx.now())
+    campaign = await ctx.store.campaigns.current(member.organisation_id, today)
+    stage = await ctx.store.campaigns.stage_on(campaign.id, today) if campaign else None
+    if campaign is None or stage is None or not stage.is_summary:
+        raise Refusal("awards/not_now")
     suggestions = await suggest_awards(ctx.store, campaign, unit, unit.locale, ctx.now())
     lines = [
         Text("awards/line", {"zh": s.award.name.zh, "en": s.award.name.en, "names": s.names})
         for s in suggestions
     ]
-    reply = Reply(text=Text("awards/notice", {"lines": lines, "by": ctx.member.display_name}))
+    reply = Reply(text=Text("awards/notice", {"lines": lines, "by": member.display_name}))
+    queued = 0
     for unit_id in await ctx.store.units.subtree_ids(unit.id):
         target = await ctx.store.units.get(unit_id)
         if target is not None:
-            await push_to_unit(
+            # The key is the server's: the summary stage and the units, once whoever presses.
+            queued += await push_to_unit(
                 ctx.store,
                 target,
-                f"awards-notice:{stage_text}:{unit.id}:{unit_id}",
+                f"awards-notice:{stage.id}:{unit.id}:{unit_id}",
                 reply,
                 ctx.now(),
                 ctx.now(),
             )
+    if not queued:
+        raise Refusal("awards/already_confirmed")
     ctx.reply("awards/confirmed", to=ctx.personal, replace_pressed=True)
 
 
@@ -216,7 +243,7 @@ async def _send_award_suggestions(
         ]
     if not supervisors:
         return
-    suggestions = await suggest_awards(store, campaign, unit, unit.locale, now)
+    suggestions = await suggest_awards(store, campaign, unit, unit.locale, now, skip_failed=True)
     if not suggestions:
         return
     lines = [

@@ -7,11 +7,20 @@ the category's formula (money recovered 挽回损失, social impact 社会影响
 
 from __future__ import annotations
 
+import logging
+import math
 from dataclasses import dataclass
 from typing import Any
 
-from campaigns.formula import parse_formula
-from campaigns.schema import DEED_NAMES, DeedCategory
+from campaigns.formula import FormulaError, parse_formula
+from campaigns.schema import (
+    DEED_NAMES,
+    MAX_DEED_AMOUNT,
+    MAX_DEED_DAYS,
+    MAX_DEED_LEVEL,
+    DeedCategory,
+    deed_points,
+)
 from handlers.framework.context import Context
 from handlers.framework.router import IN_PRIVATE, Router
 from handlers.shared.ledger import award_points
@@ -32,12 +41,14 @@ from kernel import (
 )
 from storage.models import Campaign, Deed, Member, Unit
 
+log = logging.getLogger(__name__)
+
 MISSING_FLOW = "deed.missing"
 REJECT_FLOW = "deed.reject"
 MAX_DESCRIPTION = MAX_REPORT_TEXT
 QUEUE_LIMIT = 10
 GENERAL = "general"
-LEVELS = ("1", "2", "3")
+LEVELS = tuple(str(level) for level in range(1, MAX_DEED_LEVEL + 1))
 
 
 def register(router: Router) -> None:
@@ -206,15 +217,11 @@ async def _continue(
 
 
 async def _doers(ctx: Context, member: Member, picked: str) -> list[int]:
+    """The people a deed names: the reporter ("me") or colleagues of the organisation who take
+    part in the campaign (never a volunteer)."""
     ids: list[int] = []
     for part in (p for p in picked.split(",") if p):
-        if part == "me":
-            ids.append(member.id)
-            continue
-        other = await ctx.store.members.get(number(part))
-        if other is None or other.organisation_id != member.organisation_id:
-            raise Refusal("errors/stale_button")
-        ids.append(other.id)
+        ids.append(member.id if part == "me" else (await ctx.records.colleague(part)).id)
     if not ids:
         raise Refusal("deeds/who_needed")
     return list(dict.fromkeys(ids))
@@ -226,11 +233,13 @@ def _number(name: str, value: Any) -> float | None:
         number = float(str(value).replace(",", "").replace("，", "").strip())
     except (TypeError, ValueError):
         return None
+    if not math.isfinite(number):
+        return None
     if name == "amount":
-        return number if 0 < number <= 1e9 else None
+        return number if 0 < number <= MAX_DEED_AMOUNT else None
     if name == "days":
-        return number if number.is_integer() and 1 <= number <= 3650 else None
-    return number if str(int(number)) in LEVELS and number.is_integer() else None
+        return number if number.is_integer() and 1 <= number <= MAX_DEED_DAYS else None
+    return number if number.is_integer() and 1 <= number <= MAX_DEED_LEVEL else None
 
 
 def _int_or_none(value: float | None) -> int | None:
@@ -301,7 +310,24 @@ async def approve(ctx: Context) -> None:
             "level": deed.level or 0,
             "people": len(doers),
         }
-        points = max(0, round(parse_formula(category.points, DEED_NAMES).evaluate(values)))
+        try:
+            points = deed_points(parse_formula(category.points, DEED_NAMES), values)
+        except FormulaError as exc:  # the plan's formula, not the deed: nothing is recorded
+            log.warning(
+                "deed.formula_failed deed=%s category=%s formula=%r values=%s reason=%s %s",
+                deed.id,
+                category.key,
+                category.points,
+                values,
+                exc.reason,
+                exc.detail,
+            )
+            raise Refusal(
+                "deeds/formula_failed",
+                number=deed.id,
+                category=category.label,
+                **exc.template_data(),
+            ) from None
     for doer_id in doers:
         doer = await ctx.store.members.get(doer_id)
         doer_unit = await ctx.store.units.get(doer.unit_id) if doer and doer.unit_id else deed_unit
@@ -369,9 +395,7 @@ async def reject_with_reason(ctx: Context) -> None:
 async def _decidable(
     ctx: Context, member: Member, unit: Unit, deed_id: int
 ) -> tuple[Deed, list[int]]:
-    deed = await ctx.store.deeds.get(deed_id)
-    if deed is None or deed.unit_id not in await ctx.covered_unit_ids():
-        raise Refusal("errors/stale_button")
+    deed = await ctx.records.deed(deed_id)
     if deed.status != "pending":
         raise Refusal("deeds/already_decided", number=deed.id)
     doers = await ctx.store.deeds.doers(deed.id)

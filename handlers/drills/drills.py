@@ -221,9 +221,7 @@ async def rate_scenario(ctx: Context) -> None:
         or conversation.data.get("drill_id") != drill_id
     ):
         if await ctx.store.drills.answer_of(drill_id, member.id) is not None:
-            drill = await ctx.store.drills.get(drill_id)
-            assert drill is not None
-            await _already(ctx, drill, member)
+            await _already(ctx, await ctx.records.drill(drill_id), member)
             return
         raise Refusal("drills/answer_first")
     drill, _, campaign = await _open_drill(ctx, drill_id)
@@ -302,9 +300,7 @@ async def _score_answer(
 
 
 async def _open_drill(ctx: Context, drill_id: int) -> tuple[Drill, DrillItem, Campaign]:
-    drill = await ctx.store.drills.get(drill_id)
-    if drill is None:
-        raise Refusal("errors/stale_button")
+    drill = await ctx.records.drill(drill_id)
     if ctx.now() > drill.closes_at:
         raise Refusal("drills/closed", closed_at=drill.closes_at, zone=_zone(ctx))
     item = await ctx.store.drills.item(drill.drill_item_id)

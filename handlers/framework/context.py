@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from handlers.framework.access import Access
 from handlers.framework.router import Router
 from handlers.shared.calendar import local_date
 from kernel import Audience, Button, Clock, Event, Form, Quiz, Refusal, Reply, Role, Text
@@ -39,13 +40,14 @@ class Context:
             raise Refusal("errors/no_unit")
         return self.member, self.unit
 
+    @property
+    def records(self) -> Access:
+        """Records by ids that came from outside, authorised against the sender."""
+        return Access(self)
+
     async def covered_unit_ids(self) -> list[int]:
-        """The units the sender's role covers: the whole organisation for an admin, their own
-        unit and the units below it for everyone else."""
-        member, unit = self.seated()
-        if member.role == Role.ADMIN:
-            return [u.id for u in await self.store.units.of_organisation(member.organisation_id)]
-        return await self.store.units.subtree_ids(unit.id)
+        """The units the sender's role covers (see ``Access.covered_unit_ids``)."""
+        return await self.records.covered_unit_ids()
 
     async def current_campaign(self, unit: Unit | None = None) -> Campaign:
         """The campaign running on the unit's local date (the sender's unit by default)."""

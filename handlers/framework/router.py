@@ -174,6 +174,10 @@ class Router:
         """Every command, in declaration order."""
         return list(self._commands.values())
 
+    def actions(self) -> list[Route]:
+        """Every button action and form, in declaration order."""
+        return list(self._actions.values())
+
     def in_menu(self, menu: Menu) -> list[Route]:
         """The commands offered in ``menu``, in declaration order."""
         return [route for route in self._commands.values() if menu in route.menus]

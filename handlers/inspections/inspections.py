@@ -20,7 +20,7 @@ from handlers.shared.ledger import award_points
 from handlers.shared.outbox import push_to_unit
 from handlers.shared.plan import deadlines_of, points_of
 from handlers.shared.units import unit_choice
-from kernel import SUPERVISORS, Choice, Form, FormField, Refusal, Reply, Role, Text, number
+from kernel import SUPERVISORS, Choice, Form, FormField, Refusal, Reply, Role, Text
 from storage.models import Campaign, ChecklistItem, Member, Stage, Unit
 
 KINDS = ("mystery", "video", "cross")
@@ -36,8 +36,12 @@ async def open_form(ctx: Context) -> None:
     member, _, campaign, stage = await _context(ctx)
     covered = await ctx.covered_unit_ids()
     units = [
-        u for u in await ctx.store.units.of_organisation(member.organisation_id) if u.id in covered
+        u
+        for u in await ctx.store.units.of_organisation(member.organisation_id)
+        if u.id in covered and u.id != member.unit_id  # nobody inspects their own unit
     ]
+    if not units:
+        raise Refusal("inspections/nothing_to_inspect")
     items = await _stage_items(ctx, campaign, stage)
     fields = (
         unit_choice("unit", Text("inspections/field_unit"), units),
@@ -72,9 +76,9 @@ async def open_form(ctx: Context) -> None:
 async def submit(ctx: Context) -> None:
     member, _, campaign, stage = await _context(ctx)
     values = {key: value.strip() for key, value in ctx.event.form.items()}
-    unit = await ctx.store.units.get(number(values.get("unit", "")))
-    if unit is None or unit.id not in await ctx.covered_unit_ids():
-        raise Refusal("errors/stale_button")
+    unit = await ctx.records.unit(values.get("unit", ""))
+    if unit.id == member.unit_id:
+        raise Refusal("inspections/own_unit")
     kind = values.get("kind", "")
     if kind not in KINDS:
         raise Refusal("errors/stale_button")
@@ -117,7 +121,7 @@ async def submit(ctx: Context) -> None:
     )
     reached = score >= target
     if reached:
-        await _reward_members(ctx, unit, campaign, inspection.id)
+        await _reward_members(ctx, unit, campaign, stage, inspection.id)
     notice = Text(
         "inspections/notice",
         {
@@ -185,10 +189,16 @@ async def _rectify(
     return len(items)
 
 
-async def _reward_members(ctx: Context, unit: Unit, campaign: Campaign, inspection_id: int) -> None:
+async def _reward_members(
+    ctx: Context, unit: Unit, campaign: Campaign, stage: Stage | None, inspection_id: int
+) -> None:
+    """The unit's members earn the plan's points once per stage in which an inspection found
+    the unit on target, however many inspections did; the inspector earns nothing by it."""
+    assert ctx.member is not None
     points = points_of(campaign).inspection_target_reached
+    period = stage.key if stage else "campaign"
     for person in await ctx.store.members.of_unit(unit.id):
-        if person.role == Role.VOLUNTEER:
+        if person.role == Role.VOLUNTEER or person.id == ctx.member.id:
             continue
         await award_points(
             ctx.store,
@@ -198,7 +208,7 @@ async def _reward_members(ctx: Context, unit: Unit, campaign: Campaign, inspecti
             source="inspection",
             rule="inspection_target_reached",
             points=points,
-            key=f"inspection:{inspection_id}:member:{person.id}",
+            key=f"inspection:{unit.id}:{period}:member:{person.id}",
             at=ctx.now(),
             ref=("inspection", inspection_id),
         )

@@ -1,7 +1,11 @@
-"""/join: a person the campaign does not know yet picks their unit and becomes a staff member.
+"""Members: how a person the campaign does not know yet gets in, and who they are once in.
 
-The organisation comes from the group chat the person is in (a chat bound to a unit), or is the
-only organisation there is. Supervisors and admins are promoted by an admin (/role)."""
+Nobody enrols themselves. Each organisation lets strangers in one of two ways (its plan says
+which; invitation-only unless it says otherwise): with an invitation, a code or link from
+``/invite`` that ``/start <code>`` redeems, or by asking to join a unit (``/join``) and being
+approved by a supervisor of that unit. The organisation comes from the group chat the person is
+in (a chat bound to a unit), or is the only organisation there is. Admins bind group chats to
+units (/bind) and set roles (/role)."""
 
 from __future__ import annotations
 
@@ -9,9 +13,11 @@ import datetime as dt
 
 from handlers.framework.context import Context
 from handlers.framework.router import Menu, Router
+from handlers.shared.locale import pick_locale
+from handlers.shared.outbox import queue_to_person
 from handlers.shared.units import unit_name, unit_named
-from kernel import ADMINS, EVERYONE, Button, Refusal, Role, Text
-from storage.models import Unit
+from kernel import ADMINS, EVERYONE, MAX_NAME, SUPERVISORS, Button, Refusal, Reply, Role, Text
+from storage.models import Member, Organisation, Unit
 
 MAX_CHOICES = 25
 INVITATION_LIFETIME = dt.timedelta(days=7)
@@ -22,41 +28,159 @@ def register(router: Router) -> None:
     members.command(
         "join", offer_units, roles=EVERYONE, menus={Menu.PRIVATE}, open_to_strangers=True
     )
-    members.action("join.unit", join_unit, roles=EVERYONE, open_to_strangers=True)
+    members.action("join.unit", ask_to_join, roles=EVERYONE, open_to_strangers=True)
+    members.action("join.approve", approve_request, roles=SUPERVISORS)
+    members.action("join.decline", decline_request, roles=SUPERVISORS)
     members.command(
         "start", start, roles=EVERYONE, listed=False, menus={Menu.PRIVATE}, open_to_strangers=True
     )
-    members.command("invite", invite, roles=ADMINS)
+    members.command("invite", invite, roles=SUPERVISORS)
     members.command("bind", bind_chat, roles=ADMINS, menus={Menu.GROUP})
     members.command("role", set_role, roles=ADMINS)
 
 
 async def offer_units(ctx: Context) -> None:
+    """``/join``: the way in for a stranger, as their organisation lets them in."""
     if ctx.member is not None:
         ctx.private("members/already", unit=unit_name(ctx.unit, ctx.locale) if ctx.unit else "")
         return
-    units = await _joinable_units(ctx)
+    organisation = await _organisation(ctx)
+    if organisation.joining != "approval":
+        ctx.private("members/invitation_needed")
+        return
+    units = await _joinable_units(ctx, organisation.id)
     chat_unit = await ctx.store.units.for_chat(
         ctx.event.chat.platform, ctx.event.chat.workspace, ctx.event.chat.chat_id
     )
     if chat_unit is not None:
         units = [chat_unit] + [u for u in units if u.id != chat_unit.id]
-    buttons = tuple(
-        Button(Text("shared/unit_name", {"zh": u.name_zh, "en": u.name_en}), "join.unit", str(u.id))
-        for u in units[:MAX_CHOICES]
-    )
+    buttons = tuple(Button(_named(u), "join.unit", str(u.id)) for u in units[:MAX_CHOICES])
     ctx.reply("members/pick", to=ctx.personal, buttons=buttons)
 
 
-async def join_unit(ctx: Context) -> None:
+async def ask_to_join(ctx: Context) -> None:
+    """A stranger picked a unit: their request goes to its nearest supervisors."""
     if ctx.member is not None:
         ctx.private("members/already", unit=unit_name(ctx.unit, ctx.locale) if ctx.unit else "")
         return
-    units = {u.id: u for u in await _joinable_units(ctx)}
+    organisation = await _organisation(ctx)
+    if organisation.joining != "approval":
+        raise Refusal("members/invitation_needed")
+    units = {u.id: u for u in await _joinable_units(ctx, organisation.id)}
     unit = units.get(int(ctx.event.value)) if ctx.event.value.isdigit() else None
     if unit is None:
         raise Refusal("errors/stale_button")
-    await _enrol(ctx, unit, Role.STAFF, replace_pressed=True)
+    sender = ctx.event.sender
+    request, new = await ctx.store.members.request_to_join(
+        organisation_id=organisation.id,
+        unit_id=unit.id,
+        platform=sender.platform,
+        workspace=sender.workspace,
+        external_id=sender.user_id,
+        display_name=(sender.display_name or sender.user_id)[:MAX_NAME],
+        platform_locale=sender.locale,
+        now=ctx.now(),
+    )
+    asked = await ctx.store.units.get(request.unit_id)
+    ctx.reply(
+        "members/request_sent",
+        to=ctx.personal,
+        replace_pressed=True,
+        unit=unit_name(asked, ctx.locale),
+    )
+    if not new:
+        return
+    buttons = (
+        Button(Text("members/button_approve"), "join.approve", str(request.id), "primary"),
+        Button(Text("members/button_decline"), "join.decline", str(request.id), "danger"),
+    )
+    for supervisor in await _approvers(ctx, unit):
+        ctx.replies.append(
+            Reply(
+                text=Text(
+                    "members/request_notice",
+                    {
+                        "name": request.display_name,
+                        "unit_zh": unit.name_zh,
+                        "unit_en": unit.name_en,
+                    },
+                ),
+                buttons=buttons,
+                member_id=supervisor.id,
+            )
+        )
+
+
+async def approve_request(ctx: Context) -> None:
+    member, _ = ctx.seated()
+    request = await ctx.records.join_request(ctx.event.value)
+    if not await ctx.store.members.decide_request(request.id, "approved", member.id, ctx.now()):
+        raise Refusal("members/request_decided")
+    unit = await ctx.store.units.get(request.unit_id)
+    assert unit is not None
+    identity = (request.platform, request.workspace, request.external_id)
+    if await ctx.store.members.by_identity(*identity) is not None:
+        ctx.private("members/request_decided")  # they got in another way meanwhile
+        return
+    newcomer = await ctx.store.members.add(
+        organisation_id=unit.organisation_id,
+        unit_id=unit.id,
+        display_name=request.display_name,
+        role=Role.STAFF,
+        now=ctx.now(),
+    )
+    await ctx.store.members.add_identity(
+        newcomer,
+        platform=request.platform,
+        workspace=request.workspace,
+        external_id=request.external_id,
+        private_chat_id=request.external_id,
+        platform_locale=request.platform_locale,
+        now=ctx.now(),
+    )
+    ctx.reply(
+        "members/request_approved",
+        to=ctx.personal,
+        replace_pressed=True,
+        name=request.display_name,
+    )
+    ctx.notify(newcomer.id, "members/joined", unit=_named(unit))
+
+
+async def decline_request(ctx: Context) -> None:
+    member, _ = ctx.seated()
+    request = await ctx.records.join_request(ctx.event.value)
+    if not await ctx.store.members.decide_request(request.id, "declined", member.id, ctx.now()):
+        raise Refusal("members/request_decided")
+    unit = await ctx.store.units.get(request.unit_id)
+    assert unit is not None
+    ctx.reply(
+        "members/request_declined",
+        to=ctx.personal,
+        replace_pressed=True,
+        name=request.display_name,
+    )
+    await queue_to_person(
+        ctx.store,
+        platform=request.platform,
+        workspace=request.workspace,
+        chat_id=request.external_id,
+        reply=Reply(text=Text("members/declined_notice", {"unit": _named(unit)})),
+        locale=pick_locale(request.platform_locale, fallback=unit.locale),
+        key=f"join-declined:{request.id}",
+        now=ctx.now(),
+    )
+
+
+async def _approvers(ctx: Context, unit: Unit) -> list[Member]:
+    """The nearest supervisors of the unit or above it, else the organisation's admins."""
+    for level in await ctx.store.units.lineage(unit.id):
+        found = [
+            m for m in await ctx.store.members.of_unit(level.id) if Role(m.role) in SUPERVISORS
+        ]
+        if found:
+            return found
+    return await ctx.store.members.admins(unit.organisation_id)
 
 
 async def _enrol(ctx: Context, unit: Unit, role: Role, *, replace_pressed: bool = False) -> None:
@@ -105,13 +229,19 @@ async def start(ctx: Context) -> None:
 
 
 async def invite(ctx: Context) -> None:
-    """``/invite <unit> [role]`` (admins): a code valid for a week, for /start <code>."""
-    assert ctx.member is not None
+    """``/invite <unit> [role]``: a code valid for a week, for /start <code>. Supervisors invite
+    staff and volunteers to the units they cover; admins anyone anywhere in the organisation."""
+    member, _ = ctx.seated()
     words = ctx.event.args.split()
     role = Role.STAFF
     if words and words[-1].casefold() in {r.value for r in Role}:
         role = Role(words.pop().casefold())
-    units = await ctx.store.units.of_organisation(ctx.member.organisation_id)
+    if member.role != Role.ADMIN and role not in (Role.STAFF, Role.VOLUNTEER):
+        raise Refusal("members/invite_role")
+    covered = set(await ctx.covered_unit_ids())
+    units = [
+        u for u in await ctx.store.units.of_organisation(member.organisation_id) if u.id in covered
+    ]
     unit = unit_named(units, " ".join(words))
     if unit is None:
         raise Refusal(
@@ -120,7 +250,7 @@ async def invite(ctx: Context) -> None:
     code = await ctx.store.invites.create(
         unit_id=unit.id,
         role=role,
-        created_by_member_id=ctx.member.id,
+        created_by_member_id=member.id,
         expires_at=ctx.now() + INVITATION_LIFETIME,
         now=ctx.now(),
     )
@@ -177,17 +307,28 @@ async def set_role(ctx: Context) -> None:
     ctx.notify(person.id, "members/role_notice", role=Text(f"roles/{role}"))
 
 
-async def _joinable_units(ctx: Context) -> list[Unit]:
-    """Units of the organisation this chat belongs to, or of the only organisation."""
+def _named(unit: Unit) -> Text:
+    """The unit's name in whatever language the message is read in."""
+    return Text("shared/unit_name", {"zh": unit.name_zh, "en": unit.name_en})
+
+
+async def _organisation(ctx: Context) -> Organisation:
+    """The organisation a stranger is asking to join: the one of the group chat they are in,
+    or the only one there is."""
     chat = ctx.event.chat
     bound = await ctx.store.units.for_chat(chat.platform, chat.workspace, chat.chat_id)
-    organisations = await ctx.store.units.organisations()
     if bound is not None:
-        organisation_id = bound.organisation_id
-    elif len(organisations) == 1:
-        organisation_id = organisations[0].id
+        organisation = await ctx.store.units.organisation(bound.organisation_id)
     else:
+        organisations = await ctx.store.units.organisations()
+        organisation = organisations[0] if len(organisations) == 1 else None
+    if organisation is None:
         raise Refusal("members/ask_in_group")
+    return organisation
+
+
+async def _joinable_units(ctx: Context, organisation_id: int) -> list[Unit]:
+    """Units of the organisation people belong to: the ones at the leaves of its tree."""
     units = await ctx.store.units.of_organisation(organisation_id)
     parents = {u.parent_id for u in units}
-    return [u for u in units if u.id not in parents]  # people belong to the units at the leaves
+    return [u for u in units if u.id not in parents]

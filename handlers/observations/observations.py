@@ -99,10 +99,10 @@ async def open_form(ctx: Context) -> None:
 async def submit(ctx: Context) -> None:
     member, campaign = await _context(ctx)
     values = {key: value.strip() for key, value in ctx.event.form.items()}
-    unit = await ctx.store.units.get(number(values.get("unit", "")))
+    unit = await ctx.records.unit(values.get("unit", ""), anywhere=True)
     kind = values.get("kind", "")
     text = values.get("text", "")
-    if unit is None or unit.organisation_id != member.organisation_id or kind not in KINDS:
+    if kind not in KINDS:
         raise Refusal("errors/stale_button")
     if not text:
         raise Refusal("observations/text_needed")
@@ -113,7 +113,9 @@ async def submit(ctx: Context) -> None:
     observation = await ctx.store.observations.create(
         campaign_id=campaign.id,
         unit_id=unit.id,
-        observer_member_id=member.id,
+        # Anonymous means no trace from the observation to the person: no observer, no points,
+        # no conversation about it (and so no follow-up or rating).
+        observer_member_id=None if anonymous else member.id,
         kind=kind,
         text=text,
         anonymous=anonymous,
@@ -121,7 +123,7 @@ async def submit(ctx: Context) -> None:
         now=ctx.now(),
     )
     points = 0
-    if member.role != Role.VOLUNTEER and member.unit_id is not None:
+    if not anonymous and member.role != Role.VOLUNTEER and member.unit_id is not None:
         own_unit = await ctx.store.units.get(member.unit_id)
         assert own_unit is not None
         rule_points = points_of(campaign).observation_submitted
@@ -139,9 +141,10 @@ async def submit(ctx: Context) -> None:
             ref=("observation", observation.id),
         ):
             points = rule_points
-    await ctx.store.conversations.start(
-        member.id, PHOTO_FLOW, "photo", {"observation_id": observation.id}, ctx.now()
-    )
+    if not anonymous:
+        await ctx.store.conversations.start(
+            member.id, PHOTO_FLOW, "photo", {"observation_id": observation.id}, ctx.now()
+        )
     ctx.reply(
         "observations/saved",
         to=ctx.personal,
@@ -236,7 +239,7 @@ async def rate(ctx: Context) -> None:
 
 async def list_open(ctx: Context) -> None:
     member, _ = await _context(ctx)
-    scope = await _scope(ctx, member)
+    scope = await ctx.covered_unit_ids()
     pending = await ctx.store.observations.not_closed_in(scope)
     if not pending:
         ctx.private("observations/none_open")
@@ -283,7 +286,7 @@ async def list_open(ctx: Context) -> None:
 
 async def claim(ctx: Context) -> None:
     member, _ = await _context(ctx)
-    observation = await _in_scope(ctx, member, number(ctx.event.value))
+    observation = await ctx.records.observation(ctx.event.value)
     if not await ctx.store.observations.claim(observation.id, member.id, ctx.now()):
         owner = (
             await ctx.store.members.get(observation.claimed_by_member_id)
@@ -371,8 +374,8 @@ async def credit_praise(ctx: Context) -> None:
     observation = await _owned(ctx, member, number(observation_id))
     praised = number(member_text) or None
     if praised is not None:
-        person = await ctx.store.members.get(praised)
-        if person is None or person.unit_id != observation.unit_id:
+        person = await ctx.records.colleague(praised)
+        if person.unit_id != observation.unit_id:
             raise Refusal("errors/stale_button")
     await ctx.store.conversations.end(member.id)
     await _close(ctx, member, campaign, observation, str(conversation.data["resolution"]), praised)
@@ -411,6 +414,8 @@ async def _close(
         number=observation.id,
         late=ctx.now() > observation.due_at,
     )
+    if observation.observer_member_id is None:
+        return  # anonymous: nobody to tell, and nobody to ask for a rating
     ctx.replies.append(
         Reply(
             text=Text(
@@ -430,28 +435,12 @@ async def _close(
 
 
 async def _owned(ctx: Context, member: Member, observation_id: int) -> Observation:
-    observation = await _in_scope(ctx, member, observation_id)
+    observation = await ctx.records.observation(observation_id)
     if observation.status == "closed":
         raise Refusal("observations/already_closed", number=observation.id)
     if observation.claimed_by_member_id != member.id:
         raise Refusal("observations/claim_first", number=observation.id)
     return observation
-
-
-async def _in_scope(ctx: Context, member: Member, observation_id: int) -> Observation:
-    observation = await ctx.store.observations.get(observation_id)
-    scope = await _scope(ctx, member)
-    if observation is None or not (
-        observation.unit_id in scope or (observation.escalated_to_unit_id or 0) in scope
-    ):
-        raise Refusal("errors/stale_button")
-    return observation
-
-
-async def _scope(ctx: Context, member: Member) -> list[int]:
-    if member.role == Role.ADMIN or member.unit_id is None:
-        return [u.id for u in await ctx.store.units.of_organisation(member.organisation_id)]
-    return await ctx.store.units.subtree_ids(member.unit_id)
 
 
 async def _supervisors(store: Store, unit_id: int) -> list[Member]:

@@ -141,14 +141,7 @@ async def _list_closed(ctx: Context, member: Member) -> None:
 
 async def reopen(ctx: Context) -> None:
     member = _member(ctx)
-    rectification = await ctx.store.rectifications.get(number_or_which(ctx.event.value))
-    if rectification is None or member.unit_id is None:
-        raise Refusal("errors/stale_button")
-    if (
-        rectification.unit_id not in await ctx.store.units.subtree_ids(member.unit_id)
-        and member.role != Role.ADMIN
-    ):
-        raise Refusal("errors/not_allowed", command="fix")
+    rectification = await ctx.records.rectification(ctx.event.value)
     if rectification.status != "closed":
         raise Refusal("rectifications/not_closed", number=rectification.id)
     ctx.store.rectifications.reopen(rectification)
@@ -184,8 +177,8 @@ async def _line(ctx: Context, rectification: Rectification, zone: str) -> Text:
 
 
 async def _owned_open(ctx: Context, member: Member, rectification_id: int) -> Rectification:
-    rectification = await ctx.store.rectifications.get(rectification_id)
-    if rectification is None or rectification.owner_member_id != member.id:
+    rectification = await ctx.records.rectification(rectification_id, "rectifications/not_yours")
+    if rectification.owner_member_id != member.id:
         raise Refusal("rectifications/not_yours", number=rectification_id)
     if rectification.status != "open":
         raise Refusal("rectifications/already_closed", number=rectification_id)

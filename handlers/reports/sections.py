@@ -238,6 +238,7 @@ def member_lines(source: Source) -> tuple[MemberLine, ...]:
             m.drills_answered,
             m.drills_correct,
             m.selfchecks,
+            m.name_hidden,
         )
         for m in source.member_figures
     )

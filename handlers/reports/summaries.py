@@ -4,18 +4,17 @@ unit's supervisors, at local times in each unit's zone, on working days only."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from handlers.reports.reports import report_replies
 from handlers.reports.sections import build_report
 from handlers.shared.calendar import is_working_day, local_days, local_time
 from handlers.shared.outbox import due_now, push_to_unit, queue_private
-from handlers.shared.plan import deadlines_of
+from handlers.shared.plan import deadlines_of, group_leaders_of
 from kernel import SUPERVISORS, Audience, Reply, Text, Window
+from messages.reports.model import MemberLine
 from storage.models import Campaign, Unit
 from storage.store import Store
-
-TOP = 5
 
 
 async def weekly_summaries(store: Store, window: Window) -> None:
@@ -36,11 +35,8 @@ async def weekly_summaries(store: Store, window: Window) -> None:
                     "unit": report.headline.unit,
                     "first": monday,
                     "last": day,
-                    "top": [
-                        Text("reports/weekly_line", {"rank": n, "name": m.name, "points": m.points})
-                        for n, m in enumerate(report.members[:TOP], start=1)
-                        if m.points > 0
-                    ],
+                    "top": _top_in_a_group(report.members, group_leaders_of(campaign)),
+                    "named": group_leaders_of(campaign) > 0,
                     "accuracy": report.activity.drill_accuracy,
                     "answers": report.activity.drill_answers,
                     "selfchecks": report.activity.selfcheck_runs,
@@ -82,6 +78,18 @@ async def monthly_reports(store: Store, window: Window) -> None:
                     due_at=moment,
                     now=window.until,
                 )
+
+
+def _top_in_a_group(members: Sequence[MemberLine], leaders: int) -> list[Text]:
+    """The week's leaders as a group chat may see them: a few names with points, each at their
+    place in the ranking; whoever hides their name is left out, and the rest is never listed."""
+    shown = [
+        (rank, m) for rank, m in enumerate(members, start=1) if m.points > 0 and not m.name_hidden
+    ]
+    return [
+        Text("reports/weekly_line", {"rank": rank, "name": m.name, "points": m.points})
+        for rank, m in shown[:leaders]
+    ]
 
 
 def _last_working_day_of_week(unit: Unit, day: dt.date) -> bool:

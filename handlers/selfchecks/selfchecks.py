@@ -145,9 +145,7 @@ async def _enter_flow(ctx: Context, run: SelfCheckRun) -> None:
 async def answer_item(ctx: Context) -> None:
     member, unit = ctx.seated()
     run_id, item_id, result = _parse_answer(ctx.event.value)
-    run = await ctx.store.selfchecks.run(run_id)
-    if run is None or run.member_id != member.id:
-        raise Refusal("errors/stale_button")
+    run = await ctx.records.selfcheck_run(run_id)
     if run.finished_at is not None:
         raise Refusal("selfchecks/already_finished")
     item = await ctx.store.selfchecks.item(item_id)

@@ -82,3 +82,29 @@ async def queue_private(
         due_at=due_at,
         now=now,
     )
+
+
+async def queue_to_person(
+    store: Store,
+    *,
+    platform: str,
+    workspace: str,
+    chat_id: str,
+    reply: Reply,
+    locale: str,
+    key: str,
+    now: dt.datetime,
+) -> bool:
+    """Queue ``reply`` once for someone who is not (or not yet) a member: their private chat on
+    their platform, in ``locale``."""
+    return await store.outbox.enqueue(
+        key=f"{key}@{platform}:{workspace}:{chat_id}",
+        platform=platform,
+        workspace=workspace,
+        chat_id=chat_id,
+        reply=reply.to_json(),
+        locale=locale,
+        due_at=now,
+        now=now,
+        private=True,
+    )

@@ -16,6 +16,11 @@ def points_of(campaign: Campaign) -> Points:
     return Points.model_validate(campaign.plan.get("scoring", {}).get("points", {}))
 
 
+def group_leaders_of(campaign: Campaign) -> int:
+    """How many of the week's leaders a group chat may see by name."""
+    return int(campaign.plan.get("scoring", {}).get("group_leaders", 5))
+
+
 def deadlines_of(campaign: Campaign) -> Deadlines:
     return Deadlines.model_validate(campaign.plan.get("deadlines", {}))
 

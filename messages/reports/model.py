@@ -69,6 +69,7 @@ class MemberLine:
     drills_answered: int
     drills_correct: int
     selfchecks: int
+    name_hidden: bool = False  # they hide their name from leaderboards: never shown in a group
 
     @property
     def drill_accuracy(self) -> float | None:

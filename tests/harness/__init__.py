@@ -149,6 +149,18 @@ async def rows(source: Database | Any, model: Any, *where: Any) -> list[Any]:
         return list(await session.scalars(select(model).where(*where).order_by(model.id)))
 
 
+async def seat_at(bot: DemoSession, unit_key: str, user: str = "you") -> None:
+    """Move a demo member (you, by default) to another unit of the organisation."""
+    async with bot.database.store() as store:
+        found = await store.members.by_identity("console", "", user)
+        assert found is not None
+        member = found[0]
+        unit = await store.units.by_key(member.organisation_id, unit_key)
+        assert unit is not None
+    async with bot.database.transaction() as session:
+        await session.execute(update(Member).where(Member.id == member.id).values(unit_id=unit.id))
+
+
 async def seat_people(
     database: Database,
     *,
@@ -306,6 +318,7 @@ __all__ = [
     "read_plan",
     "rows",
     "said",
+    "seat_at",
     "seat_people",
     "shown",
     "typed",

@@ -11,20 +11,19 @@ on PostgreSQL, through the same demo session. The pure functions ``assessment_va
 from __future__ import annotations
 
 import datetime as dt
-import io
 import re
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.adapters.console import PLATFORM
-from bot.demo import DemoOptions, DemoSession, demo_session
+from bot.demo import YOU, DemoSession
 from campaigns.schema import AssessmentRule, Plan
 from handlers.inspections.assessment import Outcome, assess, assessment_values
-from kernel import Reply, Role
+from kernel import EventKind, Reply, Role
 from storage.database import Database
 from storage.models import (
     ChecklistItem,
@@ -35,7 +34,7 @@ from storage.models import (
     Rectification,
     Unit,
 )
-from tests.harness import at, jump, open_demo, rows
+from tests.harness import Office, at, jump, open_demo, rows, said, seat_at
 
 ZONE = ZoneInfo("Asia/Shanghai")
 GROUP_CHAT = "group:renmin-road"
@@ -51,10 +50,20 @@ BELOW_TARGET = (
 )
 
 
-def demo(
-    plan: Plan, path: Path, *, role: Role = Role.ADMIN, locale: str = "en"
-) -> AbstractAsyncContextManager[DemoSession]:
-    return open_demo(plan, path, role=role, locale=locale)
+@asynccontextmanager
+async def demo(
+    plan: Plan,
+    path: Path,
+    *,
+    role: Role = Role.ADMIN,
+    locale: str = "en",
+    seated_at: str = "linhe-county",
+) -> AsyncIterator[DemoSession]:
+    """The demo with you at the county branch: inspections come from outside the outlets (nobody
+    inspects their own unit)."""
+    async with open_demo(plan, path, role=role, locale=locale) as bot:
+        await seat_at(bot, seated_at)
+        yield bot
 
 
 def pick(printed: str, *labels: str) -> str:
@@ -217,11 +226,11 @@ async def test_early_98_and_top_two_rewards_in_stage_1_and_points_for_the_member
         bot.database, Member, Member.unit_id == second.unit_id, Member.role != Role.VOLUNTEER
     )
     entries = await rows(bot.database, PointEntry, PointEntry.source == "inspection")
+    key = f"inspection:{second.unit_id}:stage1-hardware:member"
     assert sorted((e.member_id, e.rule, e.points, e.idempotency_key) for e in entries) == sorted(
-        (m.id, "inspection_target_reached", 10, f"inspection:{second.id}:member:{m.id}")
-        for m in members
+        (m.id, "inspection_target_reached", 10, f"{key}:{m.id}") for m in members
     )
-    assert len(members) == 5
+    assert len(members) == 4  # your four colleagues at Renmin Road; you inspect from the branch
     assert {(e.unit_id, e.ref_table, e.ref_id) for e in entries} == {
         (second.unit_id, "inspection", second.id)
     }
@@ -319,18 +328,58 @@ async def test_a_bad_score_is_refused_clearly_and_nothing_is_recorded(
 
 
 async def test_a_supervisor_inspects_only_units_under_them(plan: Plan, demo_db: Path) -> None:
-    async with demo(plan, demo_db, role=Role.SUPERVISOR, locale="zh") as bot:
+    async with demo(plan, demo_db, role=Role.SUPERVISOR, locale="zh", seated_at="chengdong") as bot:
         offered = await bot.say("/考核")
         await bot.say("/cancel")
-    assert [label for _, label in CHOICE.findall(offered)] == ["人民路网点"]
+    # The sub-branch's outlets, not the sub-branch itself: nobody inspects their own unit.
+    assert [label for _, label in CHOICE.findall(offered)] == [
+        "人民路网点",
+        "东关网点",
+        "开发区网点",
+    ]
+
+
+async def test_nobody_inspects_their_own_unit(plan: Plan, demo_db: Path) -> None:
+    async with demo(plan, demo_db, role=Role.SUPERVISOR, seated_at="renmin-road") as bot:
+        await jump(bot, "2027-01-04 09:00")
+        # An outlet's supervisor covers only their own outlet: there is nothing to inspect.
+        assert await bot.say("/inspect") == said("inspections/nothing_to_inspect")
+        # A forged form naming their own unit is refused, and nothing is recorded.
+        [renmin] = await rows(bot.database, Unit, Unit.key == "renmin-road")
+        form = {"unit": str(renmin.id), "kind": "mystery", "score": "99", "deducted": ""}
+        refused = await Office(bot).handle(
+            YOU, kind=EventKind.FORM, action="inspect.submit", form=form
+        )
+    assert refused == said("inspections/own_unit")
+    assert await rows(bot.database, Inspection) == []
+    assert await rows(bot.database, PointEntry, PointEntry.source == "inspection") == []
+
+
+async def test_meeting_the_target_twice_in_a_stage_pays_the_members_once(
+    plan: Plan, demo_db: Path
+) -> None:
+    async with demo(plan, demo_db) as bot:
+        await jump(bot, "2027-03-01 09:00")
+        await inspect(bot.say, RENMIN, "95")
+        bot.clock.set(at("2027-03-15 09:00"))
+        await inspect(bot.say, RENMIN, "96")
+        bot.clock.set(at("2027-06-01 09:00"))  # stage 2: a new period
+        await inspect(bot.say, RENMIN, "99")
+    entries = await rows(bot.database, PointEntry, PointEntry.source == "inspection")
+    members = await rows(bot.database, Member, Member.unit_id == entries[0].unit_id)
+    per_member = len([m for m in members if m.role != Role.VOLUNTEER])
+    assert len(entries) == 2 * per_member  # stage 1 once, stage 2 once
+    assert {e.idempotency_key.split(":")[2] for e in entries} == {
+        "stage1-hardware",
+        "stage2-software",
+    }
 
 
 # --- the same flow on both databases, through the demo session ----------------------------------
 
 
 async def test_inspection_flow_on_each_database(db_url: str, plan: Plan) -> None:
-    options = DemoOptions(role=Role.ADMIN, plan=plan, db_path=None, locale="en", db_url=db_url)
-    async with demo_session(options, io.StringIO()) as bot:
+    async with demo(plan, db_url) as bot:
         await jump(bot, "2027-01-04 09:00")
 
         first = await inspect(bot.say, RENMIN, "88", (SHOP_SIGN, MACHINES))

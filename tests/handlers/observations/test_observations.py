@@ -18,7 +18,7 @@ from bot.demo import YOU
 from campaigns.schema import Plan
 from kernel import EventKind, Reply, Role, Text
 from messages import Renderer
-from storage.models import Observation, OutboxMessage, PointEntry
+from storage.models import Conversation, Observation, OutboxMessage, PointEntry
 from tests.harness import Office, at, open_office, private, rows, said
 
 ZONE_NAME = "Asia/Shanghai"
@@ -62,9 +62,7 @@ async def observe(here: Office, chat: ConsoleChat, kind: str, text: str, signed:
 # --- an anonymous complaint: claimed, overdue, escalated, closed, rated ----------------------
 
 
-async def test_anonymous_complaint_claimed_escalated_closed_and_rated(
-    plan: Plan, demo_db: Path
-) -> None:
+async def test_a_complaint_claimed_escalated_closed_and_rated(plan: Plan, demo_db: Path) -> None:
     async with office(plan, demo_db) as here:
         vera_id = await here.add("vera", "Vera Volunteer", Role.VOLUNTEER, None)
         paul_id = await here.add("paul", "Paul Parent", Role.SUPERVISOR, "chengdong")
@@ -76,16 +74,15 @@ async def test_anonymous_complaint_claimed_escalated_closed_and_rated(
         created = here.bot.clock.now()
         due = created + dt.timedelta(hours=hours)
 
-        out = await observe(here, vera, COMPLAINT, "Teller at window 2 was rude", ANONYMOUS)
-        assert out == said("observations/saved", number=1, hours=48, anonymous=True, points=0)
+        out = await observe(here, vera, COMPLAINT, "Teller at window 2 was rude", SIGNED)
+        assert out == said("observations/saved", number=1, hours=48, anonymous=False, points=0)
         assert await here.say(vera, "no photo") == said("observations/no_photo")
 
-        # Both supervisors of the unit are told, and nothing names the observer.
+        # Both supervisors of the unit are told who observed it.
         notices = await sent(here, "observations/new_notice")
         assert sorted(m.member_id for m in notices) == sorted([me, chen_id])
         for message in notices:
-            assert Reply.from_json(message.reply).text.data["observer"] is None
-            assert "Vera" not in rendered(message)
+            assert Reply.from_json(message.reply).text.data["observer"] == "Vera Volunteer"
         notice = said(
             "observations/new_notice",
             number=1,
@@ -93,12 +90,11 @@ async def test_anonymous_complaint_claimed_escalated_closed_and_rated(
             unit_zh="人民路网点",
             unit_en="Renmin Road Outlet",
             text="Teller at window 2 was rude",
-            observer=None,
+            observer="Vera Volunteer",
             due=due,
             zone=ZONE_NAME,
         )
         assert chen.take_transcript() == f"{private('colleague-4')}\n{notice}\n  [1] 🙋 Claim it"
-        assert "from Vera" not in notice
 
         # First come, first owner; the second gets "already claimed".
         # Chen Jing presses Claim; her platform delivers the press twice.
@@ -188,6 +184,40 @@ async def test_anonymous_complaint_claimed_escalated_closed_and_rated(
             refused = said("errors/not_allowed", command=command)
             assert await here.say(vera, f"/{command}") == refused
     assert vera_id not in [e.member_id for e in await rows(here, PointEntry)]
+
+
+# --- anonymous: nothing links the observation to the person -------------------------------------
+
+
+async def test_an_anonymous_observation_leaves_no_trace_of_its_observer(
+    plan: Plan, demo_db: Path
+) -> None:
+    async with office(plan, demo_db) as here:
+        wang_id = (await here.member("colleague-1")).id
+        wang, chen = here.chat("colleague-1"), here.chat("colleague-4")
+        out = await observe(here, wang, COMPLAINT, "The queue machine is broken", ANONYMOUS)
+        assert out == said("observations/saved", number=1, hours=48, anonymous=True, points=0)
+        # No photo step: a conversation about it would link it to Wang Fang.
+        assert await here.say(wang, "a photo") == said("errors/not_understood")
+        notices = await sent(here, "observations/new_notice")
+        assert notices and all(
+            Reply.from_json(m.reply).text.data["observer"] is None for m in notices
+        )
+        # Claimed and closed: the observer is not told, and cannot be.
+        await here.say(chen, "/observations", "1")
+        await here.say(chen, "/observations", "1", "Repaired the same day")
+        assert wang.take_transcript() == ""
+        assert await sent(here, "observations/closed_notice") == []
+        assert await here.say(wang, "/observe mine") == said("observations/none_mine")
+
+    [observation] = await rows(here, Observation)
+    assert (observation.anonymous, observation.observer_member_id) == (True, None)
+    assert observation.status == "closed"
+    # Not a point, a key, a queued message or a conversation that names Wang Fang for it.
+    assert [e for e in await rows(here, PointEntry) if e.member_id == wang_id] == []
+    for message in await rows(here, OutboxMessage):
+        assert message.member_id != wang_id
+    assert await rows(here, Conversation, Conversation.member_id == wang_id) == []
 
 
 # --- signed praise, credited to a colleague; "mine" is only mine (in Chinese) -----------------

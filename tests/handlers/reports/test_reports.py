@@ -48,7 +48,7 @@ from storage.models import (
 )
 from storage.points import Award
 from storage.store import Store
-from tests.harness import at, open_demo, rows, shown
+from tests.harness import Office, at, open_demo, rows, seat_at, shown
 from tests.harness.cli import uplift as run_uplift
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -62,6 +62,7 @@ SHOP_SIGN = "Shop sign and fascia intact and clean, lights working at night"
 WALLS = "Walls and floors inside and outside clean, undamaged and unstained"
 MACHINES = "Self-service machines complete, working and stocked with cash"
 
+INSPECTOR = "inspector-gao"  # the county branch's inspector, an admin at the branch office
 # People in the other outlets (unit key, name, points earned on 5 January) and a silent newcomer
 # at Renmin Road: the organisation's ranking has something to rank.
 OTHERS = (
@@ -96,10 +97,15 @@ async def live_a_week(plan: Plan, path: Path) -> None:
             for line in script.get(item.key, ["1"]):
                 printed = await typing(line)
         assert "Self-check finished: score 93" in printed
-        # An inspection of the outlet: 88 against 92, the shop sign and the machines deducted.
-        await typing("/inspect")
-        for line in ("1", "1", "88", "1,3"):
-            printed = await typing(line)
+        # An inspection of the outlet by the county branch (nobody inspects their own unit):
+        # 88 against 92, the shop sign and the machines deducted.
+        office = Office(bot, "en")
+        await office.add(INSPECTOR, "Gao Jian", Role.ADMIN, "linhe-county")
+        inspector = office.chat(INSPECTOR)
+        units = await office.say(inspector, "/inspect")
+        renmin = re.search(r"\[(\d+)\] Renmin Road Outlet", units)
+        assert renmin is not None, units
+        printed = await office.say(inspector, renmin[1], "1", "88", "1,3")
         assert "penalty 1,800 yuan" in printed
         # A good deed for Wang Fang, waiting for approval; a complaint, left open.
         for line in ("/deed", "Helped an elderly customer fill in a form", "2", "1"):
@@ -365,16 +371,20 @@ async def test_an_admin_gets_the_whole_organisation_with_the_ranking(plan: Plan,
     assert lines[0] == (
         f"📊 Linhe County Branch report: Fri 1 Jan 2027 to Fri 30 Apr 2027 ({STAGE_1_EN})"
     )
-    silent = ["Sun Li", "Zhou Yi", "Qian Er", "Sun San", "Li Si", "Zhou Wu", "Wu Liu"]
+    # Gao Jian, the branch's inspector, inspected but neither drilled nor self-checked.
+    silent = ["Sun Li", "Zhou Yi", "Qian Er", "Sun San", "Li Si", "Zhou Wu", "Wu Liu", "Gao Jian"]
     assert set(lines[1].split("; not yet: ")[1].split(", ")) == set(silent)
-    assert lines[1].startswith("👥 Participation: 5 of 12 answered a drill or ran a self-check")
+    assert lines[1].startswith("👥 Participation: 5 of 13 answered a drill or ran a self-check")
 
     # The ranking by points per member, worked out from the ledger: the top three and the
     # bottom three named, as a notice (通报) would.
     points: Counter[int] = Counter()
     for entry in await rows(desk.database, PointEntry):
         points[entry.unit_id] += entry.points
-    heads = Counter(m.unit_id for m in everyone)
+    # The units below the branch are ranked; the branch itself (where its inspector sits) is
+    # their sum, not a rival.
+    branch = units["linhe-county"].id
+    heads = Counter(m.unit_id for m in everyone if m.unit_id != branch)
     names = {u.id: u.name_en for u in units.values()}
     ranking = sorted(heads, key=lambda unit_id: (-points[unit_id] / heads[unit_id], unit_id))
     assert len(ranking) == 6
@@ -605,7 +615,8 @@ async def test_report_on_each_database(db_url: str, plan: Plan) -> None:
         for moment in ("2027-01-04 07:00", "2027-01-04 09:00", "2027-01-05 09:00"):
             bot.clock.set(at(moment))
             await bot.fire_due()  # the morning drill, answered by the colleagues
-        for line in ("/inspect", "4", "1", "93"):
+        await seat_at(bot, "linhe-county")  # an admin at the branch inspects the outlet
+        for line in ("/inspect", "3", "1", "93"):
             await bot.say(line)
         assert "reached ✅" in await bot.say("-")  # everyone at Renmin Road earns 10 points
         desk = Desk(bot, "en")
@@ -624,5 +635,6 @@ async def test_report_on_each_database(db_url: str, plan: Plan) -> None:
         _, total = ledger_sheet(xlsx)
         entries = await rows(database, PointEntry)
         assert total == sum(e.points for e in entries) == sum(s[2] for s in scores.values())
-        assert sum(1 for e in entries if e.rule == "inspection_target_reached") == 5
+        # Renmin Road's four members; you inspected it from the branch, so you earn nothing.
+        assert sum(1 for e in entries if e.rule == "inspection_target_reached") == 4
         assert png_size(png) == (1200, 500)

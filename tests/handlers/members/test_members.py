@@ -1,0 +1,110 @@
+"""Getting in: nobody enrols themselves. Invitation-only by default (/invite, then /start
+<code>); an organisation whose plan says so lets strangers ask to join a unit, and a supervisor
+of that unit approves or declines. Everything through the demo office's console chats."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from sqlalchemy import update
+
+from campaigns.schema import Plan
+from kernel import EventKind, Role
+from storage.models import JoinRequest, Member, Organisation, PlatformIdentity
+from tests.harness import Office, open_office, private, rows, said
+
+START = "2027-01-04 09:00"
+CODE = re.compile(r"/start (\S+)")
+
+
+@asynccontextmanager
+async def office(
+    plan: Plan, demo_db: Path, *, joining: str = "invitation"
+) -> AsyncIterator[Office]:
+    async with open_office(plan, demo_db, role=Role.SUPERVISOR, start=START) as here:
+        async with here.bot.database.transaction() as session:
+            await session.execute(update(Organisation).values(joining=joining))
+        yield here
+
+
+async def test_by_default_a_stranger_needs_an_invitation(plan: Plan, demo_db: Path) -> None:
+    async with office(plan, demo_db) as here:
+        stranger = here.chat("stranger")
+        for asked in ("/join", "/start"):
+            assert await here.say(stranger, asked) == said("members/invitation_needed")
+        assert await here.say(stranger, "/start made-up") == said("members/bad_code")
+        # Nothing a stranger sends makes them a member, and a forged press asks nobody.
+        press = {"kind": EventKind.ACTION, "action": "join.unit", "value": "3"}
+        assert await here.handle("stranger", **press) == said("members/invitation_needed")
+        assert await rows(here, PlatformIdentity, PlatformIdentity.external_id == "stranger") == []
+        assert await rows(here, JoinRequest) == []
+
+        # You, the outlet's supervisor, invite them; the code lets them in as staff.
+        invitation = await here.you("/invite renmin-road")
+        code = CODE.search(invitation)
+        assert code is not None, invitation
+        joined = await here.say(stranger, f"/start {code[1]}")
+        assert joined == said("members/joined", unit="Renmin Road Outlet")
+        [newcomer] = await rows(here, Member, Member.display_name == "stranger")
+        assert newcomer.role == Role.STAFF
+
+
+async def test_a_supervisor_invites_only_staff_and_volunteers_to_units_they_cover(
+    plan: Plan, demo_db: Path
+) -> None:
+    async with office(plan, demo_db) as here:
+        assert await here.you("/invite renmin-road supervisor") == said("members/invite_role")
+        refused = await here.you("/invite dongguan")
+        assert refused == said("members/unknown_unit", given="dongguan", units="renmin-road")
+        assert "/start " in await here.you("/invite renmin-road volunteer")
+        staff = here.chat("colleague-1")
+        assert await here.say(staff, "/invite renmin-road") == said(
+            "errors/not_allowed", command="invite"
+        )
+
+
+async def test_with_approval_a_stranger_asks_and_a_supervisor_decides(
+    plan: Plan, demo_db: Path
+) -> None:
+    async with office(plan, demo_db, joining="approval") as here:
+        await here.add("boss", "Dong Boss", Role.SUPERVISOR, "dongguan")
+        boss, chen = here.chat("boss"), here.chat("colleague-4")
+        asker, other = here.chat("asker"), here.chat("other")
+
+        offered = await here.say(asker, "/join")
+        renmin = re.search(r"\[(\d+)\] Renmin Road Outlet", offered)
+        assert offered.startswith(said("members/pick")) and renmin is not None
+        sent = await here.say(asker, renmin[1])
+        assert sent == said("members/request_sent", unit="Renmin Road Outlet")
+        # Asking again does not ask twice.
+        assert await here.say(asker, "/join", renmin[1]) == f"{offered}\n{sent}"
+        [request] = await rows(here, JoinRequest)
+        assert (request.status, request.display_name) == ("pending", "asker")
+
+        # The outlet's supervisors are asked, you and Chen Jing, once; not the other outlet's.
+        asks = "🙋 asker asks to join Renmin Road Outlet."
+        assert (await here.you()).count(asks) == 1
+        assert chen.take_transcript().count(asks) == 1
+        assert boss.take_transcript() == ""
+
+        approve = {"kind": EventKind.ACTION, "action": "join.approve", "value": str(request.id)}
+        # Another outlet's supervisor cannot decide it.
+        assert await here.handle("boss", **approve) == said("errors/stale_button")
+        approved = await here.handle("you", **approve)
+        assert approved == said("members/request_approved", name="asker")
+        assert await here.handle("colleague-4", **approve) == said("members/request_decided")
+        assert said("members/joined", unit="Renmin Road Outlet") in asker.take_transcript()
+        [newcomer] = await rows(here, Member, Member.display_name == "asker")
+        assert (newcomer.role, newcomer.unit_id) == (Role.STAFF, request.unit_id)
+
+        # A second stranger is declined and told so in their own chat.
+        await here.say(other, "/join", renmin[1])
+        [_, second] = await rows(here, JoinRequest)
+        decline = {"kind": EventKind.ACTION, "action": "join.decline", "value": str(second.id)}
+        assert await here.handle("you", **decline) == said("members/request_declined", name="other")
+        told = said("members/declined_notice", unit="Renmin Road Outlet")
+        assert other.take_transcript() == f"{private('other')}\n{told}"
+        assert await rows(here, Member, Member.display_name == "other") == []
