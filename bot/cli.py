@@ -260,7 +260,57 @@ def _validate(args: argparse.Namespace, settings: Settings, say: _Printer) -> in
         items=sum(len(c.items) for c in plan.checklists),
         drills=len(plan.drills),
     )
+    if settings.telegram_configured or not settings.slack_configured:
+        _warn_about_quiz_polls(args.file, reading, say)
     return 0
+
+
+_PART_FIELDS = {
+    "question": "question",
+    "option": "options",
+    "options": "options",
+    "explanation": "explanation",
+    "explanation_lines": "explanation",
+}
+
+
+def _warn_about_quiz_polls(path: Path, reading: PlanReading, say: _Printer) -> None:
+    """Every drill, in every language, that Telegram cannot send as a quiz poll: it goes out with
+    its options in the message and lettered buttons instead (a warning: the plan is valid).
+    Checked when Telegram is configured, or when no platform is (the plan is being written)."""
+    from bot.adapters.telegram.poll_limits import why_not_a_poll
+
+    assert reading.plan is not None
+    for index, drill in enumerate(reading.plan.drills):
+        if drill.kind != "choice":
+            continue
+        for locale in ("zh", "en"):
+            misfits = why_not_a_poll(
+                drill.question.in_locale(locale),
+                [option.in_locale(locale) for option in drill.options],
+                drill.explanation.in_locale(locale),
+            )
+            for misfit in misfits:
+                where: tuple[str | int, ...] = ("drills", index, _PART_FIELDS[misfit.part])
+                if misfit.option is not None:
+                    where = (*where, misfit.option)
+                if misfit.part != "options":
+                    where = (*where, locale)
+                say.err(
+                    "plan_warning",
+                    path=str(path),
+                    line=reading.line_of(where),
+                    where=_where(where),
+                    detail=Text(
+                        f"plan_warning/quiz_{misfit.part}",
+                        {
+                            "key": drill.key,
+                            "language": Text(f"language/name_{locale}"),
+                            "length": misfit.length,
+                            "limit": misfit.limit,
+                        },
+                    ),
+                )
 
 
 def _load(args: argparse.Namespace, settings: Settings, say: _Printer) -> int:

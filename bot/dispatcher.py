@@ -25,6 +25,7 @@ from kernel import (
     MAX_COMMAND_ARGS,
     MAX_TEXT,
     Audience,
+    Choice,
     Clock,
     Event,
     EventKind,
@@ -138,6 +139,20 @@ class Dispatcher:
             found = await store.polls.find(platform, poll_id)
         return None if found is None else (found.action, found.ref)
 
+    async def keep_choices(self, choices: tuple[Choice, ...]) -> str:
+        """Keep a long form field's choices for the platform to search as a person types; the
+        token finds them again (Slack's external select)."""
+        async with self.database.store() as store:
+            return await store.choice_lists.keep(
+                [choice.to_json() for choice in choices], self.clock.now()
+            )
+
+    async def kept_choices(self, token: str) -> tuple[Choice, ...]:
+        """The choices kept under ``token`` (none once they are forgotten)."""
+        async with self.database.store() as store:
+            found = await store.choice_lists.find(token)
+        return tuple(Choice.from_json(item) for item in found or ())
+
     async def _context(self, store: Store, event: Event) -> Context:
         found = await store.members.by_identity(
             event.sender.platform, event.sender.workspace, event.sender.user_id
@@ -150,8 +165,15 @@ class Dispatcher:
             unit = await store.units.for_chat(
                 event.chat.platform, event.chat.workspace, event.chat.chat_id
             )
+        visitor_locale = (
+            None
+            if member is not None
+            else await store.visitors.locale(
+                event.sender.platform, event.sender.workspace, event.sender.user_id
+            )
+        )
         locale = pick_locale(
-            member.locale if member else None,
+            member.locale if member else visitor_locale,
             identity.platform_locale if identity else None,
             event.sender.locale,
             unit.locale if unit else None,

@@ -76,6 +76,11 @@ class PlanReading:
     plan: Plan | None
     problems: list[LocatedProblem]
     text: str
+    lines: dict[Path, int] = field(default_factory=dict)  # where each value is in the file
+
+    def line_of(self, path: Path) -> int:
+        """The line of ``path`` (or of the nearest value above it that has one), 1 at worst."""
+        return _line_of(path, self.lines)
 
 
 def read_plan_file(path: FilePath) -> PlanReading:
@@ -131,7 +136,7 @@ def read_plan_text(text: str) -> PlanReading:
     )
     if problems:
         return PlanReading(None, sorted(problems, key=lambda p: p.line), text)
-    return PlanReading(plan, [], text)
+    return PlanReading(plan, [], text, lines)
 
 
 def _stop(problem: LocatedProblem, text: str = "") -> PlanReading:

@@ -3,7 +3,7 @@ and refusals. Every package may import it; it imports nothing of ours."""
 
 from kernel.clock import Clock, MovableClock, SystemClock, Window
 from kernel.events import ChatRef, Event, EventKind, SenderRef
-from kernel.limits import MAX_COMMAND_ARGS, MAX_NAME, MAX_REPORT_TEXT, MAX_TEXT
+from kernel.limits import MAX_BUTTONS, MAX_COMMAND_ARGS, MAX_NAME, MAX_REPORT_TEXT, MAX_TEXT
 from kernel.refusals import Refusal, number
 from kernel.replies import (
     Attachment,
@@ -21,6 +21,7 @@ from kernel.roles import ADMINS, EVERYONE, STAFF_AND_ABOVE, SUPERVISORS, Role
 __all__ = [
     "ADMINS",
     "EVERYONE",
+    "MAX_BUTTONS",
     "MAX_COMMAND_ARGS",
     "MAX_NAME",
     "MAX_REPORT_TEXT",

@@ -44,6 +44,13 @@ class Choice:
     value: str
     label: Text
 
+    def to_json(self) -> dict[str, Any]:
+        return {"value": self.value, "label": _jsonable(self.label)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Choice:
+        return cls(data["value"], _text_required(data["label"]))
+
 
 @dataclass(frozen=True)
 class FormField:

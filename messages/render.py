@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -101,6 +101,8 @@ class Renderer:
             return Safe(self.render(value, locale, target))
         if isinstance(value, list | tuple):
             return [self._nested(item, locale, target) for item in value]
+        if isinstance(value, Mapping):
+            return {key: self._nested(item, locale, target) for key, item in value.items()}
         return value
 
     def has(self, template: str, locale: str) -> bool:

@@ -10,7 +10,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import Role
-from storage.models import JoinCode, JoinRequest, Member, PlatformIdentity
+from storage.models import JoinCode, JoinRequest, Member, PlatformIdentity, Visitor
+from storage.upsert import insert_once
 
 
 class Members:
@@ -230,3 +231,44 @@ class Invites:
     async def valid(self, code: str, now: dt.datetime) -> JoinCode | None:
         found = await self._session.scalar(select(JoinCode).where(JoinCode.code == code))
         return found if found is not None and found.expires_at > now else None
+
+
+class Visitors:
+    """People the campaign does not know yet: the language they chose (/lang) before joining."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def locale(self, platform: str, workspace: str, external_id: str) -> str | None:
+        return await self._session.scalar(
+            select(Visitor.locale).where(
+                Visitor.platform == platform,
+                Visitor.workspace == workspace,
+                Visitor.external_id == external_id,
+            )
+        )
+
+    async def choose_locale(
+        self, platform: str, workspace: str, external_id: str, locale: str, now: dt.datetime
+    ) -> None:
+        await insert_once(
+            self._session,
+            Visitor,
+            {
+                "platform": platform,
+                "workspace": workspace,
+                "external_id": external_id,
+                "locale": locale,
+                "updated_at": now,
+            },
+            ("platform", "workspace", "external_id"),
+        )
+        await self._session.execute(
+            update(Visitor)
+            .where(
+                Visitor.platform == platform,
+                Visitor.workspace == workspace,
+                Visitor.external_id == external_id,
+            )
+            .values(locale=locale, updated_at=now)
+        )

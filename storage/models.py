@@ -540,6 +540,30 @@ class SentPoll(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
+class ChoiceList(Base):
+    """The choices of a long form field, kept for the platform to search as a person types
+    (Slack's external select): a modal can carry only a token, not hundreds of names."""
+
+    __tablename__ = "choice_list"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(32), unique=True)
+    choices: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # [{value, label (Text JSON)}]
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class Visitor(Base):
+    """Someone the campaign does not know yet, and the language they chose before joining."""
+
+    __tablename__ = "visitor"
+    __table_args__ = (UniqueConstraint("platform", "workspace", "external_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    workspace: Mapped[str] = mapped_column(String(64), default="")
+    external_id: Mapped[str] = mapped_column(String(64))
+    locale: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
 class SchedulerMark(Base):
     """How far the scheduler has looked for due pushes, so a restart resumes from there."""
 

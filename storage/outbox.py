@@ -84,12 +84,18 @@ class Outbox:
 
     @staticmethod
     def mark_sent(
-        message: OutboxMessage, now: dt.datetime, platform_message_id: str | None
+        message: OutboxMessage,
+        now: dt.datetime,
+        platform_message_id: str | None,
+        *,
+        note: str | None = None,
     ) -> None:
         message.status = "sent"
         message.attempts += 1
         message.sent_at = now
         message.platform_message_id = platform_message_id
+        if note is not None:
+            message.last_error = note
 
     @staticmethod
     def retry_later(message: OutboxMessage, at: dt.datetime, reason: str) -> None:

@@ -13,13 +13,14 @@ from contextlib import asynccontextmanager
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.campaigns import Campaigns
+from storage.choice_lists import ChoiceLists
 from storage.conversations import Conversations
 from storage.deeds import Deeds
 from storage.drills import Drills
 from storage.events import ProcessedEvents
 from storage.health import Health
 from storage.inspections import Inspections
-from storage.members import Invites, Members
+from storage.members import Invites, Members, Visitors
 from storage.observations import Observations
 from storage.outbox import Outbox
 from storage.plans import Plans
@@ -38,6 +39,8 @@ class Store:
         self._session = session
         self.members = Members(session)
         self.invites = Invites(session)
+        self.visitors = Visitors(session)
+        self.choice_lists = ChoiceLists(session)
         self.units = Units(session)
         self.campaigns = Campaigns(session)
         self.plans = Plans(session)

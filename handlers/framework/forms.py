@@ -4,15 +4,41 @@ The dispatcher turns a form reply into this flow: the form and the answers so fa
 database (a Conversation), so a half-filled form survives a restart or a switch of device. When
 the last field is answered, the form's own handler runs with the values, exactly as if a Slack
 modal had been submitted.
+
+A long choice (a unit of 300 colleagues, an organisation of 200 outlets) is shown a page at a
+time with previous and next, and typing part of a name narrows it: no keyboard ever holds more
+than ``MAX_BUTTONS`` buttons, and every choice stays reachable.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from handlers.framework.context import Context
 from handlers.framework.router import Router
-from kernel import EVERYONE, Button, Event, EventKind, Form, FormField, Refusal, Reply, Role, Text
+from kernel import (
+    EVERYONE,
+    MAX_BUTTONS,
+    Button,
+    Choice,
+    Event,
+    EventKind,
+    Form,
+    FormField,
+    Refusal,
+    Reply,
+    Role,
+    Text,
+)
+from messages import Renderer
 
 FLOW = "_form"
+MULTIPLE = ("members", "multi_choice")  # fields that take several numbers, typed
+# Choices on one page: with previous, next, "show all", skip and cancel a keyboard stays within
+# MAX_BUTTONS.
+PAGE = MAX_BUTTONS - 5
+LABELS = Renderer()  # choice labels as plain text, to match what a person types
 
 
 def register(router: Router) -> None:
@@ -20,6 +46,8 @@ def register(router: Router) -> None:
     router.action("_form.pick", picked, roles=EVERYONE)
     router.action("_form.skip", skipped, roles=EVERYONE)
     router.action("_form.cancel", cancelled, roles=EVERYONE)
+    router.action("_form.page", paged, roles=EVERYONE)
+    router.action("_form.all", shown_all, roles=EVERYONE)
 
 
 async def start_form(ctx: Context, form: Form) -> None:
@@ -28,21 +56,18 @@ async def start_form(ctx: Context, form: Form) -> None:
     data = {"form": Reply(form=form).to_json()["form"], "values": {}}
     await ctx.store.conversations.start(ctx.member.id, FLOW, "field", data, ctx.now())
     ctx.reply("form/start", to=ctx.personal, title=form.title)
-    _ask(ctx, form, {})
+    _ask(ctx, form, {}, _View())
 
 
 async def typed(ctx: Context) -> None:
-    form, values = await _state(ctx)
+    form, values, _ = await _state(ctx)
     text = ctx.event.text.strip()
     if ctx.means(text, "form/cancel"):
         await cancelled(ctx)
         return
     field = form.fields[len(values)]
     if field.choices:
-        value = _numbers(text, field)
-        if value is None:
-            raise Refusal("form/pick_hint", count=len(field.choices))
-        await _store(ctx, form, values, field, value)
+        await _typed_for_choice(ctx, form, values, field, text)
         return
     if not text or ctx.means(text, "form/skip"):
         if field.required:
@@ -55,8 +80,28 @@ async def typed(ctx: Context) -> None:
     await _store(ctx, form, values, field, text)
 
 
+async def _typed_for_choice(
+    ctx: Context, form: Form, values: dict[str, str], field: FormField, text: str
+) -> None:
+    """Numbers pick; a skip word skips an optional field; other words narrow the list."""
+    if ctx.means(text, "form/skip") and not field.required:
+        await _store(ctx, form, values, field, "")
+        return
+    value = _numbers(text, field)
+    if value is not None:
+        await _store(ctx, form, values, field, value)
+        return
+    if not text or text.isdigit():
+        raise Refusal("form/pick_hint", count=len(field.choices))
+    view = _View(find=text)
+    if not _matching(field, view.find, ctx.locale):
+        raise Refusal("form/none_found", text=text)
+    await _move(ctx, view)
+    _ask(ctx, form, values, view)
+
+
 async def picked(ctx: Context) -> None:
-    form, values = await _state(ctx)
+    form, values, _ = await _state(ctx)
     field = form.fields[len(values)]
     index = int(ctx.event.value) if ctx.event.value.isdigit() else -1
     if not field.choices or not 0 <= index < len(field.choices):
@@ -64,8 +109,28 @@ async def picked(ctx: Context) -> None:
     await _store(ctx, form, values, field, field.choices[index].value)
 
 
+async def paged(ctx: Context) -> None:
+    """Previous or next page of a long choice, in place of the message pressed."""
+    form, values, view = await _state(ctx)
+    field = form.fields[len(values)]
+    page = int(ctx.event.value) if ctx.event.value.isdigit() else -1
+    if not 0 <= page < _page_count(len(_matching(field, view.find, ctx.locale))):
+        raise Refusal("errors/stale_button")
+    view = _View(page=page, find=view.find)
+    await _move(ctx, view)
+    _ask(ctx, form, values, view, replace=True)
+
+
+async def shown_all(ctx: Context) -> None:
+    """Back from a search to the whole list."""
+    form, values, _ = await _state(ctx)
+    view = _View()
+    await _move(ctx, view)
+    _ask(ctx, form, values, view, replace=True)
+
+
 async def skipped(ctx: Context) -> None:
-    form, values = await _state(ctx)
+    form, values, _ = await _state(ctx)
     field = form.fields[len(values)]
     if field.required:
         raise Refusal("form/required")
@@ -86,10 +151,9 @@ async def _store(
     if len(values) < len(form.fields):
         conversation = await ctx.store.conversations.current(ctx.member.id)
         assert conversation is not None
-        await ctx.store.conversations.move(
-            conversation, "field", {**conversation.data, "values": values}, ctx.now()
-        )
-        _ask(ctx, form, values)
+        data = {**conversation.data, "values": values, "view": _View().to_json()}
+        await ctx.store.conversations.move(conversation, "field", data, ctx.now())
+        _ask(ctx, form, values, _View())
         return
     await ctx.store.conversations.end(ctx.member.id)
     await _submit(ctx, form, values)
@@ -115,13 +179,39 @@ async def _submit(ctx: Context, form: Form, values: dict[str, str]) -> None:
     await route.handler(ctx)
 
 
-def _ask(ctx: Context, form: Form, values: dict[str, str]) -> None:
+@dataclass(frozen=True)
+class _View:
+    """Which part of a long choice is shown: a page, of everything or of what a search found."""
+
+    page: int = 0
+    find: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"page": self.page, "find": self.find}
+
+    @classmethod
+    def from_json(cls, data: Any) -> _View:
+        data = data if isinstance(data, dict) else {}
+        return cls(int(data.get("page", 0)), str(data.get("find", "")))
+
+
+def _ask(
+    ctx: Context, form: Form, values: dict[str, str], view: _View, *, replace: bool = False
+) -> None:
     field = form.fields[len(values)]
+    found = _matching(field, view.find, ctx.locale)
+    first = view.page * PAGE
+    shown = found[first : first + PAGE]
+    several = field.kind in MULTIPLE
     buttons: list[Button] = []
-    if field.choices and field.kind not in ("members", "multi_choice"):
-        buttons += [
-            Button(choice.label, "_form.pick", str(i)) for i, choice in enumerate(field.choices)
-        ]
+    if field.choices and not several:
+        buttons += [Button(choice.label, "_form.pick", str(i)) for i, choice in shown]
+    if view.page > 0:
+        buttons.append(Button(Text("form/button_previous"), "_form.page", str(view.page - 1)))
+    if first + PAGE < len(found):
+        buttons.append(Button(Text("form/button_next"), "_form.page", str(view.page + 1)))
+    if view.find:
+        buttons.append(Button(Text("form/button_show_all"), "_form.all"))
     if not field.required:
         buttons.append(Button(Text("form/button_skip"), "_form.skip"))
     buttons.append(Button(Text("form/button_cancel"), "_form.cancel"))
@@ -129,18 +219,44 @@ def _ask(ctx: Context, form: Form, values: dict[str, str]) -> None:
         "form/field",
         to=ctx.personal,
         buttons=tuple(buttons),
+        replace_pressed=replace,
         label=field.label,
         position=len(values) + 1,
         count=len(form.fields),
         optional=not field.required,
         hint=field.hint,
-        numbered=[c.label for c in field.choices]
-        if field.kind in ("members", "multi_choice")
-        else [],
+        numbered=[{"number": i + 1, "label": c.label} for i, c in shown] if several else [],
+        shown_from=first + 1 if len(found) > PAGE else 0,
+        shown_to=first + len(shown),
+        found=len(found),
+        total=len(field.choices),
+        find=view.find,
+        paged=len(field.choices) > PAGE,
     )
 
 
-async def _state(ctx: Context) -> tuple[Form, dict[str, str]]:
+def _matching(field: FormField, find: str, locale: str) -> list[tuple[int, Choice]]:
+    """The field's choices (with their index) whose label contains ``find``, any case."""
+    choices = list(enumerate(field.choices))
+    if not find:
+        return choices
+    needle = find.casefold()
+    return [(i, c) for i, c in choices if needle in LABELS.render(c.label, locale).casefold()]
+
+
+def _page_count(found: int) -> int:
+    return max(1, -(-found // PAGE))
+
+
+async def _move(ctx: Context, view: _View) -> None:
+    assert ctx.member is not None
+    conversation = await ctx.store.conversations.current(ctx.member.id)
+    assert conversation is not None
+    data = {**conversation.data, "view": view.to_json()}
+    await ctx.store.conversations.move(conversation, "field", data, ctx.now())
+
+
+async def _state(ctx: Context) -> tuple[Form, dict[str, str], _View]:
     if ctx.member is None:
         raise Refusal("errors/stale_button")
     conversation = await ctx.store.conversations.current(ctx.member.id)
@@ -148,7 +264,8 @@ async def _state(ctx: Context) -> tuple[Form, dict[str, str]]:
         raise Refusal("errors/stale_button")
     form = Reply.from_json({"form": conversation.data["form"]}).form
     assert form is not None
-    return form, dict(conversation.data.get("values", {}))
+    values = dict(conversation.data.get("values", {}))
+    return form, values, _View.from_json(conversation.data.get("view"))
 
 
 def _numbers(text: str, field: FormField) -> str | None:
@@ -157,7 +274,7 @@ def _numbers(text: str, field: FormField) -> str | None:
     count = len(field.choices)
     if not parts or not all(p.isdigit() and 1 <= int(p) <= count for p in parts):
         return None
-    if len(parts) > 1 and field.kind not in ("members", "multi_choice"):
+    if len(parts) > 1 and field.kind not in MULTIPLE:
         return None
     picked = list(dict.fromkeys(int(p) for p in parts))
     return ",".join(field.choices[n - 1].value for n in picked)

@@ -8,8 +8,9 @@ import datetime as dt
 from handlers.framework.context import Context
 from handlers.framework.router import Router
 from handlers.shared.calendar import local_date
+from handlers.shared.joining import way_in
 from handlers.shared.streaks import current_streak
-from kernel import EVERYONE, Role
+from kernel import EVERYONE, Reply, Role
 
 
 def register(router: Router) -> None:
@@ -20,7 +21,10 @@ def register(router: Router) -> None:
 async def show_home(ctx: Context) -> None:
     member, unit = ctx.member, ctx.unit
     if member is None or unit is None or member.role == Role.VOLUNTEER:
-        ctx.reply("guide/home_stranger" if member is None else "guide/home_volunteer")
+        if member is None:
+            ctx.replies.append(Reply(text=await way_in(ctx.store, ctx.event.chat)))
+        else:
+            ctx.reply("guide/home_volunteer")
         return
     today = local_date(unit, ctx.now())
     campaign = await ctx.store.campaigns.current(member.organisation_id, today)

@@ -1,4 +1,5 @@
-"""Housekeeping: forget processed platform event ids once no platform would retry them."""
+"""Housekeeping: forget what is kept only for a while: processed platform event ids once no
+platform would retry them, and long choice lists once no form can still be open."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from kernel import Window
 from storage.store import Store
 
 KEEP_EVENT_IDS = dt.timedelta(days=7)  # platforms retry within minutes; a week is ample
+KEEP_CHOICE_LISTS = dt.timedelta(days=2)  # a form left open over a weekend is stale anyway
 
 
 async def forget_old_event_ids(store: Store, window: Window) -> None:
     await store.events.forget_before(window.until - KEEP_EVENT_IDS)
+    await store.choice_lists.forget_before(window.until - KEEP_CHOICE_LISTS)

@@ -1,4 +1,5 @@
-"""/lang: a person chooses the language Uplift speaks to them (中文 or English)."""
+"""/lang: a person chooses the language Uplift speaks to them (中文 or English), before they
+join too."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from messages import LOCALES
 
 def register(router: Router) -> None:
     language = router.feature("language")
-    language.command("lang", choose_language, roles=EVERYONE, menus={Menu.PRIVATE})
-    language.action("lang.set", set_language, roles=EVERYONE)
+    language.command(
+        "lang", choose_language, roles=EVERYONE, menus={Menu.PRIVATE}, open_to_strangers=True
+    )
+    language.action("lang.set", set_language, roles=EVERYONE, open_to_strangers=True)
 
 
 async def choose_language(ctx: Context) -> None:
@@ -23,7 +26,7 @@ async def choose_language(ctx: Context) -> None:
     elif (wanted := normalise_locale(given)) is None:
         ctx.private("language/unknown", given=given)
     else:
-        _apply(ctx, wanted)
+        await _apply(ctx, wanted)
 
 
 async def set_language(ctx: Context) -> None:
@@ -31,11 +34,17 @@ async def set_language(ctx: Context) -> None:
     if wanted is None:
         ctx.private("errors/stale_button")
     else:
-        _apply(ctx, wanted, replace_pressed=True)
+        await _apply(ctx, wanted, replace_pressed=True)
 
 
-def _apply(ctx: Context, locale: str, *, replace_pressed: bool = False) -> None:
-    assert ctx.member is not None
-    ctx.store.members.set_locale(ctx.member, locale)
+async def _apply(ctx: Context, locale: str, *, replace_pressed: bool = False) -> None:
+    """A member's choice is theirs; a visitor's is kept too, until they join and after."""
+    if ctx.member is not None:
+        ctx.store.members.set_locale(ctx.member, locale)
+    else:
+        sender = ctx.event.sender
+        await ctx.store.visitors.choose_locale(
+            sender.platform, sender.workspace, sender.user_id, locale, ctx.now()
+        )
     ctx.locale = locale
     ctx.reply("language/set", to=ctx.personal, replace_pressed=replace_pressed)

@@ -13,13 +13,25 @@ import datetime as dt
 
 from handlers.framework.context import Context
 from handlers.framework.router import Menu, Router
+from handlers.shared.joining import organisation_of, way_in
 from handlers.shared.locale import pick_locale
 from handlers.shared.outbox import queue_to_person
 from handlers.shared.units import unit_name, unit_named
-from kernel import ADMINS, EVERYONE, MAX_NAME, SUPERVISORS, Button, Refusal, Reply, Role, Text
-from storage.models import Member, Organisation, Unit
+from kernel import (
+    ADMINS,
+    EVERYONE,
+    MAX_BUTTONS,
+    MAX_NAME,
+    SUPERVISORS,
+    Button,
+    Refusal,
+    Reply,
+    Role,
+    Text,
+)
+from storage.models import Member, Unit
 
-MAX_CHOICES = 25
+MAX_CHOICES = MAX_BUTTONS  # units offered at once; typing part of a name finds the rest
 INVITATION_LIFETIME = dt.timedelta(days=7)
 
 
@@ -44,9 +56,10 @@ async def offer_units(ctx: Context) -> None:
     if ctx.member is not None:
         ctx.private("members/already", unit=unit_name(ctx.unit, ctx.locale) if ctx.unit else "")
         return
-    organisation = await _organisation(ctx)
-    if organisation.joining != "approval":
-        ctx.private("members/invitation_needed")
+    organisation = await organisation_of(ctx.store, ctx.event.chat)
+    if organisation is None or organisation.joining != "approval":
+        text = await way_in(ctx.store, ctx.event.chat)
+        ctx.private(text.template)
         return
     units = await _joinable_units(ctx, organisation.id)
     chat_unit = await ctx.store.units.for_chat(
@@ -54,8 +67,14 @@ async def offer_units(ctx: Context) -> None:
     )
     if chat_unit is not None:
         units = [chat_unit] + [u for u in units if u.id != chat_unit.id]
+    find = ctx.event.args.strip()
+    if find:
+        units = [u for u in units if _called(u, find)]
+        if not units:
+            raise Refusal("members/no_unit_found", text=find)
     buttons = tuple(Button(_named(u), "join.unit", str(u.id)) for u in units[:MAX_CHOICES])
-    ctx.reply("members/pick", to=ctx.personal, buttons=buttons)
+    more = max(0, len(units) - MAX_CHOICES)
+    ctx.reply("members/pick", to=ctx.personal, buttons=buttons, more=more)
 
 
 async def ask_to_join(ctx: Context) -> None:
@@ -63,9 +82,9 @@ async def ask_to_join(ctx: Context) -> None:
     if ctx.member is not None:
         ctx.private("members/already", unit=unit_name(ctx.unit, ctx.locale) if ctx.unit else "")
         return
-    organisation = await _organisation(ctx)
-    if organisation.joining != "approval":
-        raise Refusal("members/invitation_needed")
+    organisation = await organisation_of(ctx.store, ctx.event.chat)
+    if organisation is None or organisation.joining != "approval":
+        raise Refusal((await way_in(ctx.store, ctx.event.chat)).template)
     units = {u.id: u for u in await _joinable_units(ctx, organisation.id)}
     unit = units.get(int(ctx.event.value)) if ctx.event.value.isdigit() else None
     if unit is None:
@@ -128,6 +147,7 @@ async def approve_request(ctx: Context) -> None:
         display_name=request.display_name,
         role=Role.STAFF,
         now=ctx.now(),
+        locale=await ctx.store.visitors.locale(*identity),
     )
     await ctx.store.members.add_identity(
         newcomer,
@@ -192,6 +212,8 @@ async def _enrol(ctx: Context, unit: Unit, role: Role, *, replace_pressed: bool 
         display_name=sender.display_name or sender.user_id,
         role=role,
         now=ctx.now(),
+        # the language they chose before they were in, if they chose one
+        locale=await ctx.store.visitors.locale(sender.platform, sender.workspace, sender.user_id),
     )
     await ctx.store.members.add_identity(
         member,
@@ -307,24 +329,15 @@ async def set_role(ctx: Context) -> None:
     ctx.notify(person.id, "members/role_notice", role=Text(f"roles/{role}"))
 
 
+def _called(unit: Unit, find: str) -> bool:
+    """Whether either of the unit's names contains ``find``, any case."""
+    needle = find.casefold()
+    return needle in unit.name_zh.casefold() or needle in unit.name_en.casefold()
+
+
 def _named(unit: Unit) -> Text:
     """The unit's name in whatever language the message is read in."""
     return Text("shared/unit_name", {"zh": unit.name_zh, "en": unit.name_en})
-
-
-async def _organisation(ctx: Context) -> Organisation:
-    """The organisation a stranger is asking to join: the one of the group chat they are in,
-    or the only one there is."""
-    chat = ctx.event.chat
-    bound = await ctx.store.units.for_chat(chat.platform, chat.workspace, chat.chat_id)
-    if bound is not None:
-        organisation = await ctx.store.units.organisation(bound.organisation_id)
-    else:
-        organisations = await ctx.store.units.organisations()
-        organisation = organisations[0] if len(organisations) == 1 else None
-    if organisation is None:
-        raise Refusal("members/ask_in_group")
-    return organisation
 
 
 async def _joinable_units(ctx: Context, organisation_id: int) -> list[Unit]:

@@ -54,7 +54,7 @@ def register(router: Router) -> None:
     observations.action("observe.claim", claim, roles=SUPERVISORS)
     observations.action("observe.close", ask_resolution, roles=SUPERVISORS)
     observations.flow(CLOSE_FLOW, close_with_resolution, roles=SUPERVISORS)
-    observations.action("observe.credit", credit_praise, roles=SUPERVISORS)
+    observations.action("observe.resolve", close_praise, roles=SUPERVISORS)
 
 
 # --- reporting -----------------------------------------------------------------------------------
@@ -318,6 +318,9 @@ async def claim(ctx: Context) -> None:
 async def ask_resolution(ctx: Context) -> None:
     member, _ = await _context(ctx)
     observation = await _owned(ctx, member, number(ctx.event.value))
+    if observation.kind == "praise":
+        ctx.form(await _praise_form(ctx, observation))
+        return
     await ctx.store.conversations.start(
         member.id, CLOSE_FLOW, "resolution", {"observation_id": observation.id}, ctx.now()
     )
@@ -333,52 +336,56 @@ async def close_with_resolution(ctx: Context) -> None:
         raise Refusal("observations/resolution_needed")
     observation = await _owned(ctx, member, int(conversation.data["observation_id"]))
     await ctx.store.conversations.end(member.id)
-    if observation.kind == "praise":
-        # Verified praise: ask whom to credit before closing.
-        await ctx.store.conversations.start(
-            member.id,
-            CLOSE_FLOW,
-            "credit",
-            {"observation_id": observation.id, "resolution": resolution},
-            ctx.now(),
-        )
-        people = [
-            m
-            for m in await ctx.store.members.of_unit(observation.unit_id)
-            if m.role != Role.VOLUNTEER
-        ]
-        buttons = (
-            *(
-                Button(
-                    Text("observations/credit_member", {"name": m.display_name}),
-                    "observe.credit",
-                    f"{observation.id}:{m.id}",
-                )
-                for m in people
-            ),
-            Button(Text("observations/credit_nobody"), "observe.credit", f"{observation.id}:0"),
-        )
-        ctx.reply(
-            "observations/ask_credit", to=ctx.personal, buttons=buttons, number=observation.id
-        )
-        return
     await _close(ctx, member, campaign, observation, resolution, None)
 
 
-async def credit_praise(ctx: Context) -> None:
+async def _praise_form(ctx: Context, observation: Observation) -> Form:
+    """Verified praise closes with a resolution and the colleague it credits: one choice among
+    everyone in the unit, however many, which each platform lets a person search or page."""
+    people = [
+        m for m in await ctx.store.members.of_unit(observation.unit_id) if m.role != Role.VOLUNTEER
+    ]
+    credit = (
+        Choice("0", Text("observations/credit_nobody")),
+        *(
+            Choice(str(m.id), Text("observations/credit_member", {"name": m.display_name}))
+            for m in people
+        ),
+    )
+    return Form(
+        "observe.resolve",
+        Text("observations/praise_form_title", {"number": observation.id}),
+        (
+            FormField(
+                "resolution",
+                Text("observations/field_resolution"),
+                "long_text",
+                max_length=MAX_TEXT,
+            ),
+            FormField("credit", Text("observations/field_credit"), "choice", choices=credit),
+        ),
+        Text("observations/praise_form_submit"),
+        state=str(observation.id),
+    )
+
+
+async def close_praise(ctx: Context) -> None:
+    """The praise form came back: close it, crediting the colleague chosen (if any)."""
     member, campaign = await _context(ctx)
-    observation_id, _, member_text = ctx.event.value.partition(":")
-    conversation = await ctx.store.conversations.current(member.id)
-    if conversation is None or conversation.data.get("observation_id") != number(observation_id):
+    observation = await _owned(ctx, member, number(ctx.event.value))
+    if observation.kind != "praise":
         raise Refusal("errors/stale_button")
-    observation = await _owned(ctx, member, number(observation_id))
-    praised = number(member_text) or None
+    resolution = ctx.event.form.get("resolution", "").strip()
+    if not resolution:
+        raise Refusal("observations/resolution_needed")
+    if len(resolution) > MAX_TEXT:
+        raise Refusal("errors/too_long", limit=MAX_TEXT)
+    praised = number(ctx.event.form.get("credit", "")) or None
     if praised is not None:
         person = await ctx.records.colleague(praised)
         if person.unit_id != observation.unit_id:
             raise Refusal("errors/stale_button")
-    await ctx.store.conversations.end(member.id)
-    await _close(ctx, member, campaign, observation, str(conversation.data["resolution"]), praised)
+    await _close(ctx, member, campaign, observation, resolution, praised)
 
 
 async def _close(

@@ -199,12 +199,14 @@ def _member(ctx: Context) -> Member:
 
 
 async def remind_rectification_owners(store: Store, window: Window) -> None:
-    """Remind owners before the deadline and on each of the first days after it, once each."""
+    """Remind owners before the deadline and on each of the first days after it, once each:
+    one message per owner and reminder time, however many rectifications fall due then."""
     longest_before = dt.timedelta(hours=720)
     after = dt.timedelta(days=OVERDUE_REMINDERS)
     candidates = await store.rectifications.open_due_between(
         window.since - after, window.until + longest_before
     )
+    due_now: dict[tuple[int, dt.datetime, str], list[tuple[Rectification, str]]] = {}
     for rectification in candidates:
         unit = await store.units.get(rectification.unit_id)
         if unit is None:
@@ -215,40 +217,48 @@ async def remind_rectification_owners(store: Store, window: Window) -> None:
         if campaign is None:
             continue
         deadlines = deadlines_of(campaign)
-        hours_before = deadlines.rectification_remind_hours_before
         stale_before = window.until - dt.timedelta(minutes=deadlines.push_grace_minutes)
-        moments = (
-            [("before", rectification.due_at - dt.timedelta(hours=hours_before))]
-            if hours_before
-            else []
-        )
-        moments += [
-            (f"overdue{n}", rectification.due_at + dt.timedelta(days=n))
-            for n in range(OVERDUE_REMINDERS)
-        ]
-        for label, moment in moments:
-            if not window.covers(moment) or moment < stale_before:
-                continue
-            template = (
+        for kind, moment in _reminder_moments(
+            rectification, deadlines.rectification_remind_hours_before
+        ):
+            if window.covers(moment) and moment >= stale_before:
+                group = (rectification.owner_member_id, moment, kind)
+                due_now.setdefault(group, []).append((rectification, unit.timezone))
+    for (owner_id, moment, kind), found in due_now.items():
+        zone = found[0][1]
+        reply = Reply(
+            text=Text(
                 "rectifications/reminder_before"
-                if label == "before"
-                else "rectifications/reminder_overdue"
+                if kind == "before"
+                else "rectifications/reminder_overdue",
+                {
+                    "numbers": [r.id for r, _ in found],
+                    "due": found[0][0].due_at,
+                    "zone": zone,
+                },
             )
-            reply = Reply(
-                text=Text(
-                    template,
-                    {
-                        "number": rectification.id,
-                        "due": rectification.due_at,
-                        "zone": unit.timezone,
-                    },
-                )
-            )
-            await queue_private(
-                store,
-                member_id=rectification.owner_member_id,
-                reply=reply,
-                key=f"fix-remind:{rectification.id}:{rectification.reopen_count}:{label}",
-                due_at=moment,
-                now=window.until,
-            )
+        )
+        await queue_private(
+            store,
+            member_id=owner_id,
+            reply=reply,
+            key=f"fix-remind:{owner_id}:{moment.isoformat()}:{kind}",
+            due_at=moment,
+            now=window.until,
+        )
+
+
+def _reminder_moments(
+    rectification: Rectification, hours_before: int
+) -> list[tuple[str, dt.datetime]]:
+    """(kind, moment) of each reminder: some hours before the deadline (if the plan wants it),
+    at the deadline, and on each of the first days after it."""
+    moments = (
+        [("before", rectification.due_at - dt.timedelta(hours=hours_before))]
+        if hours_before
+        else []
+    )
+    return moments + [
+        (f"overdue{n}", rectification.due_at + dt.timedelta(days=n))
+        for n in range(OVERDUE_REMINDERS)
+    ]

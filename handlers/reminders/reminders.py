@@ -16,7 +16,7 @@ from handlers.framework.router import Menu, Router
 from handlers.shared.date_phrases import When, parse_when
 from handlers.shared.outbox import push_to_unit, queue_private
 from handlers.shared.plan import deadlines_of
-from kernel import SUPERVISORS, Button, Refusal, Reply, Role, Text, Window, number
+from kernel import MAX_BUTTONS, SUPERVISORS, Button, Refusal, Reply, Role, Text, Window, number
 from storage.models import Member, Reminder, Unit
 from storage.store import Store
 
@@ -105,8 +105,9 @@ async def list_reminders(ctx: Context) -> None:
     if not reminders:
         ctx.private("reminders/none")
         return
+    shown = sorted(reminders, key=lambda r: r.next_at)[:MAX_BUTTONS]
     lines = []
-    for reminder in reminders:
+    for reminder in shown:
         target = (
             await ctx.store.units.get(reminder.target_unit_id) if reminder.target_unit_id else None
         )
@@ -130,9 +131,10 @@ async def list_reminders(ctx: Context) -> None:
         )
     buttons = tuple(
         Button(Text("reminders/button_cancel", {"number": r.id}), "remind.cancel", str(r.id))
-        for r in reminders
+        for r in shown
     )
-    ctx.reply("reminders/list", to=ctx.personal, buttons=buttons, lines=lines)
+    more = len(reminders) - len(shown)
+    ctx.reply("reminders/list", to=ctx.personal, buttons=buttons, lines=lines, more=more)
 
 
 async def cancel(ctx: Context) -> None:

@@ -13,6 +13,7 @@ from handlers.framework.router import ANYWHERE, Router
 from handlers.reports.periods import parse_period
 from handlers.reports.sections import build_report
 from handlers.shared.calendar import local_date
+from handlers.shared.names import some_names
 from kernel import SUPERVISORS, Attachment, Audience, Refusal, Reply, Role, Text
 from messages import Renderer
 from messages.reports.chart import render_report_chart
@@ -99,7 +100,8 @@ def summary_text(report: Report) -> Text:
             "a": report.activity,
             "f": report.follow_ups,
             "accuracy": report.activity.drill_accuracy,
-            "silent": [m.name for m in report.silent_members],
+            "silent": some_names([m.name for m in report.silent_members]),
+            "silent_count": len(report.silent_members),
             "top": [
                 Text("reports/unit_rank", {"name": u.name, "per_member": round(u.per_member, 1)})
                 for u in report.top_units

@@ -17,6 +17,7 @@ from handlers.shared.calendar import (
     local_date,
     local_time,
 )
+from handlers.shared.names import some_names
 from handlers.shared.outbox import due_now, push_to_unit
 from handlers.shared.plan import stage_units
 from kernel import EVERYONE, SUPERVISORS, Refusal, Reply, Role, Text, Window
@@ -139,7 +140,7 @@ async def remind_stage_end(store: Store, window: Window) -> None:
                 {
                     "stage": _stage_text(stage, unit.locale),
                     "days": (stage.ends_on - day).days,
-                    "not_checked": not_checked,
+                    "not_checked": some_names(not_checked) if not_checked else None,
                     "open_fixes": len(open_fixes),
                     "overdue": overdue,
                 },

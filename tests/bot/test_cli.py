@@ -181,7 +181,9 @@ def test_every_shipped_plan_is_valid(tmp_path: Path, plan: Path) -> None:
     result = uplift(tmp_path, "campaign", "validate", plan)
 
     assert result.returncode == 0, result.stderr
-    assert result.stderr == ""
+    # only warnings: drills Telegram cannot send as a quiz poll go out with lettered buttons
+    for line in result.stderr.splitlines():
+        assert f"{plan}:" in line and ": warning: " in line, line
     assert result.stdout.strip() == render(
         "en",
         "cli/plan_valid",

@@ -18,7 +18,7 @@ from bot.delivery import Sender as OutboxSender
 from bot.demo import YOU, DemoSession
 from bot.dispatcher import Dispatcher, DispatcherSettings, Outcome
 from handlers import build_router
-from kernel import ChatRef, Event, Reply, Role, SenderRef
+from kernel import ChatRef, Event, Form, Reply, Role, SenderRef
 from messages import Renderer
 from storage.models import Member
 from storage.store import Store
@@ -99,6 +99,19 @@ class Office:
         )
         await self.bot.sender.flush()
         return shown(outcome)
+
+    async def form(self, user_id: str, **fields: Any) -> Form:
+        """The one form an event opens, as a platform with forms (a Slack modal) gets it."""
+        outcome = await self.dispatcher.handle(
+            Event(
+                sender=SenderRef(PLATFORM, user_id, locale=self.locale),
+                chat=ChatRef(PLATFORM, user_id, is_group=False),
+                received_at=self.bot.clock.now(),
+                **fields,
+            )
+        )
+        [form] = [r.form for r in outcome.replies if r.form is not None]
+        return form
 
     async def member(self, user_id: str) -> Member:
         async with self.bot.database.transaction() as session:

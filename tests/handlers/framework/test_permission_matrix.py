@@ -80,9 +80,9 @@ REFUSALS = frozenset(
         "observations/already_rated",
         "drills/answer_first",
         "errors/no_campaign",
-        "members/invitation_needed",
+        "shared/way_in_invitation",
         "members/already",
-        "members/ask_in_group",
+        "shared/way_in_ask_in_group",
     }
 )
 
@@ -93,13 +93,14 @@ class Case:
 
     action: str
     kind: EventKind
-    payload: Any  # (scope, ids) -> the event's value or form
+    payload: Any  # (scope, ids) -> the event's value, its form, or both (value, form)
     may: Any  # (sender, scope) -> bool
 
     def event(self, sender: str, scope: str, ids: dict[str, Any]) -> dict[str, Any]:
         payload = self.payload(scope, ids)
         if self.kind is EventKind.FORM:
-            return {"kind": EventKind.FORM, "action": self.action, "form": payload}
+            value, form = payload if isinstance(payload, tuple) else ("", payload)
+            return {"kind": EventKind.FORM, "action": self.action, "value": value, "form": form}
         return {"kind": EventKind.ACTION, "action": self.action, "value": payload}
 
 
@@ -243,11 +244,14 @@ CASES = {
         lambda s, ids: f"{ids['drill'][s]}:5",
         lambda sender, scope: False,  # a rating follows a scenario answer: none was given
     ),
-    "observe.credit": Case(
-        "observe.credit",
-        EventKind.ACTION,
-        lambda s, ids: f"{ids['observation'][s]}:{ids['owner'][s]}",
-        lambda sender, scope: False,  # credit follows closing praise: nothing is being closed
+    "observe.resolve": Case(
+        "observe.resolve",
+        EventKind.FORM,
+        lambda s, ids: (
+            str(ids["observation"][s]),
+            {"resolution": "Verified", "credit": str(ids["owner"][s])},
+        ),
+        covered(SUPERVISING),  # and then told to claim it first: nobody has
     ),
     "join.unit": Case(
         "join.unit",
@@ -268,6 +272,8 @@ OWN_STATE_ONLY = {
     "_form.pick": "the next field of the sender's own form",
     "_form.skip": "skips a field of the sender's own form",
     "_form.cancel": "cancels the sender's own form",
+    "_form.page": "pages through a choice of the sender's own form",
+    "_form.all": "shows every choice of the sender's own form again",
 }
 
 

@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from campaigns.schema import Plan
-from kernel import EventKind, Role
-from storage.models import JoinRequest, Member, Organisation, PlatformIdentity
+from kernel import MAX_BUTTONS, EventKind, Role
+from storage.models import JoinRequest, Member, Organisation, PlatformIdentity, Unit
 from tests.harness import Office, open_office, private, rows, said
 
 START = "2027-01-04 09:00"
@@ -34,11 +34,11 @@ async def test_by_default_a_stranger_needs_an_invitation(plan: Plan, demo_db: Pa
     async with office(plan, demo_db) as here:
         stranger = here.chat("stranger")
         for asked in ("/join", "/start"):
-            assert await here.say(stranger, asked) == said("members/invitation_needed")
+            assert await here.say(stranger, asked) == said("shared/way_in_invitation")
         assert await here.say(stranger, "/start made-up") == said("members/bad_code")
         # Nothing a stranger sends makes them a member, and a forged press asks nobody.
         press = {"kind": EventKind.ACTION, "action": "join.unit", "value": "3"}
-        assert await here.handle("stranger", **press) == said("members/invitation_needed")
+        assert await here.handle("stranger", **press) == said("shared/way_in_invitation")
         assert await rows(here, PlatformIdentity, PlatformIdentity.external_id == "stranger") == []
         assert await rows(here, JoinRequest) == []
 
@@ -76,7 +76,7 @@ async def test_with_approval_a_stranger_asks_and_a_supervisor_decides(
 
         offered = await here.say(asker, "/join")
         renmin = re.search(r"\[(\d+)\] Renmin Road Outlet", offered)
-        assert offered.startswith(said("members/pick")) and renmin is not None
+        assert offered.startswith(said("members/pick", more=0)) and renmin is not None
         sent = await here.say(asker, renmin[1])
         assert sent == said("members/request_sent", unit="Renmin Road Outlet")
         # Asking again does not ask twice.
@@ -108,3 +108,64 @@ async def test_with_approval_a_stranger_asks_and_a_supervisor_decides(
         told = said("members/declined_notice", unit="Renmin Road Outlet")
         assert other.take_transcript() == f"{private('other')}\n{told}"
         assert await rows(here, Member, Member.display_name == "other") == []
+
+
+async def test_a_stranger_is_told_the_same_way_in_everywhere_and_may_choose_a_language(
+    plan: Plan, demo_db: Path
+) -> None:
+    async with office(plan, demo_db, joining="approval") as here:
+        stranger = here.chat("stranger")
+        way_in = said("shared/way_in_approval")
+        assert way_in in await here.say(stranger, "/help")
+        assert await here.say(stranger, "/home") == way_in
+        # /lang works before joining, and the choice is kept when they join.
+        assert await here.say(stranger, "/lang zh") == said("language/set", "zh")
+        assert said("shared/way_in_approval", "zh") in await here.say(stranger, "/help")
+        offered = await here.say(stranger, "/join")
+        renmin = re.search(r"\[(\d+)\] 人民路网点", offered)
+        assert renmin is not None, offered
+        await here.say(stranger, renmin[1])
+        [request] = await rows(here, JoinRequest)
+        approve = {"kind": EventKind.ACTION, "action": "join.approve", "value": str(request.id)}
+        await here.handle("you", **approve)
+        [newcomer] = await rows(here, Member, Member.display_name == "stranger")
+        assert newcomer.locale == "zh"
+        assert said("members/joined", "zh", unit="人民路网点") in stranger.take_transcript()
+
+
+async def test_an_organisation_of_many_outlets_offers_a_few_and_finds_the_rest(
+    plan: Plan, demo_db: Path
+) -> None:
+    async with office(plan, demo_db, joining="approval") as here:
+        async with here.bot.database.transaction() as session:
+            [renmin] = await session.scalars(select(Unit).where(Unit.key == "renmin-road"))
+            for n in range(1, 61):
+                session.add(
+                    Unit(
+                        organisation_id=renmin.organisation_id,
+                        parent_id=renmin.parent_id,
+                        key=f"outlet-{n}",
+                        name_zh=f"第{n}网点",
+                        name_en=f"Outlet No. {n}",
+                        timezone=renmin.timezone,
+                        locale=renmin.locale,
+                        morning_meeting=renmin.morning_meeting,
+                        calendar=renmin.calendar,
+                        depth=renmin.depth,
+                    )
+                )
+        asker = here.chat("asker")
+        offered = await here.say(asker, "/join")
+        assert len(re.findall(r"\[\d+\]", offered)) == MAX_BUTTONS
+        assert "more are not shown: type /join and part of your unit's name" in offered
+        found = await here.say(asker, "/join no. 4")
+        assert re.findall(r"\] (Outlet No\. \d+)", found) == ["Outlet No. 4"] + [
+            f"Outlet No. {n}" for n in range(40, 50)
+        ]
+        assert "more are not shown" not in found
+        picked = re.search(r"\[(\d+)\] Outlet No\. 47", found)
+        assert picked is not None
+        sent = await here.say(asker, picked[1])
+        assert sent == said("members/request_sent", unit="Outlet No. 47")
+        nothing = await here.say(asker, "/join Atlantis")
+        assert nothing == said("members/no_unit_found", text="Atlantis")

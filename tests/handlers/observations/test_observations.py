@@ -264,14 +264,23 @@ async def test_signed_praise_credits_the_person_praised(plan: Plan, demo_db: Pat
             due=at(START) + dt.timedelta(hours=48),
             zone=ZONE_NAME,
         )
+        # Praise closes with a form: the resolution, then whom it credits.
         close = {"kind": EventKind.ACTION, "action": "observe.close", "value": "1"}
-        assert await here.handle(YOU, **close) == said(
-            "observations/ask_resolution", "zh", number=1
+        form = await here.form(YOU, **close)
+        assert (form.form_id, form.state) == ("observe.resolve", "1")
+        [_, credit] = form.fields
+        names = {RENDER.render(c.label, "zh"): c.value for c in credit.choices}
+        assert "志愿者小维" not in names  # volunteers are not credited
+        assert (
+            names["王芳"] == str(wang_id) and names[said("observations/credit_nobody", "zh")] == "0"
         )
-        out = await here.you("核实属实,予以表扬")
-        assert out.startswith(said("observations/ask_credit", "zh", number=1))
-        assert "志愿者小维" not in out  # volunteers are not credited
-        out = await here.you(number_of(out, "王芳"))
+        # Only the person who claimed it may close it, and only with someone of its unit.
+        answer = {"resolution": "核实属实,予以表扬", "credit": str(wang_id)}
+        submit = {"kind": EventKind.FORM, "action": "observe.resolve", "value": "1"}
+        assert await here.handle("colleague-1", **submit, form=answer) == said(
+            "errors/not_allowed_button", "zh"
+        )
+        out = await here.handle(YOU, **submit, form=answer)
         assert out == said("observations/closed", "zh", number=1, late=False)
 
         assert wang.take_transcript().endswith(

@@ -168,8 +168,10 @@ async def test_reminders_before_and_after_the_deadline_once_each(plan: Plan, dem
         )
         [fix, _] = await rows(bot, Rectification)
         assert fix.due_at == at("2027-01-12 10:00")
-        before = said("rectifications/reminder_before", number=1, due=fix.due_at, zone=ZONE_NAME)
-        overdue = said("rectifications/reminder_overdue", number=1, due=fix.due_at, zone=ZONE_NAME)
+        before = said("rectifications/reminder_before", numbers=[1], due=fix.due_at, zone=ZONE_NAME)
+        overdue = said(
+            "rectifications/reminder_overdue", numbers=[1], due=fix.due_at, zone=ZONE_NAME
+        )
         pushed: list[str] = []
 
         async def move(to: str) -> str:
@@ -191,16 +193,15 @@ async def test_reminders_before_and_after_the_deadline_once_each(plan: Plan, dem
         sent = await reminder_rows(bot)
 
     suffix = f"@{PLATFORM}::{YOU}"
+    days = ("2027-01-11", "2027-01-12", "2027-01-13", "2027-01-14")
+    moments = [at(f"{day} 10:00") for day in days]
+    labels = ("before", "overdue0", "overdue1", "overdue2")
+    # One key per owner and reminder time: rectifications due together share one message.
     assert [(m.idempotency_key, m.status) for m in sent] == [
-        (f"fix-remind:1:0:{label}{suffix}", "sent")
-        for label in ("before", "overdue0", "overdue1", "overdue2")
+        (f"fix-remind:1:{moment.astimezone(dt.UTC).isoformat()}:{label}{suffix}", "sent")
+        for moment, label in zip(moments, labels, strict=True)
     ]
-    assert [m.next_attempt_at for m in sent] == [
-        at("2027-01-11 10:00"),
-        at("2027-01-12 10:00"),
-        at("2027-01-13 10:00"),
-        at("2027-01-14 10:00"),
-    ]
+    assert [m.next_attempt_at for m in sent] == moments
 
     # After a restart nothing comes again: not as time goes on, nor if a job looks back.
     async with demo(plan, path, role=Role.SUPERVISOR) as bot:
@@ -212,3 +213,21 @@ async def test_reminders_before_and_after_the_deadline_once_each(plan: Plan, dem
                 window = Window(moment - dt.timedelta(hours=1), moment + dt.timedelta(hours=1))
                 await remind_rectification_owners(Store(session), window)
         assert [m.id for m in await reminder_rows(bot)] == [m.id for m in sent]
+
+
+async def test_rectifications_due_together_share_one_reminder(plan: Plan, demo_db: Path) -> None:
+    async with demo(plan, demo_db, role=Role.SUPERVISOR) as bot:
+        for line in ("/check", FAIL, "-", "明天上午10点", FAIL, "-", "明天上午10点", PAUSE):
+            await typed(bot, line)
+        first, second = await rows(bot, Rectification)
+        assert first.due_at == second.due_at == at("2027-01-12 10:00")
+        out = await bot.say("/clock 2027-01-11 11:00")
+        both = said(
+            "rectifications/reminder_before", numbers=[1, 2], due=first.due_at, zone=ZONE_NAME
+        )
+        assert out.count(both) == 1
+        assert (
+            said("rectifications/reminder_before", numbers=[1], due=first.due_at, zone=ZONE_NAME)
+            not in out
+        )
+        assert len(await reminder_rows(bot)) == 1
