@@ -1,7 +1,11 @@
 """The sender: delivers outbox rows through each platform's adapter, within its limits.
 
 Each row is marked sent, due again later (a rate limit's retry-after, a passing failure) or failed
-with the reason. A message is never dropped because a platform said "slow down".
+with the reason. A message is never dropped because a platform said "slow down". Before a push the
+sender asks an adapter that knows its platform's limits (``Throttled``) when the chat is free, so a
+row waits for a ban that a later 429 extended instead of running into it. A message sent in parts
+(a split text, a poll after its intro, files) that stopped half way is marked sent and only its
+unsent rest is queued again: a part that went out is never sent twice.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ import datetime as dt
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from kernel import Clock, Reply
 from storage.database import Database
@@ -24,20 +28,45 @@ STALE_AFTER = dt.timedelta(hours=2)  # a push never tried for this long after it
 
 
 class RateLimited(Exception):
-    """The platform asked us to wait (HTTP 429 and its retry-after)."""
+    """The platform asked us to wait (HTTP 429 and its retry-after), or its adapter knows the
+    chat is still banned or paced. ``rest``: when part of the message already went out, what is
+    left to send (None when nothing went out: the whole message is still to send)."""
 
-    def __init__(self, retry_after: float) -> None:
+    def __init__(self, retry_after: float, *, rest: Reply | None = None) -> None:
         super().__init__(f"rate limited for {retry_after}s")
         self.retry_after = retry_after
+        self.rest = rest
+
+    def leaving(self, rest: Reply) -> RateLimited:
+        """The same refusal, noting that only ``rest`` is still to send."""
+        self.rest = rest
+        return self
 
 
 class DeliveryFailed(Exception):
-    """The platform refused the message; ``final`` when trying again cannot help."""
+    """The platform refused the message; ``final`` when trying again cannot help. ``rest`` as
+    for RateLimited."""
 
-    def __init__(self, reason: str, *, final: bool) -> None:
+    def __init__(self, reason: str, *, final: bool, rest: Reply | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.final = final
+        self.rest = rest
+
+    def leaving(self, rest: Reply) -> DeliveryFailed:
+        """The same refusal, noting that only ``rest`` is still to send."""
+        self.rest = rest
+        return self
+
+
+class SentUnreadable(Exception):
+    """The platform took the message but its answer could not be read (a malformed reply, a
+    connection cut after the request went out). It counts as sent: sending it again would show it
+    twice, so it is never retried."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -58,7 +87,19 @@ class OutboundAdapter(Protocol):
         ...
 
     async def push(self, destination: Destination, reply: Reply, locale: str) -> str | None:
-        """Send; return the platform's message id. Raise RateLimited or DeliveryFailed."""
+        """Send; return the platform's message id. Raise RateLimited, DeliveryFailed or
+        SentUnreadable."""
+        ...
+
+
+@runtime_checkable
+class Throttled(Protocol):
+    """An adapter that keeps its platform's limits itself (Telegram): the sender asks it before
+    each push. Adapters without it are taken as free whenever their ``pace`` allows."""
+
+    def free_at(self, destination: Destination) -> dt.datetime | None:
+        """When the platform takes a new message to this chat: None for now, else the end of a
+        rate limit's ban (extended by every new 429) or of the platform's pacing."""
         ...
 
 
@@ -123,12 +164,16 @@ class Sender:
             if ready_at > now:
                 outbox.retry_later(message, ready_at, "per-chat pacing")
                 return 0
+            free_at = adapter.free_at(destination) if isinstance(adapter, Throttled) else None
+            if free_at is not None and free_at > now:
+                outbox.retry_later(message, free_at, "the platform's limits: chat busy")
+                return 0
             reply, locale = Reply.from_json(message.reply), message.locale
         outcome: Exception | None = None
         message_ref: str | None = None
         try:
             message_ref = await adapter.push(destination, reply, locale)
-        except (RateLimited, DeliveryFailed) as error:
+        except (RateLimited, DeliveryFailed, SentUnreadable) as error:
             outcome = error
         except Exception as error:  # a bug or a surprise must not block the queue behind it
             log.exception("delivery.crashed id=%s platform=%s", message_id, destination.platform)
@@ -136,7 +181,51 @@ class Sender:
         async with self._database.store() as store:
             message = await store.outbox.get(message_id)
             assert message is not None
+            if isinstance(outcome, RateLimited | DeliveryFailed) and outcome.rest is not None:
+                return await self._partly_sent(store, message, outcome, outcome.rest, now, chat)
             return self._record(store, message, outcome, message_ref, now, chat)
+
+    async def _partly_sent(
+        self,
+        store: Store,
+        message: OutboxMessage,
+        outcome: RateLimited | DeliveryFailed,
+        rest: Reply,
+        now: dt.datetime,
+        chat: tuple[str, str, str],
+    ) -> int:
+        """Part of the message went out before the platform stopped it: the row counts as sent
+        (its parts are in the chat) and only the rest is queued, as a row of its own."""
+        self._last_sent[chat] = now
+        if isinstance(outcome, DeliveryFailed) and outcome.final:
+            store.outbox.mark_failed(
+                message, f"partly sent, then: {outcome.reason}", final=True, retry_at=now
+            )
+            log.warning("delivery.partly_failed id=%s reason=%s", message.id, outcome.reason)
+            return 0
+        if isinstance(outcome, RateLimited):
+            due = now + dt.timedelta(seconds=outcome.retry_after)
+            why = f"rate limited: retry after {outcome.retry_after}s"
+        else:
+            due, why = now + RETRY_BACKOFF, outcome.reason
+        first = message.idempotency_key.split(":rest:", 1)[0][:200]
+        key = f"{first}:rest:{message.id}"  # a row's id is unique: so is its rest's key
+        await store.outbox.enqueue(
+            key=key,
+            platform=message.platform,
+            workspace=message.workspace,
+            chat_id=message.chat_id,
+            member_id=message.member_id,
+            unit_id=message.unit_id,
+            private=message.private,
+            reply=rest.to_json(),
+            locale=message.locale,
+            due_at=due,
+            now=now,
+        )
+        store.outbox.mark_sent(message, now, None, note=f"partly sent ({why}); the rest is {key}")
+        log.warning("delivery.partly_sent id=%s rest=%s reason=%s", message.id, key, why)
+        return 1
 
     def _record(
         self,
@@ -169,6 +258,13 @@ class Sender:
                 outcome.reason,
             )
             return 0
+        if isinstance(outcome, SentUnreadable):
+            log.warning("delivery.sent_unreadable id=%s reason=%s", message.id, outcome.reason)
+            store.outbox.mark_sent(
+                message, now, None, note=f"sent, answer unread: {outcome.reason}"
+            )
+            self._last_sent[chat] = now
+            return 1
         store.outbox.mark_sent(message, now, message_ref)
         self._last_sent[chat] = now
         log.info("delivery.sent id=%s platform=%s", message.id, message.platform)

@@ -9,7 +9,9 @@ APScheduler's asyncio scheduler (in UTC) only drives the ticks.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -24,6 +26,7 @@ log = logging.getLogger(__name__)
 
 MARK = "pushes"
 FIRST_LOOK_BACK = dt.timedelta(hours=24)  # on the very first start, catch up within the grace
+STOP_GRACE_SECONDS = 10.0  # a run in progress at a stop gets this long to finish
 
 
 class Scheduler:
@@ -55,13 +58,46 @@ class Scheduler:
         return window
 
 
+class Ticking:
+    """APScheduler driving ``tick`` and the sender's ``flush`` in UTC, one run of each at a time.
+
+    Stopping lets a run in progress finish (within a grace period) instead of cancelling it half
+    way, so a stop never leaves a traceback or a half-sent batch behind."""
+
+    def __init__(self, runner: AsyncIOScheduler) -> None:
+        self._runner = runner
+        self._running: set[asyncio.Task[object]] = set()
+
+    def track(self, work: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[object]]:
+        @functools.wraps(work)
+        async def tracked() -> object:
+            task = asyncio.current_task()
+            assert task is not None
+            self._running.add(task)
+            try:
+                return await work()
+            finally:
+                self._running.discard(task)
+
+        return tracked
+
+    async def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
+        self._runner.pause()
+        if self._running:
+            _, late = await asyncio.wait(set(self._running), timeout=grace)
+            if late:
+                log.warning("scheduler.stopped_mid_run runs=%d", len(late))
+        self._runner.shutdown(wait=False)
+
+
 def start_ticking(
     scheduler: Scheduler, flush: Callable[[], Awaitable[int]], every: dt.timedelta
-) -> AsyncIOScheduler:
-    """Drive ``tick`` and the sender's ``flush`` from APScheduler, in UTC, one run at a time."""
+) -> Ticking:
+    """Drive ``tick`` every ``every`` and ``flush`` every second."""
     runner = AsyncIOScheduler(timezone=dt.UTC)
+    ticking = Ticking(runner)
     runner.add_job(
-        scheduler.tick,
+        ticking.track(scheduler.tick),
         IntervalTrigger(seconds=every.total_seconds(), timezone=dt.UTC),
         id="tick",
         coalesce=True,
@@ -69,11 +105,11 @@ def start_ticking(
         next_run_time=dt.datetime.now(dt.UTC),
     )
     runner.add_job(
-        flush,
+        ticking.track(flush),
         IntervalTrigger(seconds=1, timezone=dt.UTC),
         id="flush",
         coalesce=True,
         max_instances=1,
     )
     runner.start()
-    return runner
+    return ticking

@@ -113,7 +113,7 @@ async def serve(settings: Settings) -> int:
     finally:
         log.info("process.stopping")
         if ticking is not None:
-            ticking.shutdown(wait=False)
+            await ticking.stop()
         for platform in started:
             await platform.stop()
         await runner.cleanup()

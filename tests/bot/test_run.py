@@ -63,6 +63,7 @@ def test_run_serves_health_and_metrics_and_stops_on_sigterm(tmp_path: Path) -> N
         "en",
         SLACK_BOT_TOKEN=TOKEN,
         SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL="http://127.0.0.1:9/api/",  # nothing listens: never the real Slack
         UPLIFT_HTTP_HOST="127.0.0.1",
         UPLIFT_HTTP_PORT=str(port),
     )
@@ -115,5 +116,5 @@ def test_run_serves_health_and_metrics_and_stops_on_sigterm(tmp_path: Path) -> N
 
     output = stdout_path.read_text(encoding="utf-8") + stderr_path.read_text(encoding="utf-8")
     assert TOKEN not in output
-    assert "Traceback" not in output
+    assert "Traceback" not in output, output
     assert "Running job" not in output  # no log line per scheduler run (one a second)

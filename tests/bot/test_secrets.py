@@ -31,6 +31,7 @@ from kernel import Role, Text
 from messages import Renderer, Target
 from storage.database import Database
 from tests.fakes.slack_api import (
+    RESPONSE_URL,
     TEAM_ID,
     FakeSlack,
     signed_request,
@@ -213,12 +214,12 @@ async def test_a_run_with_long_polling_and_slack_over_http_shows_no_secret(
             # Slack over HTTP: signed commands answered; bad requests refused.
             for command in ("/score", "/help"):
                 body = slash_command(
-                    command, "", STAFF_SLACK, CHANNEL, response_url=slack.response_url()
+                    command, "", STAFF_SLACK, CHANNEL, response_url=slack.response_url(command[1:])
                 )
                 headers = signed_request(body, SLACK_SIGNING_SECRET)
                 async with http.post(f"{base}/slack/events", data=body, headers=headers) as ok:
                     assert ok.status == 200
-            await run.until(lambda: slack.count("chat.postEphemeral") >= 2)
+            await run.until(lambda: slack.count(RESPONSE_URL) >= 2)
             garbage = b'{"not": json'
             async with http.post(f"{base}/slack/events", data=garbage) as refused:
                 assert refused.status == 401
@@ -297,7 +298,7 @@ async def test_a_run_with_a_webhook_and_socket_mode_shows_no_secret(
             )
             envelope_id = await slack.socket_send("slash_commands", payload)
             await slack.wait_for_ack(envelope_id, timeout=10)
-            await slack.wait_for("chat.postEphemeral", timeout=10)
+            await slack.wait_for(RESPONSE_URL, timeout=10)
 
             health = await get(http, f"{base}/healthz")
             metrics = await get(http, f"{base}/metrics")

@@ -10,18 +10,34 @@ examples in Slack's method reference (docs.slack.dev/reference/methods/...).
 
 It serves only what bot/adapters/slack/adapter.py reaches through slack-bolt and slack_sdk:
 
-- auth.test: bolt's authorization of the first request (it reads the x-oauth-scopes header);
-- chat.postMessage: `_answer`, `push`, `_open_form` (posting to a user id lands in their DM);
-- chat.postEphemeral: `_answer` for an ephemeral reply in a channel;
-- views.open: `_open_form`; views.publish: `_on_home`;
-- users.info with include_locale: `_sender`;
-- files.getUploadURLExternal, the upload URL, files.completeUploadExternal: `files_upload_v2`;
+- auth.test: the adapter's token check at start, and bolt's authorization of the first request
+  (it reads the x-oauth-scopes header);
+- chat.postMessage: answers in a channel, pushes (posting to a user id lands in their DM);
+- chat.postEphemeral: an ephemeral answer to a mention in a channel;
+- conversations.open: the app's DM with a person (for files);
+- views.open: forms; views.publish: the App Home;
+- users.info with include_locale: who typed;
+- files.getUploadURLExternal, the upload URL, files.completeUploadExternal: uploads;
 - apps.connections.open and the Socket Mode websocket: `start()` and AsyncSocketModeHandler;
-- a response_url (`FakeSlack.response_url()`): AsyncWebhookClient for `replace_pressed` replies.
+- a response_url (`FakeSlack.response_url()`): answers to commands and button presses.
+
+It is as strict as Slack's documented limits, so what passes here passes there (each number is
+sourced where it is checked, in `Limits` and `block_kit_problems`):
+
+- conversations: the app posts only where it is a member (`join`, or a DM it opened or was
+  written in, `dm`); an unknown channel is `channel_not_found`, one the app is not in
+  `not_in_channel`; files go to a conversation id (C…, G…, D…), never a user id
+  (`invalid_arguments`);
+- Block Kit: blocks a message or a modal, section text, buttons and their labels, select options
+  and their texts, modal titles and metadata, message text (`invalid_blocks`,
+  `invalid_arguments`, `msg_too_long`);
+- a response_url takes 5 posts within 30 minutes, then answers 404;
+- a wrong token is `invalid_auth`; `rate_limit` scripts 429s with Retry-After; `unreadable`
+  scripts an answer that is no JSON (or a dropped connection) after the call took effect.
 
 Any other method answers `unknown_method`, so a new call in the adapter fails here first.
 
-    async with FakeSlack() as slack:
+    async with FakeSlack(joined=["C1"]) as slack:
         client = AsyncWebClient(token=slack.token, base_url=slack.base_url)
         await client.chat_postMessage(channel="C1", text="hi")
         assert slack.last("chat.postMessage").args["text"] == "hi"
@@ -51,6 +67,7 @@ import secrets
 import time
 import uuid
 from collections import defaultdict, deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -72,9 +89,135 @@ UPLOAD = "upload"
 RESPONSE_URL = "response_url"
 """Pseudo-method name under which POSTs to a `FakeSlack.response_url()` are recorded."""
 SOCKET_PATH = "/socket-mode"
-ENVELOPE_TYPES = ("slash_commands", "events_api")
-"""The Socket Mode envelope types the tests push (Slack also sends "interactive" ones)."""
+ENVELOPE_TYPES = ("slash_commands", "events_api", "interactive")
+"""The Socket Mode envelope types the tests push; "interactive" carries button presses, modal
+submissions and options requests (block_suggestion), whose ack may carry a response."""
 _SEQ = itertools.count(1)
+UNREADABLE = {
+    # A proxy's error page: slack_sdk reads no JSON (ContentTypeError) and sees an empty answer.
+    "html": ("text/html", "<html><body><h1>502 Bad Gateway</h1></body></html>"),
+    # JSON declared, garbage sent: slack_sdk raises SlackApiError with aiohttp's raw response.
+    "json": ("application/json", '{"ok": true, "ts": "17'),
+    # Plain text: slack_sdk keeps the string and fails on it.
+    "text": ("text/plain", "ok"),
+}
+"""How `FakeSlack.unreadable` answers; "disconnect" drops the connection without answering."""
+
+
+class Limits:
+    """Slack's documented limits the fake enforces, each with where Slack says so."""
+
+    # "Blocks" in the Block Kit reference (api.slack.com/reference/block-kit/blocks): up to 50
+    # blocks in a message, 100 in a modal or the Home tab (views.open, views.publish).
+    MESSAGE_BLOCKS = 50
+    VIEW_BLOCKS = 100
+    # Section block (…/blocks#section): "text … Maximum length for the text in this field is
+    # 3000 characters."
+    SECTION_TEXT = 3000
+    # Actions block (…/blocks#actions): "elements … There is a maximum of 25 elements in each
+    # action block."
+    ACTIONS_ELEMENTS = 25
+    # Button element (api.slack.com/reference/block-kit/block-elements#button): text "Maximum
+    # length for the text in this field is 75 characters"; value at most 2000.
+    BUTTON_TEXT = 75
+    BUTTON_VALUE = 2000
+    # Every block_id and action_id (…/blocks, …/block-elements): at most 255 characters.
+    BLOCK_ID = 255
+    ACTION_ID = 255
+    # Static select (…/block-elements#static_select, #static_multi_select): "options … Maximum
+    # number of options is 100."
+    SELECT_OPTIONS = 100
+    # Option object (api.slack.com/reference/block-kit/composition-objects#option): text
+    # "Maximum length for the text in this field is 75 characters"; value at most 150.
+    OPTION_TEXT = 75
+    OPTION_VALUE = 150
+    # Modal view object (api.slack.com/reference/surfaces/views, taken by views.open): title,
+    # submit and close "max length of 24 characters"; private_metadata "Max length of 3000".
+    VIEW_TITLE = 24
+    PRIVATE_METADATA = 3000
+    # chat.postMessage (api.slack.com/methods/chat.postMessage, "Truncating content", and the
+    # 2018-04 changelog "truncating really long messages"): text beyond 40,000 characters is
+    # cut; the method lists msg_too_long. The fake refuses, so nothing relies on the cut.
+    MESSAGE_TEXT = 40_000
+    # Slash commands (api.slack.com/interactivity/slash-commands, "Sending delayed responses"):
+    # a response_url takes "up to 5 times within 30 minutes" of the command; the same holds for
+    # a button press's response_url (api.slack.com/interactivity/handling#message_responses).
+    RESPONSE_URL_POSTS = 5
+    RESPONSE_URL_SECONDS = 30 * 60
+
+
+def block_kit_problems(blocks: Any, max_blocks: int, pointer: str = "/blocks") -> list[str]:
+    """What Slack would refuse in ``blocks``, worded as Slack's ``response_metadata`` is."""
+    problems: list[str] = []
+
+    def too_long(value: Any, limit: int, where: str) -> None:
+        if isinstance(value, str) and len(value) > limit:
+            problems.append(
+                f"[ERROR] must be less than {limit + 1} characters [json-pointer:{where}]"
+            )
+
+    def too_many(items: list[Any], limit: int, where: str) -> None:
+        if len(items) > limit:
+            problems.append(f"[ERROR] no more than {limit} items allowed [json-pointer:{where}]")
+
+    def element(item: dict[str, Any], where: str) -> None:
+        too_long(item.get("action_id"), Limits.ACTION_ID, f"{where}/action_id")
+        kind = item.get("type")
+        if kind == "button":
+            too_long((item.get("text") or {}).get("text"), Limits.BUTTON_TEXT, f"{where}/text/text")
+            too_long(item.get("value"), Limits.BUTTON_VALUE, f"{where}/value")
+        elif kind in ("static_select", "multi_static_select"):
+            options = item.get("options") or []
+            too_many(options, Limits.SELECT_OPTIONS, f"{where}/options")
+            for k, option in enumerate(options):
+                text = (option.get("text") or {}).get("text")
+                too_long(text, Limits.OPTION_TEXT, f"{where}/options/{k}/text/text")
+                too_long(option.get("value"), Limits.OPTION_VALUE, f"{where}/options/{k}/value")
+
+    if not isinstance(blocks, list):
+        return [f"[ERROR] expected an array [json-pointer:{pointer}]"]
+    too_many(blocks, max_blocks, pointer)
+    for i, block in enumerate(blocks):
+        here = f"{pointer}/{i}"
+        too_long(block.get("block_id"), Limits.BLOCK_ID, f"{here}/block_id")
+        if block.get("type") == "section":
+            too_long(
+                (block.get("text") or {}).get("text"), Limits.SECTION_TEXT, f"{here}/text/text"
+            )
+        elements = block.get("elements") or []
+        if block.get("type") == "actions":
+            too_many(elements, Limits.ACTIONS_ELEMENTS, f"{here}/elements")
+            for j, item in enumerate(elements):
+                element(item, f"{here}/elements/{j}")
+        for key in ("element", "accessory"):
+            if isinstance(block.get(key), dict):
+                element(block[key], f"{here}/{key}")
+    return problems
+
+
+def view_problems(view: dict[str, Any]) -> list[str]:
+    """What views.open (a modal) or views.publish (a Home tab) would refuse in ``view``."""
+    problems: list[str] = []
+    if view.get("type") == "modal":
+        for key in ("title", "submit", "close"):
+            text = (view.get(key) or {}).get("text")
+            if isinstance(text, str) and len(text) > Limits.VIEW_TITLE:
+                problems.append(
+                    f"[ERROR] must be less than {Limits.VIEW_TITLE + 1} characters "
+                    f"[json-pointer:/view/{key}/text]"
+                )
+    metadata = view.get("private_metadata")
+    if isinstance(metadata, str) and len(metadata) > Limits.PRIVATE_METADATA:
+        problems.append(
+            f"[ERROR] must be less than {Limits.PRIVATE_METADATA + 1} characters "
+            "[json-pointer:/view/private_metadata]"
+        )
+    return problems + block_kit_problems(view.get("blocks", []), Limits.VIEW_BLOCKS, "/view/blocks")
+
+
+def dm_id(user_id: str) -> str:
+    """The fake's id for the app's DM with a person: D and the rest of their user id."""
+    return "D" + user_id[1:]
 
 
 @dataclass
@@ -123,12 +266,13 @@ def _error(error: str) -> dict[str, Any]:
 
 
 class FakeSlack:
-    """The fake Web API server; script `rate_limit`, read `calls` / `last` / `wait_for`.
+    """The fake Web API server; script `rate_limit` / `unreadable`, say which channels the app is
+    in (`joined`, `join`, `add_channel`, `dm`), read `calls` / `last` / `wait_for`.
 
     Also Slack's Socket Mode side: `socket_send` envelopes, read `socket_acks` / `wait_for_ack`.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, joined: Iterable[str] = ()) -> None:
         self.token = TOKEN
         self.app_token = APP_TOKEN
         self.files: dict[str, FakeFile] = {}
@@ -138,12 +282,17 @@ class FakeSlack:
         self.socket_acks: list[SocketAck] = []
         self._tickets: set[str] = set()
         self._calls: list[Call] = []
-        self._rate_limits: defaultdict[str, deque[int]] = defaultdict(deque)
+        self._rate_limits: defaultdict[str, deque[int | None]] = defaultdict(deque)
+        self._unreadable: defaultdict[str, deque[str]] = defaultdict(deque)
+        self.channels: dict[str, bool] = dict.fromkeys(joined, True)
+        """Conversations that exist, and whether the app is a member of each."""
+        self._response_urls: dict[str, list[float]] = {}  # key -> [issued at, posts…]
         self._runner: web.AppRunner | None = None
         self._handlers = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._chat_post_message,
             "chat.postEphemeral": self._chat_post_ephemeral,
+            "conversations.open": self._conversations_open,
             "views.open": self._views_open,
             "views.publish": self._views_publish,
             "users.info": self._users_info,
@@ -190,8 +339,27 @@ class FakeSlack:
         return self.root_url + "api/"
 
     def response_url(self, key: str = "r1") -> str:
-        """A response_url on this server, for payload builders: `respond()` posts land here."""
+        """A response_url on this server, for payload builders: `respond()` posts land here.
+        Its 30 minutes start now (a key given again keeps its first start and its posts)."""
+        self._response_urls.setdefault(key, [time.monotonic()])
         return f"{self.root_url}response/{key}"
+
+    # ---- conversations -----------------------------------------------------------------------
+
+    def join(self, *channels: str) -> None:
+        """The app is a member of these conversations (it was invited: /invite @Uplift)."""
+        self.channels.update(dict.fromkeys(channels, True))
+
+    def add_channel(self, channel: str, *, joined: bool = False) -> None:
+        """A conversation that exists, by default without the app: a channel nobody invited it
+        to, a DM between two people (D…), a group DM (G…)."""
+        self.channels[channel] = joined
+
+    def dm(self, user_id: str) -> str:
+        """The app's DM with ``user_id``, open (the person wrote to the app); its id."""
+        channel = dm_id(user_id)
+        self.channels[channel] = True
+        return channel
 
     # ---- inspection and scripting ------------------------------------------------------------
 
@@ -223,11 +391,19 @@ class FakeSlack:
     def _summary(self) -> list[str]:
         return [c.method for c in self._calls]
 
-    def rate_limit(self, method: str, times: int = 1, retry_after: int = 1) -> None:
-        """The next `times` calls of `method` answer HTTP 429 {"ok": false, "error":
-        "ratelimited"} with a Retry-After header in seconds, as Slack's rate limiter does
-        (docs.slack.dev/apis/web-api/rate-limits)."""
-        self._rate_limits[method].extend([retry_after] * times)
+    def rate_limit(self, method: str, times: int = 1, retry_after: int = 1, after: int = 0) -> None:
+        """After `after` calls that pass, the next `times` calls of `method` answer HTTP 429
+        {"ok": false, "error": "ratelimited"} with a Retry-After header in seconds, as Slack's
+        rate limiter does (docs.slack.dev/apis/web-api/rate-limits)."""
+        self._rate_limits[method].extend([None] * after + [retry_after] * times)
+
+    def unreadable(self, method: str, times: int = 1, how: str = "html") -> None:
+        """The next `times` calls of `method` (or RESPONSE_URL) take effect (a message is posted,
+        a file shared) but are answered 200 with a body that is no JSON (`how`: "html", "json",
+        "text"), or not at all ("disconnect": the connection drops after the request)."""
+        if how not in (*UNREADABLE, "disconnect"):
+            raise ValueError(f"how={how!r}: one of {[*UNREADABLE, 'disconnect']}")
+        self._unreadable[method].extend([how] * times)
 
     # ---- HTTP ------------------------------------------------------------------------------
 
@@ -242,7 +418,20 @@ class FakeSlack:
         call = self._record(method, args, request)
         status, body, headers = self._answer(method, args, request)
         call.status, call.response = status, body
+        if status == 200 and body.get("ok") and self._unreadable[method]:
+            return self._unreadable_answer(request, call, self._unreadable[method].popleft())
         return web.json_response(body, status=status, headers=headers)
+
+    @staticmethod
+    def _unreadable_answer(request: web.Request, call: Call, how: str) -> web.Response:
+        """The call took effect; its answer cannot be read. `call.response` says how."""
+        call.response = how
+        if how == "disconnect":
+            assert request.transport is not None
+            request.transport.close()  # the client sees the connection drop, no answer
+            return web.Response(status=200)
+        content_type, text = UNREADABLE[how]
+        return web.Response(status=200, text=text, content_type=content_type)
 
     def _answer(
         self, method: str, args: dict[str, Any], request: web.Request
@@ -254,8 +443,8 @@ class FakeSlack:
         expected = self.app_token if method == "apps.connections.open" else self.token
         if auth.removeprefix("Bearer ") != expected:
             return 200, _error("invalid_auth"), {}
-        if self._rate_limits[method]:
-            retry_after = self._rate_limits[method].popleft()
+        retry_after = self._rate_limits[method].popleft() if self._rate_limits[method] else None
+        if retry_after is not None:
             return 429, _error("ratelimited"), {"Retry-After": str(retry_after)}
         handler = self._handlers.get(method)
         if handler is None:
@@ -276,10 +465,26 @@ class FakeSlack:
         return web.Response(text=call.response)
 
     async def _response(self, request: web.Request) -> web.Response:
+        """A response_url: 5 posts within 30 minutes of the command (Limits), then 404; a body
+        Slack would refuse (blocks, text) is a 400 with the error, as incoming webhooks answer."""
+        key = request.match_info["key"]
         body = await request.json() if request.can_read_body else {}
-        call = self._record(RESPONSE_URL, {"key": request.match_info["key"], **body}, request)
-        call.response = "ok"
-        return web.Response(text="ok")
+        call = self._record(RESPONSE_URL, {"key": key, **body}, request)
+        posts = self._response_urls.setdefault(key, [time.monotonic()])
+        posts.append(time.monotonic())
+        if time.monotonic() - posts[0] > Limits.RESPONSE_URL_SECONDS:
+            call.status, call.response = 404, "expired_url"
+        elif len(posts) - 1 > Limits.RESPONSE_URL_POSTS:
+            call.status, call.response = 404, "used_url"
+        elif problem := self._content_problem(body):
+            call.status, call.response = 400, problem["error"]
+        else:
+            call.response = "ok"
+            if self._unreadable[RESPONSE_URL]:
+                return self._unreadable_answer(
+                    request, call, self._unreadable[RESPONSE_URL].popleft()
+                )
+        return web.Response(status=call.status, text=call.response)
 
     # ---- Socket Mode -----------------------------------------------------------------------
 
@@ -354,7 +559,7 @@ class FakeSlack:
             "envelope_id": str(uuid.uuid4()),
             "payload": payload,
             "type": envelope_type,
-            "accepts_response_payload": envelope_type == "slash_commands",
+            "accepts_response_payload": envelope_type != "events_api",
         }
         if envelope_type == "events_api":
             envelope |= {"retry_attempt": 0, "retry_reason": ""}
@@ -398,20 +603,45 @@ class FakeSlack:
             "is_enterprise_install": False,
         }
 
-    def _check_message_args(self, args: dict[str, Any]) -> dict[str, Any] | None:
-        if not args.get("channel"):
-            return _error("channel_not_found")
-        if not any(args.get(key) for key in ("text", "blocks", "attachments")):
+    def _conversation_problem(self, channel: str, *, user_ids: bool = False) -> str | None:
+        """Why the app cannot post in ``channel``: chat.postMessage's errors channel_not_found
+        ("Value passed for channel was invalid") and not_in_channel (api.slack.com/methods/
+        chat.postMessage). A user id, where allowed, is the app's DM with them, opened."""
+        if user_ids and channel[:1] in ("U", "W"):
+            self.channels[dm_id(channel)] = True
+            return None
+        if channel not in self.channels:
+            return "channel_not_found"
+        return None if self.channels[channel] else "not_in_channel"
+
+    def _content_problem(self, args: dict[str, Any]) -> dict[str, Any] | None:
+        """A message's text and blocks against Slack's limits (Limits)."""
+        blocks = args.get("blocks")
+        if isinstance(blocks, str):  # form-encoded callers send the blocks as JSON text
+            blocks = json.loads(blocks)
+        if not any((args.get("text"), blocks, args.get("attachments"))):
             return _error("no_text")
+        text = args.get("text")
+        if isinstance(text, str) and len(text) > Limits.MESSAGE_TEXT:
+            return _error("msg_too_long")
+        if blocks is not None and (problems := block_kit_problems(blocks, Limits.MESSAGE_BLOCKS)):
+            return {**_error("invalid_blocks"), "response_metadata": {"messages": problems}}
         return None
 
+    def _check_message_args(
+        self, args: dict[str, Any], *, user_ids: bool = False
+    ) -> dict[str, Any] | None:
+        if problem := self._conversation_problem(str(args.get("channel") or ""), user_ids=user_ids):
+            return _error(problem)
+        return self._content_problem(args)
+
     def _chat_post_message(self, args: dict[str, Any]) -> dict[str, Any]:
-        if problem := self._check_message_args(args):
+        if problem := self._check_message_args(args, user_ids=True):
             return problem
         ts = self._next_ts()
         channel = args["channel"]
         if channel[:1] in ("U", "W"):  # a user id: Slack posts to the app's DM with them
-            channel = "D" + channel[1:]
+            channel = dm_id(channel)
         message = {
             "type": "message",
             "text": args.get("text", ""),
@@ -432,6 +662,19 @@ class FakeSlack:
             return _error("user_not_in_channel")
         return {"ok": True, "message_ts": self._next_ts()}
 
+    def _conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The app's DM with one person (api.slack.com/methods/conversations.open: "users …
+        If only one user is included, this creates a 1:1 DM"); the same id every time."""
+        users = [u for u in str(args.get("users", "")).split(",") if u]
+        if len(users) != 1:
+            return _error("invalid_arguments")  # group DMs are not what the app opens
+        if users[0][:1] not in ("U", "W"):
+            return _error("user_not_found")
+        channel = dm_id(users[0])
+        already = self.channels.get(channel, False)
+        self.channels[channel] = True
+        return {"ok": True, "no_op": already, "already_open": already, "channel": {"id": channel}}
+
     def _view(self, given: dict[str, Any]) -> dict[str, Any]:
         view_id = self._new_id("V")
         return {
@@ -451,11 +694,15 @@ class FakeSlack:
     def _views_open(self, args: dict[str, Any]) -> dict[str, Any]:
         if not args.get("trigger_id") or not isinstance(args.get("view"), dict):
             return _error("invalid_arguments")
+        if problems := view_problems(args["view"]):
+            return {**_error("invalid_arguments"), "response_metadata": {"messages": problems}}
         return {"ok": True, "view": self._view(args["view"])}
 
     def _views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
         if not args.get("user_id") or not isinstance(args.get("view"), dict):
             return _error("invalid_arguments")
+        if problems := view_problems(args["view"]):
+            return {**_error("invalid_arguments"), "response_metadata": {"messages": problems}}
         return {"ok": True, "view": self._view(args["view"])}
 
     def _users_info(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -478,6 +725,7 @@ class FakeSlack:
         return {"ok": True, "user": user}
 
     def _get_upload_url(self, args: dict[str, Any]) -> dict[str, Any]:
+        """filename and length are required (api.slack.com/methods/files.getUploadURLExternal)."""
         if not args.get("filename") or not str(args.get("length", "")).isdigit():
             return _error("invalid_arguments")
         file_id = self._new_id("F")
@@ -485,14 +733,24 @@ class FakeSlack:
         return {"ok": True, "upload_url": f"{self.root_url}upload/{file_id}", "file_id": file_id}
 
     def _complete_upload(self, args: dict[str, Any]) -> dict[str, Any]:
-        """Shares uploaded files; a file whose bytes never arrived answers file_not_found."""
+        """Shares uploaded files; a file whose bytes never arrived answers file_not_found.
+
+        channel_id is "Channel ID where the file will be shared" (api.slack.com/methods/
+        files.completeUploadExternal): a conversation, C…, G… or D…. Slack answers
+        invalid_arguments for a user id (python-slack-sdk issue #1426: open the DM first), and
+        the app must be in the conversation, as for a message."""
         entries = args.get("files")
         if not isinstance(entries, list) or not entries:
             return _error("invalid_arguments")
+        channels = [args["channel_id"]] if args.get("channel_id") else []
+        for channel in channels:
+            if channel[:1] not in ("C", "G", "D"):
+                return _error("invalid_arguments")
+            if problem := self._conversation_problem(channel):
+                return _error(problem)
         fake_files = [self.files.get(entry.get("id", "")) for entry in entries]
         if any(f is None or f.content is None for f in fake_files):
             return _error("file_not_found")
-        channels = [args["channel_id"]] if args.get("channel_id") else []
         shared = []
         for entry, fake_file in zip(entries, fake_files, strict=True):
             assert fake_file is not None and fake_file.content is not None
@@ -640,6 +898,49 @@ def block_action(
         ],
     }
     return _payload_form(payload)
+
+
+def block_suggestion_payload(
+    action_id: str, block_id: str, value: str, user_id: str, private_metadata: str
+) -> dict[str, Any]:
+    """Slack asking for an external select's options as the person types ``value`` in a modal
+    (type block_suggestion): what a Socket Mode "interactive" envelope carries, and what
+    `block_suggestion` form-encodes for HTTP. The ack's body is {"options": [...]}, at most
+    100 (api.slack.com/reference/block-kit/block-elements#external_select)."""
+    view_id = "V0FAKEVIEW"
+    return {
+        "type": "block_suggestion",
+        "user": _user(user_id),
+        "container": {"type": "view", "view_id": view_id},
+        "api_app_id": APP_ID,
+        "token": "verification-token",
+        "action_id": action_id,
+        "block_id": block_id,
+        "value": value,
+        "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "view": {
+            "id": view_id,
+            "team_id": TEAM_ID,
+            "type": "modal",
+            "private_metadata": private_metadata,
+            "callback_id": "",
+            "state": {"values": {}},
+            "hash": f"{int(time.time())}.{secrets.token_hex(4)}",
+            "app_id": APP_ID,
+            "bot_id": BOT_ID,
+        },
+    }
+
+
+def block_suggestion(
+    action_id: str, block_id: str, value: str, user_id: str, private_metadata: str
+) -> bytes:
+    """An options request over HTTP: form body `payload=<JSON>` of block_suggestion."""
+    return _payload_form(
+        block_suggestion_payload(action_id, block_id, value, user_id, private_metadata)
+    )
 
 
 def view_submission(

@@ -21,11 +21,22 @@ It serves only the methods bot/adapters/telegram/adapter.py calls through PTB:
 
 Any other method answers 404 Not Found, as the real server does, so a new call in the adapter
 fails here first. The fake refuses what the real API refuses and a careless bot would send (the
-numbers below, from the Bot API reference at core.telegram.org/bots/api): text over 4096
-characters, captions over 1024, HTML with unsupported or unclosed tags, callback data over 64
-bytes, invalid commands, an edit that changes nothing, a callback query answered twice, a poll
-with fewer than 2 options, a bad webhook secret, getUpdates while a webhook is set. It answers
-flood control (429 with ``retry_after``) and 403 for chats the bot may not write to on demand.
+numbers below, each with where it comes from): text over 4096 characters, captions over 1024,
+HTML with unsupported or unclosed tags, callback data over 64 bytes, keyboards over 100 buttons
+(or 8 in a row), invalid commands, an edit that changes nothing, a callback query answered twice,
+a poll whose question, options or explanation Telegram would refuse, a bad webhook secret,
+getUpdates while a webhook is set. Lengths count UTF-16 code units, as Telegram does.
+
+Flood control, as the Bot FAQ states it (core.telegram.org/bots/faq, "My bot is hitting limits,
+how do I avoid this?"): about 30 messages a second in all, one a second per chat with a short
+burst, 20 a minute per group. Every HTTP message counts: each send* and editMessageText call the
+fake accepts. Over a limit, it answers 429 with ``retry_after`` (whole seconds, as the Bot API's
+ResponseParameters) and bans that chat, or the whole bot for the overall limit, until then. A
+message sent to a banned chat anyway is refused again and counted in ``ignored_retry_after``: a
+well-behaved bot keeps that at zero. Time is the fake's ``clock`` (real time unless a test passes
+its own, so the bot's moving clock and the fake agree). It also answers 429 and 403 on demand
+(``rate_limit``, ``forbid``), and, with ``answer_unreadably``, a 200 whose body is not JSON after
+it took the message: "sent, but the answer cannot be read".
 
 Usage::
 
@@ -43,9 +54,11 @@ import asyncio
 import contextlib
 import copy
 import json
+import math
 import re
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from itertools import count
@@ -69,9 +82,34 @@ COMMAND_DESCRIPTION_LIMIT = 256
 _SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 # getUpdates limit: "Values between 1-100 are accepted. Defaults to 100" (PTB sends none).
 UPDATES_LIMIT = 100
-# sendPoll options: "a JSON-serialized list of 2-10 answer options" (only the floor is checked;
-# the adapter keeps to 10 itself).
+# sendPoll (core.telegram.org/bots/api#sendpoll): question "1-300 characters"; options "a
+# JSON-serialized list of 2-10 answer options" (Bot API 9.1 raised it to 12, as PTB 22's
+# telegram.constants.PollLimit records; the fake takes 12), each InputPollOption text "1-100
+# characters"; explanation "0-200 characters with at most 2 line feeds after entities parsing".
+POLL_QUESTION_LIMIT = 300
 MIN_POLL_OPTIONS = 2
+MAX_POLL_OPTIONS = 12
+POLL_OPTION_LIMIT = 100
+POLL_EXPLANATION_LIMIT = 200
+POLL_EXPLANATION_LINE_FEEDS = 2
+# InlineKeyboardMarkup: at most 100 buttons, 8 in a row. Telegram does not document either (its
+# server refuses more with "reply markup is too long"); PTB 22 records them as
+# telegram.constants.InlineKeyboardMarkupLimit.
+KEYBOARD_BUTTONS = 100
+ROW_BUTTONS = 8
+# Flood control (core.telegram.org/bots/faq, "My bot is hitting limits, how do I avoid this?"):
+# "If you're sending bulk notifications to multiple users, the API will not allow more than 30
+# messages per second or so."
+OVERALL_PER_SECOND = 30
+# "When sending messages inside a particular chat, avoid sending more than one message per second.
+# We may allow short bursts that go over this limit": one a second, refilling a burst of 3 (the
+# FAQ gives no size for the burst: 3 is the fake's choice).
+CHAT_PER_SECOND = 1
+CHAT_BURST = 3
+# "Also note that your bot will not be able to send more than 20 messages per minute to the same
+# group." (New messages: an edit does not add one.)
+GROUP_PER_MINUTE = 20
+UNREADABLE_BODY = "<html><body><h1>502 Bad Gateway</h1></body></html>"
 
 # PTB sends every non-string parameter JSON-encoded in a form field; the real server knows each
 # field's type, so the fake decodes by name (a text that happens to read "123" stays a string).
@@ -83,6 +121,8 @@ _INT_FIELDS = frozenset(("chat_id", "message_id", "offset", "timeout"))
 _BOOL_FIELDS = frozenset(("is_anonymous",))
 # Methods that post into a chat: a chat the bot may not write to answers 403 to these.
 _SENDING = frozenset(("sendmessage", "sendphoto", "senddocument", "sendpoll"))
+# Every HTTP message, for flood control: the posts and the edits.
+_MESSAGES = _SENDING | {"editmessagetext"}
 # The HTML tags Telegram accepts (Bot API "HTML style" formatting), and the entity each becomes.
 _ENTITY_TYPES = {
     **dict.fromkeys(("b", "strong"), "bold"),
@@ -129,13 +169,16 @@ class UploadedFile:
 
 @dataclass
 class Call:
-    """One request the bot made. ``call["text"]`` reads a parameter."""
+    """One request the bot made. ``call["text"]`` reads a parameter. ``at`` is the fake's clock
+    when it arrived; ``unreadable`` when the fake took it but answered a body that is not JSON."""
 
     method: str
     params: dict[str, Any]
     files: dict[str, UploadedFile] = field(default_factory=dict)
     status: int = 200
     response: dict[str, Any] = field(default_factory=dict)
+    at: float = 0.0
+    unreadable: bool = False
 
     @property
     def ok(self) -> bool:
@@ -160,6 +203,15 @@ class StoredFile:
     mime_type: str | None = None
 
 
+@dataclass(frozen=True)
+class _Fault:
+    """An answer given on demand to the next matching call instead of handling it."""
+
+    error: ApiError
+    chat_id: int | None = None  # only for calls to this chat
+    whole_bot: bool = False  # a 429 that bans every chat, as the overall limit does
+
+
 @dataclass
 class _Pending:
     update: dict[str, Any]
@@ -181,8 +233,9 @@ class FakeTelegram:
     the offset, so a test can check that the bot ignores the repeat.
     """
 
-    def __init__(self, token: str = "123:ABC"):
+    def __init__(self, token: str = "123:ABC", *, clock: Callable[[], float] | None = None):
         self.token = token
+        self.clock = clock or time.monotonic  # seconds; flood control's time
         bot_id = token.split(":", 1)[0]
         self.bot_id = int(bot_id) if bot_id.isdigit() else 1
         self.bot_user: dict[str, Any] = {
@@ -200,7 +253,14 @@ class FakeTelegram:
         self.webhook_url = ""
         self.allowed_updates: list[str] = []  # the last getUpdates/setWebhook choice; [] = all
         self.forbidden: dict[int, str] = {}  # chat_id -> 403 description
-        self._faults: defaultdict[str, deque[ApiError]] = defaultdict(deque)
+        self.banned_until: dict[int, float] = {}  # chat_id -> end of its 429 (fake clock)
+        self.banned_all_until = float("-inf")  # end of a bot-wide 429
+        self.ignored_retry_after: list[Call] = []  # messages sent into a ban
+        self._faults: defaultdict[str, list[_Fault]] = defaultdict(list)
+        self._unreadable: defaultdict[str, int] = defaultdict(int)
+        self._sent: deque[float] = deque()  # accepted messages of the last second
+        self._buckets: dict[int, tuple[float, float]] = {}  # chat -> (burst left, at)
+        self._group_sent: dict[int, deque[float]] = {}  # group -> new messages, last minute
         self._pending: list[_Pending] = []
         self._confirmed_below = 0
         self._answered_queries: set[str] = set()
@@ -268,19 +328,46 @@ class FakeTelegram:
     def _summary(self) -> str:
         return ", ".join(f"{c.method}:{c.status}" for c in self.recorded[-30:]) or "none"
 
+    def messages_sent(self) -> list[Call]:
+        """The accepted message calls (sends and edits), each an HTTP message Telegram counts."""
+        return [c for c in self.recorded if c.ok and c.method.lower() in _MESSAGES]
+
+    def busiest_second(self) -> int:
+        """The most accepted messages in any one second of the fake's clock."""
+        times = [c.at for c in self.messages_sent()]
+        return max(
+            (sum(1 for t in times[i:] if t < start + 1.0) for i, start in enumerate(times)),
+            default=0,
+        )
+
+    @property
+    def rate_limited(self) -> list[Call]:
+        """Every call answered 429."""
+        return [c for c in self.recorded if c.status == 429]
+
     # --- faults and state --------------------------------------------------------------------
 
-    def rate_limit(self, method: str, times: int = 1, retry_after: int = 3) -> None:
-        """The next ``times`` calls of ``method`` answer 429 flood control with retry_after
-        (Bot API ResponseParameters.retry_after: seconds to wait before repeating)."""
+    def rate_limit(
+        self,
+        method: str,
+        times: int = 1,
+        retry_after: int = 3,
+        *,
+        chat_id: int | None = None,
+        whole_bot: bool = False,
+    ) -> None:
+        """The next ``times`` calls of ``method`` (to ``chat_id``, if given) answer 429 flood
+        control with retry_after (Bot API ResponseParameters.retry_after: seconds to wait before
+        repeating), and ban that chat (or, ``whole_bot``, every chat) as long."""
         for _ in range(times):
             self._faults[method.lower()].append(
-                ApiError(
-                    429,
-                    f"Too Many Requests: retry after {retry_after}",
-                    {"retry_after": retry_after},
-                )
+                _Fault(_too_many(retry_after), chat_id=chat_id, whole_bot=whole_bot)
             )
+
+    def answer_unreadably(self, method: str, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` that succeed are taken (recorded, the message
+        kept) but answered 200 with a body that is not JSON."""
+        self._unreadable[method.lower()] += times
 
     def forbid(
         self,
@@ -389,24 +476,90 @@ class FakeTelegram:
     async def _handle_method(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         params, files = await _read_params(request)
-        call = Call(method, params, files)
+        call = Call(method, params, files, at=self.clock())
+        name = method.lower()
         try:
             if request.match_info["token"] != self.token:
                 raise ApiError(401, "Unauthorized")
-            handler = getattr(self, f"_api_{method.lower()}", None)
+            handler = getattr(self, f"_api_{name}", None)
             if handler is None:
                 raise ApiError(404, "Not Found")
-            faults = self._faults.get(method.lower())
-            if faults:
-                raise faults.popleft()
+            if name in _MESSAGES:
+                self._flood_control(call)
+            self._fault_for(call)
             call.response = {"ok": True, "result": await handler(params, files)}
+            if name in _MESSAGES:
+                self._count(call)
         except ApiError as error:
             call.status, call.response = error.error_code, error.body()
         except Exception as error:  # a request the fake cannot read: visible, not a hang
             call.status, call.response = 500, ApiError(500, f"fake Bot API: {error!r}").body()
+        if call.ok and self._unreadable.get(name):
+            self._unreadable[name] -= 1
+            call.unreadable = True
         self.recorded.append(call)
         self._notify()
+        if call.unreadable:
+            return web.Response(status=200, text=UNREADABLE_BODY, content_type="text/html")
         return web.json_response(call.response, status=call.status)
+
+    # --- flood control -----------------------------------------------------------------------
+
+    def _flood_control(self, call: Call) -> None:
+        """Refuse a message sent into a ban (counted) or over a limit (which bans), with 429."""
+        chat = call.params.get("chat_id")
+        chat = chat if isinstance(chat, int) else 0
+        now = call.at
+        banned = max(self.banned_all_until, self.banned_until.get(chat, float("-inf")))
+        if now < banned:
+            self.ignored_retry_after.append(call)
+            raise _too_many(math.ceil(banned - now))
+        _forget_before(self._sent, now - 1.0)
+        if len(self._sent) >= OVERALL_PER_SECOND:
+            self._ban(None, now, self._sent[-OVERALL_PER_SECOND] + 1.0 - now)
+        if self._burst_left(chat, now) < 1.0:
+            self._ban(chat, now, (1.0 - self._burst_left(chat, now)) / CHAT_PER_SECOND)
+        group = self._group_sent.get(chat)
+        if call.method.lower() in _SENDING and chat < 0 and group is not None:
+            _forget_before(group, now - 60.0)
+            if len(group) >= GROUP_PER_MINUTE:
+                self._ban(chat, now, group[-GROUP_PER_MINUTE] + 60.0 - now)
+
+    def _ban(self, chat: int | None, now: float, wait: float) -> None:
+        retry_after = max(1, math.ceil(wait))
+        if chat is None:
+            self.banned_all_until = max(self.banned_all_until, now + retry_after)
+        else:
+            self.banned_until[chat] = max(self.banned_until.get(chat, now), now + retry_after)
+        raise _too_many(retry_after)
+
+    def _burst_left(self, chat: int, now: float) -> float:
+        left, at = self._buckets.get(chat, (float(CHAT_BURST), now))
+        return min(float(CHAT_BURST), left + (now - at) * CHAT_PER_SECOND)
+
+    def _count(self, call: Call) -> None:
+        chat = call.params.get("chat_id")
+        chat = chat if isinstance(chat, int) else 0
+        self._sent.append(call.at)
+        self._buckets[chat] = (self._burst_left(chat, call.at) - 1.0, call.at)
+        if call.method.lower() in _SENDING and chat < 0:
+            self._group_sent.setdefault(chat, deque()).append(call.at)
+
+    def _fault_for(self, call: Call) -> None:
+        """Raise the first fault asked for this call, if any (a 429 bans as it says)."""
+        faults = self._faults.get(call.method.lower()) or []
+        chat = call.params.get("chat_id")
+        for index, fault in enumerate(faults):
+            if fault.chat_id is None or fault.chat_id == chat:
+                del faults[index]
+                retry_after = (fault.error.parameters or {}).get("retry_after")
+                if retry_after is not None:
+                    until = call.at + retry_after
+                    if fault.whole_bot:
+                        self.banned_all_until = max(self.banned_all_until, until)
+                    elif isinstance(chat, int):
+                        self.banned_until[chat] = max(self.banned_until.get(chat, until), until)
+                raise fault.error
 
     def _notify(self) -> None:
         self._wake.set()
@@ -525,12 +678,26 @@ class FakeTelegram:
 
     async def _api_sendpoll(self, params: dict, files: dict) -> dict:
         chat = self._chat_for_sending("sendPoll", params)
+        question = params.get("question") or ""
+        if not question.strip():
+            raise ApiError(400, "Bad Request: poll question must be non-empty")
+        if _utf16_len(question) > POLL_QUESTION_LIMIT:
+            raise ApiError(400, "Bad Request: poll question length must not exceed 300")
         texts = [o if isinstance(o, str) else o["text"] for o in params.get("options") or []]
         if len(texts) < MIN_POLL_OPTIONS:
             raise ApiError(400, "Bad Request: poll must have at least 2 option")
+        if len(texts) > MAX_POLL_OPTIONS:
+            raise ApiError(400, "Bad Request: poll can't have more than 12 options")
+        if any(not t.strip() or _utf16_len(t) > POLL_OPTION_LIMIT for t in texts):
+            raise ApiError(400, "Bad Request: poll options length must not exceed 100")
+        explanation = params.get("explanation") or ""
+        if _utf16_len(explanation) > POLL_EXPLANATION_LIMIT:
+            raise ApiError(400, "Bad Request: explanation is too long")
+        if explanation.count("\n") > POLL_EXPLANATION_LINE_FEEDS:
+            raise ApiError(400, "Bad Request: explanation can't contain more than 2 line feeds")
         kind = params.get("type") or "regular"
         correct = params.get("correct_option_ids")
-        if kind == "quiz" and not correct:
+        if kind == "quiz" and (not correct or not all(0 <= i < len(texts) for i in correct)):
             raise ApiError(400, "Bad Request: wrong correct option ID specified")
         poll: dict[str, Any] = {
             "id": str(5_000_000_000_000_000_000 + next(self._ids)),
@@ -730,7 +897,7 @@ def _formatted(
         entities = sorted(parser.entities, key=lambda e: e["offset"])
     if not visible.strip():
         raise ApiError(400, f"Bad Request: message {field} is empty")
-    if len(visible) > limit:
+    if _utf16_len(visible) > limit:
         raise ApiError(400, f"Bad Request: {too_long}")
     content: dict[str, Any] = {field: visible}
     if entities:
@@ -742,7 +909,12 @@ def _check_markup(markup: Any) -> dict | None:
     """The markup a message keeps: inline keyboards only (the real API returns no other)."""
     if not isinstance(markup, dict) or "inline_keyboard" not in markup:
         return None
-    for row in markup["inline_keyboard"]:
+    rows = markup["inline_keyboard"]
+    if sum(len(row) for row in rows) > KEYBOARD_BUTTONS:
+        raise ApiError(400, "Bad Request: reply markup is too long")
+    if any(len(row) > ROW_BUTTONS for row in rows):
+        raise ApiError(400, "Bad Request: too many buttons in a row")
+    for row in rows:
         for button in row:
             data = button.get("callback_data")
             if data is not None and not 1 <= len(data.encode()) <= CALLBACK_DATA_LIMIT:
@@ -755,6 +927,17 @@ def _set_markup(message: dict, markup: dict | None) -> None:
         message["reply_markup"] = markup
     else:
         message.pop("reply_markup", None)
+
+
+def _too_many(retry_after: int) -> ApiError:
+    return ApiError(
+        429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
+    )
+
+
+def _forget_before(times: deque[float], since: float) -> None:
+    while times and times[0] <= since:
+        times.popleft()
 
 
 def _utf16_len(text: str) -> int:

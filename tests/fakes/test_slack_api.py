@@ -36,7 +36,7 @@ MENTION = {"type": "app_mention", "user": "U1", "text": f"<@{BOT_USER_ID}> score
 
 
 async def test_the_web_api_methods_the_adapter_calls() -> None:
-    async with FakeSlack() as slack:
+    async with FakeSlack(joined=["C1"]) as slack:
         client = AsyncWebClient(token=slack.token, base_url=slack.base_url)
         me = await client.auth_test()
         posted = await client.chat_postMessage(channel="U1", text="hi", blocks=BLOCKS)
@@ -44,13 +44,15 @@ async def test_the_web_api_methods_the_adapter_calls() -> None:
         modal = {"type": "modal", "callback_id": "deed.submit", "blocks": BLOCKS}
         opened = await client.views_open(trigger_id="1.2.abc", view=modal)
         home = await client.views_publish(user_id="U1", view={"type": "home", "blocks": BLOCKS})
-        user = (await client.users_info(user="U1", include_locale=True))["user"]
+        user = (await client.users_info(user="U2", include_locale=True))["user"]
+        dm = (await client.conversations_open(users="U2"))["channel"]["id"]
         uploaded = await client.files_upload_v2(
-            channel="C1", content=b"PNG", filename="chart.png", title="chart.png"
+            channel=dm, content=b"PNG", filename="chart.png", title="chart.png"
         )
 
     assert me["user_id"] == BOT_USER_ID and "chat:write" in me.headers["x-oauth-scopes"]
     assert posted["channel"] == "D1" and posted["message"]["blocks"] == BLOCKS  # a user's DM
+    assert dm == slack.dm("U2") == "D2"
     assert ephemeral["message_ts"] and slack.last("chat.postEphemeral").args["user"] == "U1"
     assert opened["view"]["callback_id"] == "deed.submit" and opened["view"]["id"].startswith("V")
     assert home["view"]["type"] == "home"
@@ -62,16 +64,25 @@ async def test_the_web_api_methods_the_adapter_calls() -> None:
     ]
     shared = slack.files[uploaded["file"]["id"]]
     assert (shared.content, shared.title, shared.completed) == (b"PNG", "chart.png", True)
+    assert slack.last("files.completeUploadExternal").args["channel_id"] == "D2"
     assert slack.last("chat.postMessage").headers["Authorization"] == f"Bearer {slack.token}"
 
 
+def button(label: str) -> list[dict]:
+    element = {"type": "button", "text": {"type": "plain_text", "text": label}, "value": "v"}
+    return [{"type": "actions", "elements": [element]}]
+
+
 async def test_refusals_and_a_429_with_retry_after() -> None:
-    async with FakeSlack() as slack:
+    async with FakeSlack(joined=["C1"]) as slack:
+        slack.add_channel("C2")  # exists, the app was never invited
         client = AsyncWebClient(token=slack.token, base_url=slack.base_url)
         slack.rate_limit("chat.postMessage", retry_after=7)
         with pytest.raises(SlackApiError) as limited:
             await client.chat_postMessage(channel="C1", text="x")
         again = await client.chat_postMessage(channel="C1", text="x")
+        section = [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}]
+        title = {"type": "plain_text", "text": "t" * 25}
         refused = {}
         for name, call in {
             "wrong token": AsyncWebClient(token="xoxb-no", base_url=slack.base_url).auth_test(),
@@ -79,6 +90,17 @@ async def test_refusals_and_a_429_with_retry_after() -> None:
             "not a user": client.users_info(user="C1"),
             "no bytes uploaded": client.files_completeUploadExternal(files=[{"id": "F404"}]),
             "unused method": client.chat_update(channel="C1", ts="1.2", text="x"),
+            "not invited": client.chat_postMessage(channel="C2", text="x"),
+            "no such channel": client.chat_postEphemeral(channel="C3", user="U1", text="x"),
+            "file to a user id": client.files_upload_v2(channel="U1", content=b"x", filename="a"),
+            "text of 40,001": client.chat_postMessage(channel="C1", text="x" * 40_001),
+            "section of 3,001": client.chat_postMessage(channel="C1", text="x", blocks=section),
+            "button of 76": client.chat_postMessage(
+                channel="C1", text="x", blocks=button("b" * 76)
+            ),
+            "title of 25": client.views_open(
+                trigger_id="1", view={"type": "modal", "title": title}
+            ),
         }.items():
             with pytest.raises(SlackApiError) as error:
                 await call
@@ -93,7 +115,31 @@ async def test_refusals_and_a_429_with_retry_after() -> None:
         "not a user": "user_not_found",
         "no bytes uploaded": "file_not_found",
         "unused method": "unknown_method",
+        "not invited": "not_in_channel",
+        "no such channel": "channel_not_found",
+        "file to a user id": "invalid_arguments",
+        "text of 40,001": "msg_too_long",
+        "section of 3,001": "invalid_blocks",
+        "button of 76": "invalid_blocks",
+        "title of 25": "invalid_arguments",
     }
+
+
+async def test_a_response_url_takes_five_posts_and_unreadable_answers_take_effect() -> None:
+    async with FakeSlack(joined=["C1"]) as slack, aiohttp.ClientSession() as http:
+        url = slack.response_url("r5")
+        statuses = []
+        for n in range(6):
+            async with http.post(url, json={"text": f"answer {n}"}) as answer:
+                statuses.append((answer.status, await answer.text()))
+        client = AsyncWebClient(token=slack.token, base_url=slack.base_url)
+        slack.unreadable("chat.postMessage", how="json")
+        with pytest.raises(SlackApiError) as unreadable:
+            await client.chat_postMessage(channel="C1", text="shown")
+
+    assert statuses == [(200, "ok")] * 5 + [(404, "used_url")]
+    assert unreadable.value.response.status == 200  # aiohttp's response: the body is no JSON
+    assert slack.last("chat.postMessage").status == 200  # the message was posted all the same
 
 
 async def test_bolt_accepts_the_signed_builders_and_refuses_bad_signatures() -> None:

@@ -16,10 +16,17 @@ from telegram import (
     Poll,
     Update,
 )
-from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, RetryAfter
+from telegram.error import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.ext import ApplicationBuilder, ContextTypes, TypeHandler
 
-from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.telegram_api import UNREADABLE_BODY, FakeTelegram
 
 TOKEN = "123:ABC"
 GROUP = -4_000_000_001
@@ -49,7 +56,7 @@ async def test_the_methods_the_adapter_calls() -> None:
         photo = await bot.send_photo(
             42, PNG, filename="chart.png", caption="<i>本周</i>", parse_mode="HTML"
         )
-        document = await bot.send_document(42, b"xlsx", filename="report.xlsx")
+        document = await bot.send_document(43, b"xlsx", filename="report.xlsx")  # 42 had 3
         assert await bot.set_webhook("https://uplift.example/telegram/webhook", secret_token="s3")
         with pytest.raises(Conflict):
             await bot.get_updates()
@@ -73,9 +80,9 @@ async def test_refusals_flood_control_and_forbidden_chats(monkeypatch: pytest.Mo
     monkeypatch.setenv("PTB_TIMEDELTA", "true")  # PTB 22's retry_after as a timedelta
     long_data = InlineKeyboardMarkup([[InlineKeyboardButton("x", callback_data="d" * 65)]])
     async with FakeTelegram(TOKEN) as tg, Bot(TOKEN, base_url=tg.base_url) as bot:
-        tg.rate_limit("sendMessage", retry_after=7)
+        tg.rate_limit("sendMessage", retry_after=7, chat_id=43)
         with pytest.raises(RetryAfter) as limited:
-            await bot.send_message(42, "hi")
+            await bot.send_message(43, "hi")
         tg.forbid(77)
         with pytest.raises(Forbidden):
             await bot.send_message(77, "hi")
@@ -105,6 +112,7 @@ async def test_refusals_flood_control_and_forbidden_chats(monkeypatch: pytest.Mo
                 pass
 
     assert limited.value.retry_after == dt.timedelta(seconds=7)
+    assert tg.ignored_retry_after == []  # nothing else went to chat 43
     assert tg.calls("sendMessage")[0].response["parameters"] == {"retry_after": 7}
     refusals = [c.response["description"] for c in tg.calls(ok=False)]
     assert refusals[2:] == [  # after the 429 and the 403
@@ -161,3 +169,70 @@ async def test_long_polling_delivers_built_updates_and_repeats() -> None:
     assert tg.count("deleteWebhook") == 1  # PTB's polling bootstrap
     confirmed = tg.last("getUpdates")  # PTB's last call on stop confirms what it handled
     assert (confirmed["offset"], confirmed["timeout"]) == (seen[3].update_id + 1, 0)
+
+
+async def test_flood_control_poll_and_keyboard_limits_and_unreadable_answers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+    now = [1000.0]
+    buttons = [InlineKeyboardButton(str(i), callback_data=str(i)) for i in range(101)]
+    too_many = InlineKeyboardMarkup([buttons[i : i + 5] for i in range(0, 101, 5)])
+    wide_row = InlineKeyboardMarkup([buttons[:9]])
+    async with (
+        FakeTelegram(TOKEN, clock=lambda: now[0]) as tg,
+        Bot(TOKEN, base_url=tg.base_url) as bot,
+    ):
+        for _ in range(3):  # a burst of three in one chat passes; the fourth is one too many
+            await bot.send_message(42, "hi")
+        with pytest.raises(RetryAfter) as per_chat:
+            await bot.send_message(42, "hi")
+        with pytest.raises(RetryAfter):  # sent into the ban: refused again, and counted
+            await bot.send_message(42, "hi")
+        now[0] += 1.0
+        await bot.send_message(42, "hi")  # the ban is over
+        for chat in range(100, 129):  # 29 more chats make 30 messages in this second
+            await bot.send_message(chat, "hi")
+        with pytest.raises(RetryAfter) as overall:  # the 31st: the whole bot waits
+            await bot.send_message(200, "hi")
+        now[0] += 2.0
+        for _ in range(20):  # twenty in a group within a minute, one every 1.5 s
+            await bot.send_message(GROUP, "hi")
+            now[0] += 1.5
+        with pytest.raises(RetryAfter):
+            await bot.send_message(GROUP, "hi")
+        now[0] += 60.0
+        for kwargs in (
+            {"question": "?" * 301, "options": ["a", "b"]},
+            {"question": "?", "options": ["a", "b" * 101]},
+            {"question": "?", "options": [str(i) for i in range(13)]},
+            {"question": "?", "options": ["a", "b"], "explanation": "e" * 201},
+            {"question": "?", "options": ["a", "b"], "explanation": "1\n2\n3\n4"},
+        ):
+            with pytest.raises(BadRequest):
+                await bot.send_poll(7, type=Poll.QUIZ, correct_option_ids=[0], **kwargs)
+            now[0] += 1.0
+        for markup in (too_many, wide_row):
+            with pytest.raises(BadRequest):
+                await bot.send_message(7, "x", reply_markup=markup)
+        tg.answer_unreadably("sendMessage")
+        with pytest.raises(TelegramError, match="Invalid server response"):
+            await bot.send_message(8, "taken")
+
+    assert per_chat.value.retry_after == dt.timedelta(seconds=1)
+    assert overall.value.retry_after == dt.timedelta(seconds=1)
+    assert [c["chat_id"] for c in tg.ignored_retry_after] == [42]
+    assert len(tg.rate_limited) == 4 and tg.busiest_second() == 30
+    refusals = [c.response["description"] for c in tg.calls(ok=False) if c.status == 400]
+    assert refusals == [
+        "Bad Request: poll question length must not exceed 300",
+        "Bad Request: poll options length must not exceed 100",
+        "Bad Request: poll can't have more than 12 options",
+        "Bad Request: explanation is too long",
+        "Bad Request: explanation can't contain more than 2 line feeds",
+        "Bad Request: reply markup is too long",
+        "Bad Request: too many buttons in a row",
+    ]
+    taken = tg.last("sendMessage")
+    assert taken.ok and taken.unreadable and tg.messages[(8, taken.result["message_id"])]
+    assert UNREADABLE_BODY.startswith("<html>")

@@ -1,24 +1,32 @@
 """The Telegram adapter: python-telegram-bot updates turned into neutral events, replies into
 messages, inline keyboards and quiz polls.
 
-Groups get the drills, notices and summaries; personal answers go to the private chat (with a
-short pointer in the group, or a request to press Start first). Telegram has no forms, so the
+Groups get the drills, notices and summaries; personal answers go to the private chat (with one
+coalesced pointer in the group, or a request to press Start first). Telegram has no forms, so the
 dispatcher walks a form one field at a time. Long polling by default; a webhook on our HTTP server
 when TELEGRAM_WEBHOOK_URL is set, its secret header checked. No feature logic lives here.
+
+Telegram's limits are kept here (``limits.py``): every send and edit takes a turn first, a 429
+bans its chat (or the bot) until its retry_after ends, and a reply that cannot go now is handed
+to the outbox, never dropped and never sent into a ban. A reply sent in parts (a split text, an
+intro before a poll, files) that stops half way is resumed where it stopped, never repeated.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import hmac
+import json
 import logging
-import time
-import warnings
-from collections import deque
+import os
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from aiohttp import web
 from telegram import (
     BotCommand,
@@ -35,15 +43,26 @@ from telegram.error import (
     BadRequest,
     Forbidden,
     InvalidToken,
-    NetworkError,
     RetryAfter,
     TelegramError,
+    TimedOut,
 )
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
-from telegram.warnings import PTBDeprecationWarning
+from telegram.request import HTTPXRequest
 
 from bot.adapters import PlatformStartFailed
-from bot.delivery import DeliveryFailed, Destination, RateLimited
+from bot.adapters.telegram.formatting import CAPTION_LIMIT, shortened, split_message, units
+from bot.adapters.telegram.limits import Limits
+from bot.adapters.telegram.notices import GATHER, WINDOW, GroupNotices, Notice
+from bot.adapters.telegram.poll_limits import (
+    EXPLANATION_LIMIT,
+    EXPLANATION_LINE_FEEDS,
+    OPTION_LIMIT,
+    OPTIONS_MAX,
+    OPTIONS_MIN,
+    QUESTION_LIMIT,
+)
+from bot.delivery import DeliveryFailed, Destination, RateLimited, SentUnreadable
 from bot.dispatcher import Dispatcher
 from handlers.framework.router import Menu
 from kernel import (
@@ -61,18 +80,30 @@ from kernel import (
 )
 from messages import LOCALES, Renderer, Target
 
+# python-telegram-bot 22 reads RetryAfter.retry_after as a timedelta when this is set and warns
+# otherwise (the int form is deprecated); _seconds() reads both, in case it is set to false.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
 log = logging.getLogger(__name__)
 
 PLATFORM = "telegram"
 WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-MESSAGE_LIMIT = 4096
-CAPTION_LIMIT = 1024
-CALLBACK_LIMIT = 64  # bytes of callback_data
-QUIZ_QUESTION_LIMIT = 300
-QUIZ_OPTION_LIMIT = 100
-QUIZ_EXPLANATION_LIMIT = 200
-OVERALL_PER_SECOND = 30
+MENU_DEFAULT_LOCALE = "en"  # the command list for clients in any other language
+# Bot API (core.telegram.org/bots/api), InlineKeyboardButton: callback_data of 1-64 bytes. What
+# a quiz poll takes (sendPoll) is in poll_limits.py, which `uplift campaign validate` reads too.
+CALLBACK_LIMIT = 64
+# 100 buttons on a keyboard, 8 in a row: undocumented by Telegram, recorded by PTB 22
+# (telegram.constants.InlineKeyboardMarkupLimit). Handlers send at most kernel.MAX_BUTTONS.
+KEYBOARD_LIMIT = 100
+# Ours: a label longer than this is shortened with an ellipsis; a quiz whose options are longer
+# than OPTION_ON_BUTTON lists them in the message and puts A, B, C… on the buttons.
+BUTTON_LABEL_LIMIT = 64
+OPTION_ON_BUTTON = 40
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+# A reply waits this long at most for its chat's pace; longer, it goes to the outbox.
+PATIENCE = 2.0
+REST = "telegram/rest"  # wraps a reply whose first parts went out already (see _rest)
 
 
 @dataclass(frozen=True)
@@ -86,6 +117,49 @@ class Where:
         False  # a command typed in the chat (gets a pointer when answered privately)
     )
     message_id: int | None = None  # the message a pressed button sits on
+    name: str = ""  # the person's name, for a group notice
+
+
+@dataclass(frozen=True)
+class _Step:
+    """One API call of a reply: a message part, a poll, a file; ``after`` runs once it is sent."""
+
+    call: Callable[[], Awaitable[Message]]
+    after: Callable[[Message], Awaitable[None]] | None = None
+
+
+class _TooManyButtons(Exception):
+    pass
+
+
+@dataclass
+class _Answer:
+    accepted: bool = False  # Telegram answered 2xx: whatever follows, the message went out
+
+    def accept(self) -> None:
+        self.accepted = True
+
+
+_ANSWER: ContextVar[_Answer | None] = ContextVar("telegram_answer", default=None)
+
+
+class _Request(HTTPXRequest):
+    """PTB's HTTP client, noting a 2xx answer: an answer that then cannot be read means "sent,
+    answer unreadable", not "not sent". An unreadable body is not logged (it may hold a text)."""
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        code, payload = await super().do_request(*args, **kwargs)
+        answer = _ANSWER.get()
+        if answer is not None and 200 <= code <= 299:
+            answer.accept()
+        return code, payload
+
+    @staticmethod
+    def parse_json_payload(payload: bytes) -> dict[str, Any]:
+        try:
+            return json.loads(payload.decode("utf-8", "replace"))  # type: ignore[no-any-return]
+        except ValueError:
+            raise TelegramError("Invalid server response") from None
 
 
 class TelegramAdapter:
@@ -101,7 +175,12 @@ class TelegramAdapter:
         api_url: str,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+        notice_gather: float = GATHER,
+        notice_window: float = WINDOW,
     ) -> None:
+        """``sleep`` waits out Telegram's pacing (``asyncio.sleep``; tests move their clock);
+        ``notice_gather`` and ``notice_window`` time the group notices (real seconds)."""
         if webhook_url and not webhook_secret:
             # `uplift run` refuses this with a sentence first; a webhook open to anyone is no mode
             raise ValueError("a Telegram webhook needs its secret (TELEGRAM_WEBHOOK_SECRET)")
@@ -111,13 +190,18 @@ class TelegramAdapter:
         self._webhook_url = webhook_url
         self._webhook_secret = webhook_secret
         builder = (
-            ApplicationBuilder().token(token).base_url(api_url).base_file_url(_file_url(api_url))
+            ApplicationBuilder()
+            .token(token)
+            .base_url(api_url)
+            .base_file_url(_file_url(api_url))
+            .request(_Request(connection_pool_size=256))
         )
         if webhook_url:
             builder = builder.updater(None)
         self.application: Application[Any, Any, Any, Any, Any, Any] = builder.build()
         self.application.add_handler(TypeHandler(Update, self._on_update))
-        self._overall = Pacer(OVERALL_PER_SECOND)
+        self.limits = Limits(clock, sleep or asyncio.sleep)
+        self._notices = GroupNotices(self._send_notice, gather=notice_gather, window=notice_window)
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -144,6 +228,7 @@ class TelegramAdapter:
         log.info("telegram.started mode=%s", "webhook" if self._webhook_url else "polling")
 
     async def stop(self) -> None:
+        await self._notices.close()
         if self.application.updater is not None and self.application.updater.running:
             await self.application.updater.stop()
         if self.application.running:
@@ -172,8 +257,10 @@ class TelegramAdapter:
         return web.Response(status=200)
 
     async def _register_commands(self) -> None:
-        """The command menus, per language and per kind of chat, as the features declare them."""
-        for locale in LOCALES:
+        """The command menus as the features declare them, per kind of chat: one list per
+        language, and a default list (no language code, in English) for every other client."""
+        for language in (*LOCALES, None):
+            locale = language or MENU_DEFAULT_LOCALE
             for scope, menu in (
                 (BotCommandScopeAllPrivateChats(), Menu.PRIVATE),
                 (BotCommandScopeAllGroupChats(), Menu.GROUP),
@@ -186,7 +273,7 @@ class TelegramAdapter:
                     for route in self._dispatcher.router.in_menu(menu)
                 ]
                 await self.application.bot.set_my_commands(
-                    commands, scope=scope, language_code=locale
+                    commands, scope=scope, language_code=language
                 )
 
     # --- from Telegram -------------------------------------------------------------------------
@@ -209,14 +296,17 @@ class TelegramAdapter:
         text = message.text or message.caption or ""
         photo = message.photo[-1].file_id if message.photo else None
         where = Where(
-            message.chat_id, user.id, message.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
+            message.chat_id,
+            user.id,
+            message.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP),
+            name=user.full_name,
         )
         command = _command_of(message, self.application.bot.username)
         if command is not None:
             name, args = command
             if name is None:
                 return  # a command for another bot in the group
-            where = Where(where.chat_id, where.user_id, where.is_group, typed_command=True)
+            where = dataclasses.replace(where, typed_command=True)
             event = self._event(update, EventKind.COMMAND, where, command=name, args=args)
         else:
             event = self._event(update, EventKind.TEXT, where, text=text, photo_ref=photo)
@@ -237,6 +327,7 @@ class TelegramAdapter:
             query.from_user.id,
             is_group,
             message_id=message.message_id if message else None,
+            name=query.from_user.full_name,
         )
         action, _, value = (query.data or "").partition("|")
         event = self._event(
@@ -259,7 +350,7 @@ class TelegramAdapter:
         if found is None:
             return
         action, ref = found
-        where = Where(answer.user.id, answer.user.id, is_group=False)
+        where = Where(answer.user.id, answer.user.id, is_group=False, name=answer.user.full_name)
         event = self._event(
             update, EventKind.ACTION, where, action=action, value=f"{ref}:{answer.option_ids[0]}"
         )
@@ -279,154 +370,223 @@ class TelegramAdapter:
             **fields,
         )
 
-    # --- to Telegram ---------------------------------------------------------------------------
+    # --- answering an update -------------------------------------------------------------------
 
     async def _dispatch(
         self, event: Event, where: Where, *, quiet_when_unreachable: bool = False
     ) -> None:
+        """Send the replies in order. One that cannot go now (its chat banned after a 429, or
+        paced for longer than PATIENCE) goes to the outbox, from where it left off."""
         outcome = await self._dispatcher.handle(event, native_forms=False)
-        pointed = False
-        for reply in outcome.replies:
+        for index, reply in enumerate(outcome.replies):
+            personal = reply.to is not Audience.CHAT and where.is_group
+            target = where.user_id if personal or reply.to is Audience.PRIVATE else where.chat_id
             try:
-                personal = reply.to is not Audience.CHAT and where.is_group
                 if reply.replace_pressed and where.message_id is not None and not personal:
                     await self._edit(where.chat_id, where.message_id, reply, outcome.locale)
-                    continue
-                target = (
-                    where.user_id if personal or reply.to is Audience.PRIVATE else where.chat_id
+                else:
+                    group = target == where.chat_id and where.is_group
+                    await self._deliver(target, reply, outcome.locale, group=group)
+            except RateLimited as limited:
+                await self._defer(
+                    limited.rest or reply,
+                    target,
+                    outcome.locale,
+                    key=f"telegram-deferred:{event.event_id}:{index}",
+                    seconds=limited.retry_after,
                 )
-                await self._send(
-                    target, reply, outcome.locale, group=target == where.chat_id and where.is_group
-                )
-                if personal and where.typed_command and not pointed:
-                    pointed = True
-                    await self._send(
-                        where.chat_id,
-                        Reply(text=Text("telegram/answered_privately")),
-                        outcome.locale,
-                    )
+            except SentUnreadable as unread:
+                log.warning("telegram.reply_sent_unreadable reason=%s", unread.reason)
             except DeliveryFailed as failure:
-                if failure.reason == "forbidden" and where.is_group and not quiet_when_unreachable:
-                    await self._ask_to_start(where.chat_id, outcome.locale)
+                if failure.reason == "forbidden" and personal and not quiet_when_unreachable:
+                    self._notices.must_start(where.chat_id, where.name, outcome.locale)
                 else:
                     log.warning("telegram.reply_failed reason=%s", failure.reason)
                 return
-            except RateLimited as limited:
-                await self._dispatcher.defer(
-                    reply,
-                    platform=PLATFORM,
-                    workspace="",
-                    chat_id=str(where.user_id if reply.to is not Audience.CHAT else where.chat_id),
-                    locale=outcome.locale,
-                    key=f"telegram-deferred:{event.event_id}:{outcome.replies.index(reply)}",
-                    not_before=self._clock.now() + dt.timedelta(seconds=limited.retry_after),
-                )
+            if personal and where.typed_command:
+                self._notices.answered(where.chat_id, where.name, outcome.locale)
 
-    async def _ask_to_start(self, chat_id: int, locale: str) -> None:
-        """The bot cannot write to someone who never pressed Start: say so, with a link."""
-        username = self.application.bot.username
-        markup = InlineKeyboardMarkup(
-            [
-                [
-                    InlineKeyboardButton(
-                        self._plain(Text("telegram/button_start"), locale),
-                        url=f"https://t.me/{username}?start=hi",
+    async def _defer(
+        self, reply: Reply, chat_id: int, locale: str, *, key: str, seconds: float
+    ) -> None:
+        """A reply the chat cannot take now: to the outbox, due when the ban or pace ends."""
+        await self._dispatcher.defer(
+            reply,
+            platform=PLATFORM,
+            workspace="",
+            chat_id=str(chat_id),
+            locale=locale,
+            key=key,
+            not_before=self._clock.now() + dt.timedelta(seconds=seconds),
+        )
+        log.info("telegram.reply_deferred chat=%s seconds=%.1f", chat_id, seconds)
+
+    async def _send_notice(self, chat_id: int, notice: Notice) -> None:
+        """One group notice naming everyone it answers; it waits out any ban on the group."""
+        texts = []
+        if notice.answered:
+            texts.append(Text("telegram/answered_privately", {"names": notice.answered}))
+        if notice.must_start:
+            texts.append(Text("telegram/press_start", {"names": notice.must_start}))
+        body = "\n\n".join(self._html(text, notice.locale) for text in texts)
+        markup = None
+        if notice.must_start:
+            label = self._label(Text("telegram/button_start"), notice.locale)
+            url = f"https://t.me/{self.application.bot.username}?start=hi"
+            markup = InlineKeyboardMarkup([[InlineKeyboardButton(label, url=url)]])
+        parts = split_message(body)
+        for index, part in enumerate(parts):
+            keyboard = markup if index == len(parts) - 1 else None
+            for _attempt in range(3):  # a new 429 while sending: wait it out, then again
+                try:
+                    await self._call(
+                        chat_id,
+                        lambda part=part, keyboard=keyboard: self.application.bot.send_message(
+                            chat_id, part, parse_mode=ParseMode.HTML, reply_markup=keyboard
+                        ),
+                        through_bans=True,
                     )
-                ]
-            ]
-        )
-        text = self._renderer.render(Text("telegram/press_start"), locale, Target.TELEGRAM)
-        await self._call(
-            self.application.bot.send_message(
-                chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup
-            )
-        )
+                    break
+                except RateLimited:
+                    continue
+                except SentUnreadable:
+                    break
+
+    # --- to Telegram ---------------------------------------------------------------------------
 
     async def push(self, destination: Destination, reply: Reply, locale: str) -> str | None:
-        """Deliver an outbox message to a group or a person's private chat, at most about 30
-        messages a second in all (Telegram's bulk limit)."""
-        await self._overall.wait_turn()
+        """Deliver an outbox message to a group or a person's private chat, within Telegram's
+        limits (the sender asks ``free_at`` first)."""
         chat_id = int(destination.chat_id)
-        return await self._send(chat_id, reply, locale, group=chat_id < 0)
+        return await self._deliver(chat_id, reply, locale, group=chat_id < 0)
 
     def pace(self, destination: Destination) -> dt.timedelta:
         """One message a second per chat, and no more than 20 a minute in a group."""
         return dt.timedelta(seconds=3 if destination.chat_id.startswith("-") else 1)
 
-    async def _send(
-        self, chat_id: int, reply: Reply, locale: str, *, group: bool = False
-    ) -> str | None:
-        bot = self.application.bot
-        sent: Message | None = None
+    def free_at(self, destination: Destination) -> dt.datetime | None:
+        """When the chat takes a new message: after any 429's ban and within its pace."""
+        return self.limits.free_at(int(destination.chat_id))
+
+    async def _deliver(self, chat_id: int, reply: Reply, locale: str, *, group: bool) -> str | None:
+        """Send a reply's parts in order; return the last message's id. Stopped half way, the
+        exception carries what is left (``rest``), so a part never goes out twice."""
+        skip, reply = _unwrap(reply)
+        steps = self._steps(chat_id, reply, locale, group=group)
+        done, last, unread = skip, None, None
+        for step in steps[skip:]:
+            try:
+                sent = await self._call(chat_id, step.call)
+            except SentUnreadable as error:
+                unread, done = error, done + 1
+                continue
+            except (RateLimited, DeliveryFailed) as error:
+                if done > skip:
+                    error.leaving(_rest(reply, done))
+                raise
+            done += 1
+            last = sent
+            if step.after is not None:
+                try:
+                    await step.after(sent)
+                except Exception:  # the message is out: never send it again for this
+                    log.exception("telegram.after_send_failed chat=%s", chat_id)
+        if unread is not None:
+            raise SentUnreadable(unread.reason)
+        return str(last.message_id) if last is not None else None
+
+    def _steps(self, chat_id: int, reply: Reply, locale: str, *, group: bool) -> list[_Step]:
+        """The API calls a reply takes, always the same for the same reply and chat."""
+        steps: list[_Step] = []
         if reply.quiz is not None:
-            if reply.text is not None:
-                await self._send_text(chat_id, reply.text, (), locale)
-            sent = await self._send_quiz(chat_id, reply.quiz, locale, group=group)
+            steps += self._quiz_steps(chat_id, reply, locale, group=group)
         elif reply.text is not None or reply.buttons:
-            sent = await self._send_text(
-                chat_id, reply.text or Text("telegram/choose"), reply.buttons, locale
-            )
-        caption = None
-        for attachment, send in ((reply.image, bot.send_photo), (reply.file, bot.send_document)):
+            text = reply.text or Text("telegram/choose")
+            steps += self._text_steps(chat_id, text, reply.buttons, locale)
+        bot = self.application.bot
+        for attachment, send, field in (
+            (reply.image, bot.send_photo, "photo"),
+            (reply.file, bot.send_document, "document"),
+        ):
             if attachment is None:
                 continue
             caption = self._caption(attachment, locale)
-            field = "photo" if send == bot.send_photo else "document"
-            sent = await self._call(
-                send(
-                    chat_id,
-                    **{field: attachment.content},
-                    filename=attachment.filename,
-                    caption=caption,
-                    parse_mode=ParseMode.HTML,
+            steps.append(
+                _Step(
+                    lambda send=send, field=field, attachment=attachment, caption=caption: send(
+                        chat_id,
+                        **{field: attachment.content},
+                        filename=attachment.filename,
+                        caption=caption,
+                        parse_mode=ParseMode.HTML,
+                    )
                 )
             )
-        return str(sent.message_id) if sent is not None else None
+        return steps
 
-    async def _send_text(
+    def _text_steps(
         self, chat_id: int, text: Text, buttons: tuple[Button, ...], locale: str
-    ) -> Message:
-        """HTML with every user value escaped, split under 4,096 characters at line ends; the
-        buttons go with the last part."""
-        parts = split_message(self._renderer.render(text, locale, Target.TELEGRAM))
-        sent: Message | None = None
-        for index, part in enumerate(parts):
-            markup = self._keyboard(buttons, locale) if index == len(parts) - 1 else None
-            sent = await self._call(
-                self.application.bot.send_message(
-                    chat_id, part, parse_mode=ParseMode.HTML, reply_markup=markup
+    ) -> list[_Step]:
+        """HTML with every user value escaped, split under 4,096 characters on whole lines,
+        escapes and tags; the keyboard goes with the last part."""
+        html = self._html(text, locale)
+        markup = None
+        try:
+            markup = self._keyboard(buttons, locale)
+        except _TooManyButtons:
+            html += "\n\n" + self._html(Text("telegram/too_many_buttons"), locale)
+        parts = split_message(html)
+        keyboards = [None] * (len(parts) - 1) + [markup]
+        return [
+            _Step(
+                lambda part=part, keyboard=keyboard: self.application.bot.send_message(
+                    chat_id, part, parse_mode=ParseMode.HTML, reply_markup=keyboard
                 )
             )
-        assert sent is not None
-        return sent
+            for part, keyboard in zip(parts, keyboards, strict=True)
+        ]
 
-    async def _send_quiz(self, chat_id: int, quiz: Quiz, locale: str, *, group: bool) -> Message:
-        """A native quiz poll in groups (graded from poll answers); inline buttons elsewhere or
-        when the texts are too long for a poll."""
-        fits = (
-            len(quiz.question) <= QUIZ_QUESTION_LIMIT
-            and all(len(option) <= QUIZ_OPTION_LIMIT for option in quiz.options)
-            and 2 <= len(quiz.options) <= 10
+    def _quiz_steps(self, chat_id: int, reply: Reply, locale: str, *, group: bool) -> list[_Step]:
+        """A native quiz poll in a group, its intro folded into the question when it fits (one
+        message); elsewhere, or when a text is too long for a poll, one message with buttons. An
+        option too long for a button is listed in full in the message, and its button is a
+        letter: A, B, C…"""
+        quiz = reply.quiz
+        assert quiz is not None
+        if group and _poll_fits(quiz):
+            steps: list[_Step] = []
+            question = quiz.question
+            if reply.text is not None:
+                intro = self._renderer.render(reply.text, locale, Target.PLAIN)
+                folded = f"{intro}\n\n{question}"
+                if units(folded) <= QUESTION_LIMIT:
+                    question = folded
+                else:
+                    steps += self._text_steps(chat_id, reply.text, (), locale)
+            steps.append(self._poll_step(chat_id, quiz, question))
+            if reply.buttons:
+                steps += self._text_steps(chat_id, Text("telegram/choose"), reply.buttons, locale)
+            return steps
+        lettered = any(units(option) > OPTION_ON_BUTTON for option in quiz.options)
+        listed = [{"letter": _letter(i), "text": option} for i, option in enumerate(quiz.options)]
+        body = Text(
+            "telegram/quiz",
+            {"intro": reply.text, "question": quiz.question, "options": listed if lettered else []},
         )
-        if not (group and fits):
-            buttons = tuple(
-                Button(Text("telegram/option", {"text": o}), quiz.action, f"{quiz.ref}:{i}")
-                for i, o in enumerate(quiz.options)
+        buttons = tuple(
+            Button(
+                Text("telegram/option", {"text": _letter(i) if lettered else option}),
+                quiz.action,
+                f"{quiz.ref}:{i}",
             )
-            question = Text("telegram/question", {"text": quiz.question})
-            return await self._send_text(chat_id, question, buttons, locale)
-        sent = await self._call(
-            self.application.bot.send_poll(
-                chat_id,
-                quiz.question,
-                list(quiz.options),
-                type=Poll.QUIZ,
-                is_anonymous=False,
-                correct_option_id=quiz.correct_option,
-                explanation=quiz.explanation[:QUIZ_EXPLANATION_LIMIT] or None,
-            )
+            for i, option in enumerate(quiz.options)
         )
-        if sent.poll is not None:
+        return self._text_steps(chat_id, body, buttons + reply.buttons, locale)
+
+    def _poll_step(self, chat_id: int, quiz: Quiz, question: str) -> _Step:
+        async def remember(sent: Message) -> None:
+            if sent.poll is None:
+                return
             await self._dispatcher.remember_poll(
                 platform=PLATFORM,
                 poll_id=sent.poll.id,
@@ -434,103 +594,178 @@ class TelegramAdapter:
                 action=quiz.action,
                 ref=quiz.ref,
             )
-        return sent
+
+        return _Step(
+            lambda: self.application.bot.send_poll(
+                chat_id,
+                question,
+                list(quiz.options),
+                type=Poll.QUIZ,
+                is_anonymous=False,
+                correct_option_ids=[quiz.correct_option],
+                explanation=_explanation(quiz.explanation) or None,
+            ),
+            after=remember,
+        )
 
     async def _edit(self, chat_id: int, message_id: int, reply: Reply, locale: str) -> None:
         """A pressed button's message is edited in place, so the chat is not flooded."""
         if reply.text is None:
             return
-        text = split_message(self._renderer.render(reply.text, locale, Target.TELEGRAM))[0]
+        html = self._html(reply.text, locale)
+        markup = None
+        try:
+            markup = self._keyboard(reply.buttons, locale)
+        except _TooManyButtons:
+            html += "\n\n" + self._html(Text("telegram/too_many_buttons"), locale)
         try:
             await self._call(
-                self.application.bot.edit_message_text(
-                    text,
+                chat_id,
+                lambda: self.application.bot.edit_message_text(
+                    split_message(html)[0],
                     chat_id=chat_id,
                     message_id=message_id,
                     parse_mode=ParseMode.HTML,
-                    reply_markup=self._keyboard(reply.buttons, locale),
-                )
+                    reply_markup=markup,
+                ),
+                new_message=False,
             )
-        except DeliveryFailed:
-            await self._send_text(chat_id, reply.text, reply.buttons, locale)
+        except DeliveryFailed as failure:
+            if "message is not modified" in failure.reason:
+                return  # pressed twice: it already says so
+            fresh = dataclasses.replace(reply, replace_pressed=False)
+            await self._deliver(chat_id, fresh, locale, group=chat_id < 0)
 
     def _keyboard(self, buttons: tuple[Button, ...], locale: str) -> InlineKeyboardMarkup | None:
+        """The inline keyboard; more buttons than Telegram takes is a handler's bug: refused
+        (logged), never cut to a keyboard that hides choices."""
         if not buttons:
             return None
+        if len(buttons) > KEYBOARD_LIMIT:
+            log.error(
+                "telegram.too_many_buttons count=%s limit=%s action=%s",
+                len(buttons),
+                KEYBOARD_LIMIT,
+                buttons[0].action,
+            )
+            raise _TooManyButtons
         keys = []
         for button in buttons:
             data = f"{button.action}|{button.value}"
             if len(data.encode()) > CALLBACK_LIMIT:
                 log.error("telegram.callback_too_long action=%s", button.action)
                 continue
-            keys.append(InlineKeyboardButton(self._plain(button.label, locale), callback_data=data))
-        per_row = 1 if any(len(k.text) > 16 for k in keys) else 3
+            keys.append(InlineKeyboardButton(self._label(button.label, locale), callback_data=data))
+        if not keys:
+            return None
+        longest = max(len(k.text) for k in keys)
+        per_row = 5 if longest <= 3 else 3 if longest <= 16 else 1
         return InlineKeyboardMarkup([keys[i : i + per_row] for i in range(0, len(keys), per_row)])
 
-    def _plain(self, text: Text, locale: str) -> str:
-        return self._renderer.render(text, locale, Target.PLAIN)[:64] or " "
+    def _html(self, text: Text, locale: str) -> str:
+        return self._renderer.render(text, locale, Target.TELEGRAM)
+
+    def _label(self, text: Text, locale: str) -> str:
+        plain = self._renderer.render(text, locale, Target.PLAIN)
+        return shortened(plain, BUTTON_LABEL_LIMIT) or " "
 
     def _caption(self, attachment: Attachment, locale: str) -> str | None:
         if attachment.caption is None:
             return None
-        return self._renderer.render(attachment.caption, locale, Target.TELEGRAM)[:CAPTION_LIMIT]
+        return split_message(self._html(attachment.caption, locale), CAPTION_LIMIT)[0]
 
-    async def _call(self, request: Any) -> Any:
-        """Await a Bot API call; flood control becomes RateLimited, a refusal DeliveryFailed."""
+    async def _call(
+        self,
+        chat_id: int,
+        request: Callable[[], Awaitable[Any]],
+        *,
+        new_message: bool = True,
+        through_bans: bool = False,
+    ) -> Any:
+        """One API call that sends or edits a message in ``chat_id``, after its turn (see
+        Limits.turn). Flood control becomes RateLimited (the chat, or the bot, banned as long);
+        a refusal DeliveryFailed; a 2xx answer that cannot be read SentUnreadable."""
+        await self.limits.turn(
+            chat_id, new_message=new_message, patience=PATIENCE, through_bans=through_bans
+        )
+        answer = _Answer()
+        token = _ANSWER.set(answer)
         try:
-            return await request
+            return await request()
         except RetryAfter as error:
-            with (
-                warnings.catch_warnings()
-            ):  # PTB warns that this becomes a timedelta: both are read
-                warnings.simplefilter("ignore", PTBDeprecationWarning)
-                wait = error.retry_after
-            seconds = wait.total_seconds() if isinstance(wait, dt.timedelta) else float(wait)
+            seconds = _seconds(error)
+            bot_wide = self.limits.limited(chat_id, seconds)
+            log.warning(
+                "telegram.rate_limited chat=%s retry_after=%s bot_wide=%s",
+                chat_id,
+                seconds,
+                bot_wide,
+            )
             raise RateLimited(seconds) from None
         except Forbidden:
             raise DeliveryFailed("forbidden", final=True) from None
         except BadRequest as error:
             raise DeliveryFailed(f"bad request: {error.message}", final=True) from None
-        except (NetworkError, TelegramError) as error:
+        except TimedOut as error:
+            if isinstance(error.__cause__, httpx.ReadTimeout):
+                # The request went out whole; no answer came back. Telegram took it, as a rule.
+                raise SentUnreadable("timed out waiting for the answer") from None
             raise DeliveryFailed(f"telegram: {error}", final=False) from None
+        except TelegramError as error:
+            if answer.accepted:
+                raise SentUnreadable(f"unreadable answer: {error.message}") from None
+            raise DeliveryFailed(f"telegram: {error}", final=False) from None
+        except Exception as error:
+            if answer.accepted:  # valid JSON, but not the message PTB expected
+                raise SentUnreadable(f"unreadable answer: {type(error).__name__}") from None
+            raise
+        finally:
+            _ANSWER.reset(token)
 
 
-class Pacer:
-    """At most ``per_second`` turns in any second, in real time (the platform's clock)."""
-
-    def __init__(self, per_second: int) -> None:
-        self._per_second = per_second
-        self._recent: deque[float] = deque()
-
-    async def wait_turn(self) -> None:
-        now = time.monotonic()
-        while self._recent and now - self._recent[0] >= 1.0:
-            self._recent.popleft()
-        if len(self._recent) >= self._per_second:
-            await asyncio.sleep(1.0 - (now - self._recent[0]))
-            self._recent.popleft()
-        self._recent.append(time.monotonic())
+def _poll_fits(quiz: Quiz) -> bool:
+    """Whether a quiz poll takes these texts as they are (the explanation is shortened)."""
+    return (
+        1 <= units(quiz.question) <= QUESTION_LIMIT
+        and OPTIONS_MIN <= len(quiz.options) <= OPTIONS_MAX
+        and all(1 <= units(option) <= OPTION_LIMIT for option in quiz.options)
+        and 0 <= quiz.correct_option < len(quiz.options)
+    )
 
 
-def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Split at line ends so every part stays under Telegram's limit (a line longer than the
-    limit is cut, never dropped)."""
-    parts: list[str] = []
-    current = ""
-    for line in text.splitlines(keepends=True):
-        while len(line) > limit:
-            if current:
-                parts.append(current)
-                current = ""
-            parts.append(line[:limit])
-            line = line[limit:]
-        if len(current) + len(line) > limit:
-            parts.append(current)
-            current = ""
-        current += line
-    if current.strip() or not parts:
-        parts.append(current or " ")
-    return [part.rstrip("\n") or " " for part in parts]
+def _explanation(text: str) -> str:
+    """A poll's explanation: at most two line feeds (later ones become spaces) and 200
+    characters (cut with an ellipsis; the answer's private message carries all of it)."""
+    lines = text.strip().split("\n")
+    kept = EXPLANATION_LINE_FEEDS + 1
+    text = "\n".join([*lines[: kept - 1], " ".join(lines[kept - 1 :])]) if lines else ""
+    return shortened(text, EXPLANATION_LIMIT)
+
+
+def _letter(index: int) -> str:
+    return LETTERS[index] if index < len(LETTERS) else str(index + 1)
+
+
+def _rest(reply: Reply, done: int) -> Reply:
+    """The reply whose first ``done`` parts went out: the same reply, marked to skip them. It
+    goes through the outbox as JSON, and the same reply always makes the same parts."""
+    data: dict[str, Any] = {"skip": done}
+    if reply.text is not None:
+        data["text"] = reply.text
+    return dataclasses.replace(reply, text=Text(REST, data))
+
+
+def _unwrap(reply: Reply) -> tuple[int, Reply]:
+    """(parts already sent, the reply itself) of a reply made by ``_rest``."""
+    if reply.text is None or reply.text.template != REST:
+        return 0, reply
+    data = reply.text.data
+    return int(data["skip"]), dataclasses.replace(reply, text=data.get("text"))
+
+
+def _seconds(error: RetryAfter) -> float:
+    wait = error.retry_after
+    return wait.total_seconds() if isinstance(wait, dt.timedelta) else float(wait)
 
 
 def _command_of(message: Message, bot_username: str | None) -> tuple[str | None, str] | None:

@@ -1,5 +1,6 @@
 """The Slack adapter end to end: the real slack-bolt AsyncApp behind our HTTP server, posting to a
-local fake Slack Web API; signed requests go in over HTTP and we assert on what the app sent."""
+local fake Slack Web API as strict as Slack; signed requests go in over HTTP and we assert on what
+the app sent."""
 
 from __future__ import annotations
 
@@ -10,156 +11,57 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 import pytest_asyncio
-from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from bot.adapters.slack import SlackAdapter
-from bot.delivery import Sender
-from bot.dispatcher import Dispatcher, DispatcherSettings
-from bot.scheduler import Scheduler
-from bot.service import build_http_app
-from handlers import JOBS, build_router
-from kernel import MovableClock, Role
-from messages import Renderer
-from storage.database import Database
 from storage.models import Deed, DrillAnswer, OutboxMessage, PointEntry
+from tests.bot.adapters.slack.bolt_bot import (
+    ADMIN,
+    CHANNEL,
+    SECRET,
+    STAFF,
+    STRANGER,
+    SUPERVISOR,
+    Bot,
+    refused,
+    slack_bot,
+    text_of,
+)
 from tests.fakes.slack_api import (
     TEAM_ID,
     TOKEN,
-    FakeSlack,
-    block_action,
+    dm_id,
     event_callback,
     signed_request,
     slash_command,
     view_submission,
 )
-from tests.harness import seat_people
-
-SECRET = "test-signing-secret"
-CHANNEL = "C0RENMIN"
-STAFF, SUPERVISOR, ADMIN, STRANGER = "U0STAFF", "U0SUPER", "U0ADMIN", "U0NEW"
-MONDAY_0800 = dt.datetime(2027, 1, 4, 8, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
-
-
-@dataclass
-class Bot:
-    slack: FakeSlack
-    http: TestClient
-    database: Database
-    clock: MovableClock
-    scheduler: Scheduler
-    sender: Sender
-
-    async def post(self, body: bytes, **headers: Any) -> int:
-        response = await self.http.post(
-            "/slack/events", data=body, headers=signed_request(body, SECRET, **headers)
-        )
-        return response.status
-
-    async def command(
-        self, command: str, text: str = "", user: str = STAFF, channel: str = CHANNEL
-    ) -> None:
-        body = slash_command(command, text, user, channel, response_url=self.slack.response_url())
-        assert await self.post(body) == 200
-
-    async def press(self, message: dict[str, Any], label: str, user: str = STAFF) -> None:
-        """Press the button whose label contains ``label`` on a message the app sent."""
-        for block in message.get("blocks", []):
-            for element in block.get("elements", []):
-                if element.get("type") == "button" and label in element["text"]["text"]:
-                    body = block_action(
-                        element["action_id"],
-                        element["value"],
-                        user,
-                        CHANNEL,
-                        message_ts="1700000000.000100",
-                        response_url=self.slack.response_url(),
-                    )
-                    assert await self.post(body) == 200
-                    return
-        raise AssertionError(f"no button {label!r} in {message}")
-
-    async def rows(self, model: Any) -> int:
-        async with self.database.transaction() as session:
-            return int(await session.scalar(select(func.count()).select_from(model)) or 0)
-
-
-def text_of(args: dict[str, Any]) -> str:
-    """Everything a message shows: its blocks' texts and its fallback text."""
-    parts = [args.get("text", "")]
-    for block in args.get("blocks", []):
-        if block.get("type") == "section":
-            parts.append(block["text"]["text"])
-        for element in block.get("elements", []):
-            if element.get("type") == "button":
-                parts.append(element["text"]["text"])
-    return "\n".join(parts)
 
 
 @pytest_asyncio.fixture
 async def bot(sqlite_url: str) -> AsyncIterator[Bot]:
-    database = Database(sqlite_url)
-    now = MONDAY_0800.astimezone(dt.UTC)
-    people = [
-        (STAFF, "Wang Fang", Role.STAFF),
-        (SUPERVISOR, "Chen Jing", Role.SUPERVISOR),
-        (ADMIN, "Li Ming", Role.ADMIN),
-    ]
-    await seat_people(
-        database, platform="slack", workspace=TEAM_ID, chat=CHANNEL, people=people, now=now
-    )
-    clock = MovableClock(now)
-    dispatcher = Dispatcher(
-        database, build_router(), clock, DispatcherSettings(default_locale="zh")
-    )
-    async with FakeSlack() as slack:
-        adapter = SlackAdapter(
-            dispatcher,
-            Renderer(),
-            clock,
-            token=TOKEN,
-            signing_secret=SECRET,
-            api_url=slack.base_url,
-        )
-        app = build_http_app(database, time.monotonic())
-        adapter.mount(app)
-        http = TestClient(TestServer(app, host="127.0.0.1"))
-        await http.start_server()
-        try:
-            yield Bot(
-                slack,
-                http,
-                database,
-                clock,
-                Scheduler(database, clock, JOBS),
-                Sender(database, clock, {"slack": adapter}),
-            )
-        finally:
-            await http.close()
-            await database.dispose()
+    async with slack_bot(sqlite_url) as running:
+        yield running
 
 
 async def test_a_slash_command_answers_only_the_asker_in_a_channel(bot: Bot) -> None:
     await bot.command("/score")
-    [call] = await bot.slack.wait_for("chat.postEphemeral")
-    assert call.args["channel"] == CHANNEL and call.args["user"] == STAFF
-    assert "My points" in text_of(call.args)  # users.info says en-US
-    assert bot.slack.count("chat.postMessage") == 0
+    [answer] = await bot.answers()
+    assert answer.args["response_type"] == "ephemeral"
+    assert "My points" in text_of(answer.args)  # users.info says en-US
+    assert bot.slack.count("chat.postMessage") == bot.slack.count("chat.postEphemeral") == 0
 
 
 async def test_the_umbrella_command_and_help(bot: Bot) -> None:
     await bot.command("/uplift", "leaderboard")
-    [call] = await bot.slack.wait_for("chat.postEphemeral")
-    assert "Renmin Road Outlet" in text_of(call.args)
+    [answer] = await bot.answers()
+    assert "Renmin Road Outlet" in text_of(answer.args)
     await bot.command("/uplift", "")
-    calls = await bot.slack.wait_for("chat.postEphemeral", count=2)
-    assert "/drill" in text_of(calls[1].args)
+    answers = await bot.answers(count=2)
+    assert "/drill" in text_of(answers[1].args)
 
 
 async def test_every_command_answers(bot: Bot) -> None:
@@ -175,9 +77,10 @@ async def test_every_command_answers(bot: Bot) -> None:
         ("/approve", SUPERVISOR),
         ("/remind", SUPERVISOR),
     )
-    for answered, (command, user) in enumerate(personal, start=1):
+    for command, user in personal:
+        answered = {c.args["key"] for c in bot.slack.calls("response_url")}
         await bot.command(command, user=user)
-        await bot.slack.wait_for("chat.postEphemeral", count=answered)
+        await bot.answers(count=len(answered) + 1)
     for command, user in (("/deed", SUPERVISOR), ("/observe", SUPERVISOR), ("/inspect", ADMIN)):
         await bot.command(command, user=user)  # an admin inspects other units, never their own
     views = await bot.slack.wait_for("views.open", count=3)
@@ -187,16 +90,17 @@ async def test_every_command_answers(bot: Bot) -> None:
         "inspect.submit",
         "observe.submit",
     ]
+    assert refused(bot.slack) == []
 
 
 async def test_a_drill_answered_by_button_scores_once_whatever_the_presses(bot: Bot) -> None:
     await bot.command("/drill")
-    [drill] = await bot.slack.wait_for("chat.postEphemeral")
+    [drill] = await bot.answers()
     assert any(b["type"] == "actions" for b in drill.args["blocks"])
     first_option = drill.args["blocks"][-1]["elements"][0]["text"]["text"]
     await bot.press(drill.args, first_option)
     await bot.press(drill.args, first_option)  # a double press
-    answers = await bot.slack.wait_for("chat.postEphemeral", count=3)
+    answers = await bot.answers(count=3)
     assert "already answered" in text_of(answers[2].args)
     assert await bot.rows(DrillAnswer) == 1
     async with bot.database.transaction() as session:
@@ -206,11 +110,11 @@ async def test_a_drill_answered_by_button_scores_once_whatever_the_presses(bot: 
 
 async def test_a_self_check_item_is_updated_in_place(bot: Bot) -> None:
     await bot.command("/check")
-    calls = await bot.slack.wait_for("chat.postEphemeral", count=2)
+    calls = await bot.answers(count=2)
     item = calls[1].args
     assert "Item 1 of" in text_of(item)
     await bot.press(item, "Pass")
-    [replaced] = await bot.slack.wait_for("response_url")
+    replaced = (await bot.answers(count=3))[2]
     assert replaced.args["replace_original"] in (True, "true")
     assert "Recorded" in text_of(replaced.args)
 
@@ -231,32 +135,33 @@ async def test_a_deed_form_is_a_modal_and_its_submission_is_saved(bot: Bot) -> N
     }
     body = view_submission("deed.submit", values, view["private_metadata"], STAFF)
     assert await bot.post(body) == 200
-    await bot.slack.wait_for("chat.postEphemeral")
+    await bot.answers()  # through the command's response_url, kept in the modal
     assert await bot.rows(Deed) == 1
     # The unit's supervisor and admin are told privately, through the outbox.
     await bot.sender.flush()
     notices = await bot.slack.wait_for("chat.postMessage", count=2)
     assert sorted(n.args["channel"] for n in notices) == sorted([SUPERVISOR, ADMIN])
+    assert sorted(n.response["channel"] for n in notices) == sorted(map(dm_id, [SUPERVISOR, ADMIN]))
 
 
 async def test_user_text_cannot_ping_or_link(bot: Bot) -> None:
     await bot.command(
         "/remind", "me in 2 hours check <!channel> <https://evil.example|click>", user=SUPERVISOR
     )
-    [echo] = await bot.slack.wait_for("chat.postEphemeral")
+    [echo] = await bot.answers()
     shown = text_of(echo.args)
     assert "<!channel>" not in shown and "<https://evil" not in shown
     assert "&lt;!channel&gt;" in shown
 
 
 async def test_requests_with_a_bad_or_stale_signature_are_refused(bot: Bot) -> None:
-    body = slash_command("/score", "", STAFF, CHANNEL)
+    body = slash_command("/score", "", STAFF, CHANNEL, response_url=bot.response_url())
     bad = signed_request(body, "not-the-secret")
     assert (await bot.http.post("/slack/events", data=body, headers=bad)).status == 401
     stale = signed_request(body, SECRET, timestamp=int(time.time()) - 3600)
     assert (await bot.http.post("/slack/events", data=body, headers=stale)).status == 401
     await asyncio.sleep(0)
-    assert bot.slack.count("chat.postEphemeral") == 0
+    assert bot.slack.calls() == []
 
 
 async def test_a_retried_event_is_handled_once(bot: Bot) -> None:
@@ -277,42 +182,44 @@ async def test_a_retried_event_is_handled_once(bot: Bot) -> None:
 
 
 async def test_a_direct_message_is_a_private_conversation(bot: Bot) -> None:
+    direct = bot.slack.dm(STAFF)  # the person wrote to the app: its DM with them is open
     event = {
         "type": "message",
         "channel_type": "im",
         "user": STAFF,
         "text": "my score",
-        "channel": "D0STAFF",
+        "channel": direct,
         "ts": "1.3",
     }
     assert await bot.post(event_callback(event, event_id="Ev0DM", team_id=TEAM_ID)) == 200
     [reply] = await bot.slack.wait_for("chat.postMessage")
-    assert reply.args["channel"] == "D0STAFF" and "My points" in text_of(reply.args)
+    assert reply.args["channel"] == direct and "My points" in text_of(reply.args)
+    assert reply.status == 200 and reply.response["ok"] is True
 
 
 async def test_the_home_tab_shows_my_overview(bot: Bot) -> None:
-    event = {"type": "app_home_opened", "user": STAFF, "channel": "D0STAFF", "tab": "home"}
+    event = {"type": "app_home_opened", "user": STAFF, "channel": dm_id(STAFF), "tab": "home"}
     assert await bot.post(event_callback(event, event_id="Ev0HOME", team_id=TEAM_ID)) == 200
     [published] = await bot.slack.wait_for("views.publish")
-    assert published.args["user_id"] == STAFF
+    assert published.args["user_id"] == STAFF and published.response["ok"] is True
     assert "Open rectifications" in json.dumps(published.args["view"], ensure_ascii=False)
 
 
 async def test_a_stranger_joins_with_an_invitation(bot: Bot) -> None:
     await bot.command("/score", user=STRANGER)
-    [refusal] = await bot.slack.wait_for("chat.postEphemeral")
+    [refusal] = await bot.answers()
     assert "not in this campaign" in text_of(refusal.args)
     # Nobody enrols themselves: a stranger is told how to get in.
     await bot.command("/join", user=STRANGER)
-    told = await bot.slack.wait_for("chat.postEphemeral", count=2)
+    told = await bot.answers(count=2)
     assert "ask your unit's supervisor for an invitation" in text_of(told[1].args)
     # The unit's supervisor invites; the code lets the stranger in.
     await bot.command("/uplift", "invite renmin-road", user=SUPERVISOR)
-    invitation = await bot.slack.wait_for("chat.postEphemeral", count=3)
+    invitation = await bot.answers(count=3)
     code = re.search(r"/start (\S+)", text_of(invitation[2].args))
     assert code is not None
     await bot.command("/uplift", f"start {code[1]}", user=STRANGER)
-    welcome = await bot.slack.wait_for("chat.postEphemeral", count=4)
+    welcome = await bot.answers(count=4)
     assert "Welcome to Renmin Road Outlet" in text_of(welcome[3].args)
 
 
@@ -330,16 +237,8 @@ async def test_drills_are_pushed_to_the_channel_at_a_paced_rate_through_429s(bot
     assert statuses and set(statuses) == {"sent"}  # nothing dropped, nothing failed
 
 
-async def test_a_report_uploads_its_chart_and_spreadsheet(bot: Bot) -> None:
-    await bot.command("/report", "this week", user=SUPERVISOR)
-    completes = await bot.slack.wait_for("files.completeUploadExternal", count=2, timeout=30)
-    names = sorted(f["title"] for c in completes for f in c.args["files"])
-    assert names[0].endswith(".png") and names[1].endswith(".xlsx")
-    assert all(bot.slack.files[f["id"]].content for c in completes for f in c.args["files"])
-
-
 async def test_tokens_never_reach_the_logs(bot: Bot, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     await bot.command("/score")
-    await bot.slack.wait_for("chat.postEphemeral")
+    await bot.answers()
     assert TOKEN not in caplog.text and SECRET not in caplog.text

@@ -35,6 +35,7 @@ from messages import Renderer
 from storage.database import Database
 from storage.models import DrillAnswer, Observation
 from tests.fakes.slack_api import (
+    RESPONSE_URL,
     TEAM_ID,
     TOKEN,
     FakeSlack,
@@ -66,6 +67,12 @@ class Bot:
         async with self.database.transaction() as session:
             return int(await session.scalar(select(func.count()).select_from(model)) or 0)
 
+    def answered(self) -> int:
+        """Answers shown so far (commands, presses and forms answer through response_urls)."""
+        return sum(
+            self.slack.count(m) for m in (RESPONSE_URL, "chat.postEphemeral", "chat.postMessage")
+        )
+
 
 @pytest_asyncio.fixture
 async def bot(db_url: str) -> AsyncIterator[Bot]:
@@ -79,7 +86,7 @@ async def bot(db_url: str) -> AsyncIterator[Bot]:
     dispatcher = Dispatcher(
         database, build_router(), clock, DispatcherSettings(default_locale="zh")
     )
-    async with FakeSlack() as slack:
+    async with FakeSlack(joined=[CHANNEL]) as slack:
         adapter = SlackAdapter(
             dispatcher,
             Renderer(),
@@ -130,7 +137,9 @@ async def until(condition: Any, timeout: float = 5.0) -> None:
 
 
 async def open_observation_form(bot: Bot) -> dict[str, Any]:
-    body = slash_command("/observe", "", SUPERVISOR, CHANNEL, response_url=bot.slack.response_url())
+    body = slash_command(
+        "/observe", "", SUPERVISOR, CHANNEL, response_url=bot.slack.response_url("o")
+    )
     assert await bot.send(body, signed_request(body, SECRET)) == 200
     [opened] = await bot.slack.wait_for("views.open")
     view = opened.args["view"]
@@ -213,14 +222,14 @@ async def test_bad_requests_are_refused_in_one_line_without_the_body(
         ]
     ]
     assert len(str(refused[0].getMessage())) < 80
-    assert bot.slack.count("chat.postEphemeral") == 0  # nothing reached a feature
+    assert bot.answered() == 0  # nothing reached a feature
 
 
 async def test_a_good_request_still_goes_through(bot: Bot) -> None:
     body = slash_command("/score", "", STAFF, CHANNEL, response_url=bot.slack.response_url())
     assert await bot.send(body, signed_request(body, SECRET)) == 200
-    [answer] = await bot.slack.wait_for("chat.postEphemeral")
-    assert answer.args["user"] == STAFF
+    [answer] = await bot.slack.wait_for(RESPONSE_URL)
+    assert answer.args["response_type"] == "ephemeral"
 
 
 # --- replays -----------------------------------------------------------------------------------
@@ -237,26 +246,22 @@ async def test_a_replayed_view_submission_creates_one_observation(
     headers = signed_request(body, SECRET)
 
     assert await bot.send(body, headers) == 200
-    await until(lambda: bot.slack.count("chat.postEphemeral") + bot.slack.count("chat.postMessage"))
-    answered = bot.slack.count("chat.postEphemeral") + bot.slack.count("chat.postMessage")
+    await until(bot.answered)
+    answered = bot.answered()
     assert await bot.rows(Observation) == 1
 
     # The same signed bytes again, a minute later as far as the signature cares: still valid.
     assert await bot.send(body, headers) == 200
     await until(lambda: "event.repeat" in caplog.text)
     assert await bot.rows(Observation) == 1
-    assert bot.slack.count("chat.postEphemeral") + bot.slack.count("chat.postMessage") == answered
+    assert bot.answered() == answered
 
     # A new submission (another state of the view: another hash) is a new observation.
     again = view_submission(
         "observe.submit", filled(view, "The ramp is blocked"), view["private_metadata"], STAFF
     )
     assert await bot.send(again, signed_request(again, SECRET)) == 200
-    await until(
-        lambda: (
-            bot.slack.count("chat.postEphemeral") + bot.slack.count("chat.postMessage") > answered
-        )
-    )
+    await until(lambda: bot.answered() > answered)
     assert await bot.rows(Observation) == 2
 
 
@@ -264,9 +269,9 @@ async def test_a_replayed_button_press_is_handled_once(
     bot: Bot, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="bot.dispatcher")
-    body = slash_command("/drill", "", STAFF, CHANNEL, response_url=bot.slack.response_url())
+    body = slash_command("/drill", "", STAFF, CHANNEL, response_url=bot.slack.response_url("d"))
     assert await bot.send(body, signed_request(body, SECRET)) == 200
-    [drill] = await bot.slack.wait_for("chat.postEphemeral")
+    [drill] = await bot.slack.wait_for(RESPONSE_URL)
     button = drill.args["blocks"][-1]["elements"][0]
     press = block_action(
         button["action_id"],
@@ -274,16 +279,16 @@ async def test_a_replayed_button_press_is_handled_once(
         STAFF,
         CHANNEL,
         message_ts="1700000000.000100",
-        response_url=bot.slack.response_url(),
+        response_url=bot.slack.response_url("p"),
     )
     headers = signed_request(press, SECRET)
 
     assert await bot.send(press, headers) == 200
-    await bot.slack.wait_for("chat.postEphemeral", count=2)
+    await bot.slack.wait_for(RESPONSE_URL, count=2)
     assert await bot.send(press, headers) == 200
     await until(lambda: "event.repeat" in caplog.text)
     await asyncio.sleep(0.1)
-    assert bot.slack.count("chat.postEphemeral") == 2  # no "already answered" for a replay
+    assert bot.answered() == 2  # no "already answered" for a replay
     assert await bot.rows(DrillAnswer) == 1
 
 
@@ -297,10 +302,10 @@ async def test_a_nul_in_a_form_field_is_dropped_and_the_form_kept(bot: Bot) -> N
 
     assert await bot.send(body, signed_request(body, SECRET)) == 200
 
-    await until(lambda: bot.slack.count("chat.postEphemeral") + bot.slack.count("chat.postMessage"))
+    await until(bot.answered)
     async with bot.database.transaction() as session:
         texts = list(await session.scalars(select(Observation.text)))
     assert texts == ["The queue sign fell\n\tdown"]
     internal = Renderer().render(Text("errors/internal"), "en")
-    replies = [c.args.get("text", "") for c in bot.slack.calls("chat.postEphemeral")]
+    replies = [c.args.get("text", "") for c in bot.slack.calls(RESPONSE_URL)]
     assert internal not in replies

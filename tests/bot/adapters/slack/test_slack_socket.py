@@ -20,6 +20,7 @@ import pytest
 
 from tests.fakes.slack_api import (
     BOT_USER_ID,
+    RESPONSE_URL,
     TEAM_ID,
     FakeSlack,
     event_callback_payload,
@@ -104,7 +105,7 @@ async def test_run_answers_slack_over_socket_mode_and_stops_on_sigterm(
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = tmp_path / "output.txt"
-    async with FakeSlack() as slack, aiohttp.ClientSession() as http:
+    async with FakeSlack(joined=[CHANNEL]) as slack, aiohttp.ClientSession() as http:
         env = cli_env(
             database_url,
             "en",
@@ -132,15 +133,19 @@ async def test_run_answers_slack_over_socket_mode_and_stops_on_sigterm(
             opened = slack.calls("apps.connections.open")[-1]  # the first checks the token
             assert opened.headers["Authorization"] == f"Bearer {slack.app_token}"
 
-            # A slash command envelope: acked bare, answered privately (users.info says en-US).
+            # The bot token was checked first (auth.test), then the app token.
+            assert [c.method for c in slack.calls()][:2] == ["auth.test", "apps.connections.open"]
+
+            # A slash command envelope: acked bare, answered privately through its response_url
+            # (users.info says en-US).
             command = slash_command_payload(
                 "/score", "", STAFF, CHANNEL, response_url=slack.response_url()
             )
             envelope_id = await slack.socket_send("slash_commands", command)
             ack = await slack.wait_for_ack(envelope_id, timeout=5)
             assert ack.message == {"envelope_id": envelope_id}
-            [answer] = await slack.wait_for("chat.postEphemeral", timeout=5)
-            assert (answer.args["channel"], answer.args["user"]) == (CHANNEL, STAFF)
+            [answer] = await slack.wait_for(RESPONSE_URL, timeout=5)
+            assert answer.args["response_type"] == "ephemeral"
             assert "My points" in answer.args["text"]
 
             # An app_mention over the Events API: acked, and answered the same way.
@@ -155,9 +160,9 @@ async def test_run_answers_slack_over_socket_mode_and_stops_on_sigterm(
             envelope_id = await slack.socket_send("events_api", event_callback_payload(mention))
             ack = await slack.wait_for_ack(envelope_id, timeout=5)
             assert ack.message == {"envelope_id": envelope_id}
-            answers = await slack.wait_for("chat.postEphemeral", count=2, timeout=5)
-            assert (answers[1].args["channel"], answers[1].args["user"]) == (CHANNEL, STAFF)
-            assert "My points" in answers[1].args["text"]
+            [mentioned] = await slack.wait_for("chat.postEphemeral", timeout=5)
+            assert (mentioned.args["channel"], mentioned.args["user"]) == (CHANNEL, STAFF)
+            assert "My points" in mentioned.args["text"]
 
             # The HTTP server still serves health; Slack's HTTP endpoint is not mounted.
             assert await get_health(http, f"{base}/healthz", 5) == (200, {"status": "ok"})

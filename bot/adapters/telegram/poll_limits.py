@@ -1,0 +1,46 @@
+"""What a Telegram quiz poll can carry (Bot API, sendPoll): a question of 1–300 characters, 2–10
+options of 1–100 characters, an explanation of at most 200 characters with at most two line
+feeds. No platform library here, so ``uplift campaign validate`` can warn about a plan's drills
+without importing python-telegram-bot."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+QUESTION_LIMIT = 300
+OPTION_LIMIT = 100
+OPTIONS_MIN, OPTIONS_MAX = 2, 10
+EXPLANATION_LIMIT = 200
+EXPLANATION_LINE_FEEDS = 2
+
+
+@dataclass(frozen=True)
+class PollMisfit:
+    """Why a drill cannot be a quiz poll: which part, how long it is, and the limit."""
+
+    part: str  # question | option | options | explanation | explanation_lines
+    length: int
+    limit: int
+    option: int | None = None  # which option (0-based), for an option too long
+
+
+def why_not_a_poll(question: str, options: Sequence[str], explanation: str) -> list[PollMisfit]:
+    """Every reason a quiz poll would refuse this question; empty when it fits."""
+    misfits = []
+    if not 1 <= len(question) <= QUESTION_LIMIT:
+        misfits.append(PollMisfit("question", len(question), QUESTION_LIMIT))
+    if not OPTIONS_MIN <= len(options) <= OPTIONS_MAX:
+        misfits.append(PollMisfit("options", len(options), OPTIONS_MAX))
+    misfits += [
+        PollMisfit("option", len(option), OPTION_LIMIT, index)
+        for index, option in enumerate(options)
+        if not 1 <= len(option) <= OPTION_LIMIT
+    ]
+    if len(explanation) > EXPLANATION_LIMIT:
+        misfits.append(PollMisfit("explanation", len(explanation), EXPLANATION_LIMIT))
+    if explanation.count("\n") > EXPLANATION_LINE_FEEDS:
+        misfits.append(
+            PollMisfit("explanation_lines", explanation.count("\n"), EXPLANATION_LINE_FEEDS)
+        )
+    return misfits
