@@ -14,10 +14,10 @@ It serves only the methods bot/adapters/telegram/adapter.py calls through PTB:
 - setMyCommands: ``_register_commands`` (per scope and language);
 - deleteWebhook, getUpdates: ``updater.start_polling`` (long polling);
 - setWebhook: ``start()`` in webhook mode;
-- sendMessage: ``_send_text`` and ``_ask_to_start``; editMessageText: ``_edit``;
+- sendMessage: ``_text_steps`` and ``_send_notice``; editMessageText: ``_edit``;
 - answerCallbackQuery: ``_on_press``;
-- sendPoll: ``_send_quiz``;
-- sendPhoto, sendDocument: ``_send`` (multipart uploads).
+- sendPoll: ``_poll_step``;
+- sendPhoto, sendDocument: ``_steps`` (multipart uploads).
 
 Any other method answers 404 Not Found, as the real server does, so a new call in the adapter
 fails here first. The fake refuses what the real API refuses and a careless bot would send (the
@@ -82,12 +82,14 @@ COMMAND_DESCRIPTION_LIMIT = 256
 _SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 # getUpdates limit: "Values between 1-100 are accepted. Defaults to 100" (PTB sends none).
 UPDATES_LIMIT = 100
-# sendPoll (core.telegram.org/bots/api#sendpoll): question "1-300 characters"; options "a
-# JSON-serialized list of 2-10 answer options" (Bot API 9.1 raised it to 12, as PTB 22's
-# telegram.constants.PollLimit records; the fake takes 12), each InputPollOption text "1-100
-# characters"; explanation "0-200 characters with at most 2 line feeds after entities parsing".
+# sendPoll (core.telegram.org/bots/api#sendpoll): question "1-300 characters"; each
+# InputPollOption text "1-100 characters"; explanation "0-200 characters with at most 2 line
+# feeds after entities parsing". The number of options was "2-10" until Bot API 9.1 raised the
+# most to 12 and Bot API 10.0 lowered the least to 1: PTB 22.8 (telegram.constants.PollLimit,
+# MIN_OPTION_NUMBER and MAX_OPTION_NUMBER, and Bot.send_poll) documents 1-12, so the fake takes
+# 1-12 (the adapter sends 2-12: bot/adapters/telegram/poll_limits.py).
 POLL_QUESTION_LIMIT = 300
-MIN_POLL_OPTIONS = 2
+MIN_POLL_OPTIONS = 1
 MAX_POLL_OPTIONS = 12
 POLL_OPTION_LIMIT = 100
 POLL_EXPLANATION_LIMIT = 200
@@ -685,7 +687,7 @@ class FakeTelegram:
             raise ApiError(400, "Bad Request: poll question length must not exceed 300")
         texts = [o if isinstance(o, str) else o["text"] for o in params.get("options") or []]
         if len(texts) < MIN_POLL_OPTIONS:
-            raise ApiError(400, "Bad Request: poll must have at least 2 option")
+            raise ApiError(400, "Bad Request: poll must have at least 1 option")
         if len(texts) > MAX_POLL_OPTIONS:
             raise ApiError(400, "Bad Request: poll can't have more than 12 options")
         if any(not t.strip() or _utf16_len(t) > POLL_OPTION_LIMIT for t in texts):
@@ -930,6 +932,9 @@ def _set_markup(message: dict, markup: dict | None) -> None:
 
 
 def _too_many(retry_after: int) -> ApiError:
+    """Flood control's answer (Bot API, "Making requests": an unsuccessful request may carry
+    ``parameters``, a ResponseParameters whose ``retry_after`` is "in case of exceeding flood
+    control, the number of seconds left to wait before the request can be repeated")."""
     return ApiError(
         429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
     )

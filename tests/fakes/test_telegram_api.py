@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from typing import Any
 
 import pytest
 from telegram import (
@@ -236,3 +237,50 @@ async def test_flood_control_poll_and_keyboard_limits_and_unreadable_answers(
     taken = tg.last("sendMessage")
     assert taken.ok and taken.unreadable and tg.messages[(8, taken.result["message_id"])]
     assert UNREADABLE_BODY.startswith("<html>")
+
+
+async def test_each_limit_takes_its_documented_number_and_refuses_one_more() -> None:
+    """The edges, each at the number its source gives (see the constants in telegram_api.py):
+    what Telegram takes passes, one more is refused."""
+    now = [1000.0]
+    emoji = "📋"  # two UTF-16 code units, as Telegram counts
+
+    def keyboard(count: int, data: str = "d") -> InlineKeyboardMarkup:
+        keys = [InlineKeyboardButton(str(i), callback_data=data) for i in range(count)]
+        return InlineKeyboardMarkup([keys[i : i + 8] for i in range(0, count, 8)])
+
+    async with (
+        FakeTelegram(TOKEN, clock=lambda: now[0]) as tg,
+        Bot(TOKEN, base_url=tg.base_url) as bot,
+    ):
+
+        async def takes(send: Any, *args: Any, **kwargs: Any) -> None:
+            now[0] += 1.0  # one a second in one chat: flood control stays out of the way
+            await send(7, *args, **kwargs)
+
+        async def refuses(send: Any, *args: Any, **kwargs: Any) -> None:
+            now[0] += 1.0
+            with pytest.raises(BadRequest):
+                await send(7, *args, **kwargs)
+
+        await takes(bot.send_message, emoji * 2048)  # 4096 units
+        await refuses(bot.send_message, emoji * 2048 + "x")
+        await takes(bot.send_photo, PNG, caption="c" * 1024)
+        await refuses(bot.send_photo, PNG, caption="c" * 1025)
+        await takes(bot.send_message, "x", reply_markup=keyboard(100, "d" * 64))
+        await refuses(bot.send_message, "x", reply_markup=keyboard(101))
+        await refuses(bot.send_message, "x", reply_markup=keyboard(1, "d" * 65))
+        await refuses(bot.send_message, "x", reply_markup=keyboard(1, "字" * 22))  # 66 bytes
+        quiz = {"type": Poll.QUIZ, "correct_option_ids": [0]}
+        for options in (["a"], [str(i) for i in range(12)]):
+            await takes(bot.send_poll, "?", options, **quiz)
+        await refuses(bot.send_poll, "?", [str(i) for i in range(13)], **quiz)
+        await takes(
+            bot.send_poll, "q" * 300, ["o" * 100, "b"], explanation="1\n2\n" + "e" * 196, **quiz
+        )
+        await refuses(bot.send_poll, "q" * 301, ["a", "b"], **quiz)
+        await refuses(bot.send_poll, "?", ["o" * 101, "b"], **quiz)
+        await refuses(bot.send_poll, "?", ["a", "b"], explanation="e" * 201, **quiz)
+        await refuses(bot.send_poll, "?", ["a", "b"], explanation="1\n2\n3\n", **quiz)
+
+    assert tg.rate_limited == [] and tg.ignored_retry_after == []

@@ -1,7 +1,11 @@
-"""What a Telegram quiz poll can carry (Bot API, sendPoll): a question of 1–300 characters, 2–10
+"""What a Telegram quiz poll can carry (Bot API, sendPoll): a question of 1–300 characters, 2–12
 options of 1–100 characters, an explanation of at most 200 characters with at most two line
 feeds. No platform library here, so ``uplift campaign validate`` can warn about a plan's drills
-without importing python-telegram-bot."""
+without importing python-telegram-bot.
+
+Options: the Bot API allowed 2–10 until 9.1 raised the most to 12 (and 10.0 lowered the least to
+1), as python-telegram-bot 22.8 documents (``telegram.constants.PollLimit``). A quiz of one
+option asks nothing, so ours stays at 2 or more."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from dataclasses import dataclass
 
 QUESTION_LIMIT = 300
 OPTION_LIMIT = 100
-OPTIONS_MIN, OPTIONS_MAX = 2, 10
+OPTIONS_MIN, OPTIONS_MAX = 2, 12
 EXPLANATION_LIMIT = 200
 EXPLANATION_LINE_FEEDS = 2
 

@@ -140,7 +140,9 @@ async def seat(database: Database, now: dt.datetime, extra: int = 0) -> list[int
 
 
 @asynccontextmanager
-async def open_bot(db_url: str, *, extra: int = 0, **adapter_options: Any) -> AsyncIterator[Bot]:
+async def open_bot(
+    db_url: str, *, extra: int = 0, notice_gather: float = NOTICE_GATHER, **adapter_options: Any
+) -> AsyncIterator[Bot]:
     database = Database(db_url)
     now = MONDAY_0800.astimezone(dt.UTC)
     await seat(database, now, extra)
@@ -156,7 +158,7 @@ async def open_bot(db_url: str, *, extra: int = 0, **adapter_options: Any) -> As
             token=TOKEN,
             api_url=tg.base_url,
             sleep=moving_sleep(clock),
-            notice_gather=NOTICE_GATHER,
+            notice_gather=notice_gather,
             **adapter_options,
         )
         await adapter.start()

@@ -21,10 +21,11 @@ from bot.delivery import Destination
 from bot.dispatcher import Dispatcher, DispatcherSettings
 from bot.service import build_http_app
 from handlers import build_router
-from kernel import Button, MovableClock, Quiz, Reply, Role, Text
+from handlers.framework.forms import PAGE
+from kernel import MAX_BUTTONS, Button, MovableClock, Quiz, Reply, Role, Text
 from messages import Renderer
 from storage.database import Database
-from storage.models import Deed, DrillAnswer, DrillItem, Member, OutboxMessage
+from storage.models import Deed, DrillAnswer, DrillItem, Member, Observation, OutboxMessage
 from storage.store import Store
 from tests.bot.adapters.telegram.telegram_bot import (
     ADMIN,
@@ -36,6 +37,7 @@ from tests.bot.adapters.telegram.telegram_bot import (
     TOKEN,
     Bot,
     fake_clock,
+    open_bot,
     seat,
 )
 from tests.fakes.telegram_api import FakeTelegram
@@ -70,7 +72,13 @@ async def test_clients_in_any_other_language_get_the_default_menu_in_english(bot
             for c in bot.tg.calls("setMyCommands")
             if c["scope"]["type"] == scope and c.params.get("language_code") == "en"
         ]
+        [chinese] = [
+            c
+            for c in bot.tg.calls("setMyCommands")
+            if c["scope"]["type"] == scope and c.params.get("language_code") == "zh"
+        ]
         assert default.ok and default["commands"] == english["commands"]
+        assert default["commands"] and default["commands"] != chinese["commands"]  # in English
 
 
 async def test_a_private_command_is_answered_in_html(bot: Bot) -> None:
@@ -457,3 +465,68 @@ async def test_a_long_button_label_is_shortened_with_an_ellipsis(bot: Bot) -> No
     [sent] = bot.messages_to(STAFF)
     [[key]] = sent["reply_markup"]["inline_keyboard"]
     assert len(key["text"]) == 64 and key["text"].endswith("…")
+
+
+async def test_a_credit_among_306_colleagues_pages_through_telegram(sqlite_url: str) -> None:
+    """The issue's case: verified praise in a unit of 306 people used to send 307 buttons, which
+    Telegram refuses, so it could never be closed. Now the choice pages (each keyboard within
+    kernel.MAX_BUTTONS), every colleague is reachable, and the praise closes (#7)."""
+    async with open_bot(sqlite_url, extra=303) as bot:
+        await bot.say("/observe")  # Wang reports praise about his own unit
+        await _sends(bot, STAFF, 2)
+        await _press(bot, STAFF, "_form.pick|0")  # his own unit comes first
+        await _press(bot, STAFF, "_form.pick|0")  # praise
+        await bot.say("Person 2303 stayed late to help an old man")
+        await _sends(bot, STAFF, 5)
+        await _press(bot, STAFF, "_form.pick|0")  # signed
+        await bot.say("/score", user=SUPERVISOR)  # something of the bot's to press on
+        await _sends(bot, SUPERVISOR, 1)
+        await _press(bot, SUPERVISOR, "observe.claim|1")
+        await _press(bot, SUPERVISOR, "observe.close|1", count=2)  # the form, its first field
+        before = len(_messages(bot, SUPERVISOR))
+        await bot.say("Verified with the customer", user=SUPERVISOR)
+        await _sends(bot, SUPERVISOR, before + 1)
+        asked = len(_messages(bot, SUPERVISOR))
+        assert "307 choices" in _messages(bot, SUPERVISOR)[-1].result["text"]
+        pages = 1
+        while "Next ▶" in _keys(_messages(bot, SUPERVISOR)[-1]):
+            await _press(bot, SUPERVISOR, _keys(_messages(bot, SUPERVISOR)[-1])["Next ▶"])
+            pages += 1
+        assert pages == -(-307 // PAGE)  # nobody in particular and 306 people
+        last_page = _keys(_messages(bot, SUPERVISOR)[-1])
+        assert len(_messages(bot, SUPERVISOR)) == asked + pages - 1  # each page an edit
+        await _press(bot, SUPERVISOR, last_page["Person 2303"])
+
+        async with bot.database.transaction() as session:
+            observation = await session.scalar(select(Observation))
+            credited = await session.scalar(
+                select(Member.id).where(Member.display_name == "Person 2303")
+            )
+        assert observation is not None and observation.status == "closed"
+        assert observation.praised_member_id == credited
+        keyboards = [c for c in bot.tg.messages_sent() if c.params.get("reply_markup")]
+        assert keyboards and all(len(_keys(c)) <= MAX_BUTTONS for c in keyboards)
+        assert bot.tg.calls(ok=False) == []
+
+
+def _messages(bot: Bot, chat_id: int) -> list[Any]:
+    """Every message the bot sent or edited in the chat, in order."""
+    return [c for c in bot.tg.messages_sent() if int(c["chat_id"]) == chat_id]
+
+
+def _keys(call: Any) -> dict[str, str]:
+    """A sent or edited message's buttons: label -> callback data."""
+    keyboard = (call.params.get("reply_markup") or {}).get("inline_keyboard", [])
+    return {b["text"]: b.get("callback_data", "") for row in keyboard for b in row}
+
+
+async def _sends(bot: Bot, chat_id: int, count: int) -> None:
+    await bot.until(lambda: _messages(bot, chat_id), count)
+
+
+async def _press(bot: Bot, chat_id: int, data: str, count: int = 1) -> None:
+    """Press a button on the bot's last message in the chat; wait for the ``count`` messages it
+    sends or edits."""
+    before = len(_messages(bot, chat_id))
+    bot.tg.queue_update(bot.tg.callback_query(data, chat_id, bot.person(chat_id)))
+    await _sends(bot, chat_id, before + count)
