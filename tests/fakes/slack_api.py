@@ -29,9 +29,11 @@ sourced where it is checked, in `Limits` and `block_kit_problems`):
   `not_in_channel`; files go to a conversation id (C…, G…, D…), never a user id
   (`invalid_arguments`);
 - Block Kit: blocks a message or a modal, section text, buttons and their labels, select options
-  and their texts, modal titles and metadata, message text (`invalid_blocks`,
-  `invalid_arguments`, `msg_too_long`);
-- a response_url takes 5 posts within 30 minutes, then answers 404;
+  and their texts, block and action ids (their length, and no repeats), modal titles and
+  metadata, message text (`invalid_blocks`, `invalid_arguments`, `msg_too_long`); the app's
+  answer to an options request, checked by `options_problems`;
+- a response_url takes 5 posts within 30 minutes, then answers 404 (`expire_response_url` ages
+  one past its 30 minutes);
 - a wrong token is `invalid_auth`; `rate_limit` scripts 429s with Retry-After; `unreadable`
   scripts an answer that is no JSON (or a dropped connection) after the call took effect.
 
@@ -121,11 +123,14 @@ class Limits:
     # length for the text in this field is 75 characters"; value at most 2000.
     BUTTON_TEXT = 75
     BUTTON_VALUE = 2000
-    # Every block_id and action_id (…/blocks, …/block-elements): at most 255 characters.
+    # Every block_id and action_id (…/blocks, …/block-elements): at most 255 characters; a
+    # block_id "should be unique for each message", an action_id "unique among all other
+    # action_ids in the containing block" (the fake refuses repeats, so buttons never collide).
     BLOCK_ID = 255
     ACTION_ID = 255
     # Static select (…/block-elements#static_select, #static_multi_select): "options … Maximum
-    # number of options is 100."
+    # number of options is 100." An external select's options load response
+    # (…/block-elements#external_select, "Setup"): at most 100 options too (`options_problems`).
     SELECT_OPTIONS = 100
     # Option object (api.slack.com/reference/block-kit/composition-objects#option): text
     # "Maximum length for the text in this field is 75 characters"; value at most 150.
@@ -160,6 +165,12 @@ def block_kit_problems(blocks: Any, max_blocks: int, pointer: str = "/blocks") -
         if len(items) > limit:
             problems.append(f"[ERROR] no more than {limit} items allowed [json-pointer:{where}]")
 
+    def repeated(value: Any, seen: set[str], what: str, where: str) -> None:
+        if isinstance(value, str):
+            if value in seen:
+                problems.append(f"[ERROR] {what} '{value}' already exists [json-pointer:{where}]")
+            seen.add(value)
+
     def element(item: dict[str, Any], where: str) -> None:
         too_long(item.get("action_id"), Limits.ACTION_ID, f"{where}/action_id")
         kind = item.get("type")
@@ -177,9 +188,11 @@ def block_kit_problems(blocks: Any, max_blocks: int, pointer: str = "/blocks") -
     if not isinstance(blocks, list):
         return [f"[ERROR] expected an array [json-pointer:{pointer}]"]
     too_many(blocks, max_blocks, pointer)
+    block_ids: set[str] = set()
     for i, block in enumerate(blocks):
         here = f"{pointer}/{i}"
         too_long(block.get("block_id"), Limits.BLOCK_ID, f"{here}/block_id")
+        repeated(block.get("block_id"), block_ids, "block_id", f"{here}/block_id")
         if block.get("type") == "section":
             too_long(
                 (block.get("text") or {}).get("text"), Limits.SECTION_TEXT, f"{here}/text/text"
@@ -187,11 +200,36 @@ def block_kit_problems(blocks: Any, max_blocks: int, pointer: str = "/blocks") -
         elements = block.get("elements") or []
         if block.get("type") == "actions":
             too_many(elements, Limits.ACTIONS_ELEMENTS, f"{here}/elements")
+            action_ids: set[str] = set()
             for j, item in enumerate(elements):
                 element(item, f"{here}/elements/{j}")
+                repeated(item.get("action_id"), action_ids, "action_id", f"{here}/elements/{j}")
         for key in ("element", "accessory"):
             if isinstance(block.get(key), dict):
                 element(block[key], f"{here}/{key}")
+    return problems
+
+
+def options_problems(answer: Any) -> list[str]:
+    """What Slack would refuse in the app's answer to a block_suggestion (an external select's
+    options, `{"options": [...]}`): more than 100 options, or an option's text or value too
+    long (Limits). Slack shows nothing for such an answer; the fake's tests call this on it."""
+    if not isinstance(answer, dict) or not isinstance(answer.get("options"), list):
+        return ["[ERROR] expected an object with an options array [json-pointer:/options]"]
+    problems: list[str] = []
+    options = answer["options"]
+    if len(options) > Limits.SELECT_OPTIONS:
+        problems.append(
+            f"[ERROR] no more than {Limits.SELECT_OPTIONS} items allowed [json-pointer:/options]"
+        )
+    for k, option in enumerate(options):
+        text = (option.get("text") or {}).get("text")
+        for value, limit, where in (
+            (text, Limits.OPTION_TEXT, f"/options/{k}/text/text"),
+            (option.get("value"), Limits.OPTION_VALUE, f"/options/{k}/value"),
+        ):
+            if not isinstance(value, str) or not value or len(value) > limit:
+                problems.append(f"[ERROR] must be 1 to {limit} characters [json-pointer:{where}]")
     return problems
 
 
@@ -343,6 +381,12 @@ class FakeSlack:
         Its 30 minutes start now (a key given again keeps its first start and its posts)."""
         self._response_urls.setdefault(key, [time.monotonic()])
         return f"{self.root_url}response/{key}"
+
+    def expire_response_url(self, key: str) -> None:
+        """Age the response_url ``key`` past its 30 minutes (Limits): its next post answers 404
+        expired_url, as Slack's does for a command answered too late."""
+        self._response_urls.setdefault(key, [time.monotonic()])
+        self._response_urls[key][0] = time.monotonic() - Limits.RESPONSE_URL_SECONDS - 1
 
     # ---- conversations -----------------------------------------------------------------------
 

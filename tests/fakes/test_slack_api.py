@@ -24,6 +24,7 @@ from tests.fakes.slack_api import (
     block_action,
     event_callback,
     event_callback_payload,
+    options_problems,
     signed_request,
     slash_command,
     slash_command_payload,
@@ -140,6 +141,39 @@ async def test_a_response_url_takes_five_posts_and_unreadable_answers_take_effec
     assert statuses == [(200, "ok")] * 5 + [(404, "used_url")]
     assert unreadable.value.response.status == 200  # aiohttp's response: the body is no JSON
     assert slack.last("chat.postMessage").status == 200  # the message was posted all the same
+
+
+async def test_repeated_ids_long_option_lists_and_a_late_response_url_are_refused() -> None:
+    def option(text: str) -> dict:
+        return {"text": {"type": "plain_text", "text": text}, "value": "v"}
+
+    twice = BLOCKS[0] | {"block_id": "same"}
+    same_action = [{"type": "button", "text": {"type": "plain_text", "text": "b"}, "value": "v"}]
+    same_action[0]["action_id"] = "press"
+    async with FakeSlack(joined=["C1"]) as slack, aiohttp.ClientSession() as http:
+        client = AsyncWebClient(token=slack.token, base_url=slack.base_url)
+        refused = {}
+        for name, blocks in {
+            "a block_id twice": [twice, twice],
+            "an action_id twice in a block": [{"type": "actions", "elements": same_action * 2}],
+        }.items():
+            with pytest.raises(SlackApiError) as error:
+                await client.chat_postMessage(channel="C1", text="x", blocks=blocks)
+            refused[name] = error.value.response["error"]
+        url = slack.response_url("late")
+        slack.expire_response_url("late")
+        async with http.post(url, json={"text": "too late"}) as late:
+            expired = (late.status, await late.text())
+
+    assert refused == {
+        "a block_id twice": "invalid_blocks",
+        "an action_id twice in a block": "invalid_blocks",
+    }
+    assert expired == (404, "expired_url")
+    assert options_problems({"options": [option("Colleague 1")] * 100}) == []
+    assert len(options_problems({"options": [option("Colleague 1")] * 101})) == 1
+    assert len(options_problems({"options": [option("x" * 76)]})) == 1
+    assert options_problems([]) != []
 
 
 async def test_bolt_accepts_the_signed_builders_and_refuses_bad_signatures() -> None:
