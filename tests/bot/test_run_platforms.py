@@ -11,22 +11,28 @@ into a chat still under a 429's ban). Through the real bolt and python-telegram-
 - registers a Telegram command menu without a language code, for clients in any language;
 - gathers ten people typing /help in a Telegram group into one pointer naming them all, each
   answered privately;
-- holds every reply to a chat for as long as a 429 banned it, and loses none of them.
+- holds every reply to a chat for as long as a 429 banned it, and loses none of them;
+- sends queued drills to 70 groups within Telegram's 30 messages a second, a drill whose
+  option is too long for a poll or a button as listed options with lettered buttons (on both
+  platforms), and never posts again a push Slack took but answered unreadably.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+from html import escape
 from pathlib import Path
 
 import aiohttp
 
-from kernel import Role
+from kernel import Quiz, Reply, Role, Text
 from storage.database import Database
+from storage.models import OutboxMessage
 from tests.bot.test_secrets import Run, sent_to, wait_until_serving
 from tests.fakes.slack_api import RESPONSE_URL, TEAM_ID, FakeSlack, signed_request, slash_command
-from tests.fakes.telegram_api import FakeTelegram
-from tests.harness import seat_people
+from tests.fakes.telegram_api import POLL_OPTION_LIMIT, FakeTelegram
+from tests.harness import read_plan, rows, seat_people
 from tests.harness.cli import cli_env, free_port
 
 TOKEN = "7700112233:AAtg-run-platforms"
@@ -140,4 +146,122 @@ async def test_uplift_run_behaves_as_the_real_servers_require(
     (limited,) = [c for c in tg.rate_limited if c["chat_id"] == first]
     later = [c for c in tg.calls("sendMessage", ok=True) if c["chat_id"] == first][-3:]
     assert all(c.at >= limited.at + 2 for c in later)
+    assert "Traceback" not in run.stderr, run.stderr
+
+
+# --- pushes from the outbox --------------------------------------------------------------------
+
+DRILL_GROUPS = [-4_100_000_000 - i for i in range(70)]
+LONG_OPTION_GROUP = -4_200_000_000
+BOUND_CHANNEL = "C0BOUND"
+
+
+def drill(locale: str, *, long_option: bool) -> Reply:
+    """A postal-bank drill as the morning push shows it: its intro, then the quiz; with
+    ``long_option``, one whose English option is too long for a button or a poll."""
+    plan = read_plan("postal-bank")
+    for item in plan.drills:
+        if item.kind != "choice":
+            continue
+        options = tuple(option.in_locale(locale) for option in item.options)
+        too_long = max(len(option) for option in options) > POLL_OPTION_LIMIT
+        if too_long == long_option:
+            return Reply(
+                text=Text("drills/intro", {"day": NOW.date(), "kind": "choice"}),
+                quiz=Quiz(
+                    question=item.question.in_locale(locale),
+                    options=options,
+                    correct_option=item.answer - 1,
+                    explanation=item.explanation.in_locale(locale),
+                    action="drill.answer",
+                    ref="1",
+                ),
+            )
+    raise AssertionError("the postal bank's plan has no such drill")
+
+
+async def queue(db_url: str, *pushes: tuple[str, str, str, Reply]) -> None:
+    """Put (platform, workspace, chat, reply) in the outbox, due now."""
+    database = Database(db_url)
+    try:
+        async with database.store() as store:
+            for index, (platform, workspace, chat, reply) in enumerate(pushes):
+                await store.outbox.enqueue(
+                    key=f"test-push:{index}",
+                    platform=platform,
+                    workspace=workspace,
+                    chat_id=chat,
+                    reply=reply.to_json(),
+                    locale="en",
+                    due_at=NOW - dt.timedelta(minutes=1),
+                    now=NOW - dt.timedelta(minutes=1),
+                )
+    finally:
+        await database.dispose()
+
+
+async def test_uplift_run_sends_queued_pushes_within_the_limits(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    await prepare(sqlite_url)
+    short, long = drill("en", long_option=False), drill("en", long_option=True)
+    await queue(
+        sqlite_url,
+        *[("telegram", "", str(group), short) for group in DRILL_GROUPS],
+        ("telegram", "", str(LONG_OPTION_GROUP), long),
+        ("slack", TEAM_ID, BOUND_CHANNEL, long),
+    )
+    port = free_port()
+    async with FakeTelegram(TOKEN) as tg, FakeSlack() as slack, aiohttp.ClientSession() as http:
+        slack.join(BOUND_CHANNEL)
+        slack.unreadable("chat.postMessage")  # Slack takes the drill but its answer is garbled
+        env = cli_env(
+            sqlite_url,
+            "en",
+            TELEGRAM_BOT_TOKEN=TOKEN,
+            TELEGRAM_API_URL=tg.base_url,
+            SLACK_BOT_TOKEN=slack.token,
+            SLACK_SIGNING_SECRET=SIGNING_SECRET,
+            SLACK_API_URL=slack.base_url,
+            UPLIFT_HTTP_HOST="127.0.0.1",
+            UPLIFT_HTTP_PORT=str(port),
+        )
+        run = Run(tmp_path, env)
+        try:
+            await wait_until_serving(run, http, f"http://127.0.0.1:{port}")
+            await run.until(lambda: tg.count("sendPoll", ok=True) >= len(DRILL_GROUPS), 30)
+            await run.until(lambda: bool(sent_to(tg, LONG_OPTION_GROUP)), 15)
+            await run.until(lambda: slack.count("chat.postMessage") >= 1, 15)
+            await asyncio.sleep(2)  # two more flushes: nothing may be sent again
+            assert await run.stop() == 0
+        finally:
+            run.kill()
+
+    # Telegram counted HTTP messages (an intro that fits goes in the poll's question, else it is
+    # a message of its own): never over 30 in a second, whatever the drills are made of.
+    assert len(tg.messages_sent()) >= len(DRILL_GROUPS) + 1
+    assert tg.busiest_second() <= 30
+    assert tg.rate_limited == [] and tg.ignored_retry_after == []
+    # The long option could not be a poll: the options are listed in full, the buttons lettered.
+    assert not [c for c in tg.calls("sendPoll") if c["chat_id"] == LONG_OPTION_GROUP]
+    quiz = long.quiz
+    assert quiz is not None
+    listed = "\n".join(sent_to(tg, LONG_OPTION_GROUP))
+    assert all(escape(option) in listed for option in quiz.options)
+    keyboards = [
+        c["reply_markup"] for c in tg.calls("sendMessage") if c["chat_id"] == LONG_OPTION_GROUP
+    ]
+    labels = [b["text"] for k in keyboards if k for row in k["inline_keyboard"] for b in row]
+    assert labels == ["A", "B", "C", "D"][: len(quiz.options)]
+    # Slack: the same drill with lettered buttons, posted once although its answer was garbled.
+    (posted,) = slack.calls("chat.postMessage")
+    buttons = [
+        element["text"]["text"]
+        for block in posted.args["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+    ]
+    assert buttons == ["A", "B", "C", "D"][: len(quiz.options)]
+    (row,) = [r for r in await rows(Database(sqlite_url), OutboxMessage) if r.platform == "slack"]
+    assert row.status == "sent" and row.sent_at is not None
     assert "Traceback" not in run.stderr, run.stderr
