@@ -9,6 +9,7 @@ into a chat still under a 429's ban). Through the real bolt and python-telegram-
   conversations.open;
 - answers a slash command typed in a DM between two people the same way;
 - registers a Telegram command menu without a language code, for clients in any language;
+- lets a stranger choose a language with /lang and tells them the way in with /help;
 - gathers ten people typing /help in a Telegram group into one pointer naming them all, each
   answered privately;
 - holds every reply to a chat for as long as a 429 banned it, and loses none of them;
@@ -27,6 +28,7 @@ from pathlib import Path
 import aiohttp
 
 from kernel import Quiz, Reply, Role, Text
+from messages import Renderer, Target
 from storage.database import Database
 from storage.models import OutboxMessage
 from tests.bot.test_secrets import Run, sent_to, wait_until_serving
@@ -42,7 +44,9 @@ PEOPLE = [(2001 + i, f"Colleague {i + 1}") for i in range(10)]
 SUPERVISOR = "U0HEAD"
 CHANNEL = "C0NOTJOINED"  # the app was never invited here
 TWO_PEOPLE_DM = "D0TWOPEOPLE"  # a DM between two people, where a slash command works too
+STRANGER = 9999  # nobody added them yet
 NOW = dt.datetime.now(dt.UTC)
+RENDER = Renderer()
 
 
 async def prepare(db_url: str) -> None:
@@ -110,6 +114,12 @@ async def test_uplift_run_behaves_as_the_real_servers_require(
             await run.until(lambda: all(sent_to(tg, uid) for uid, _ in PEOPLE), 30)
             await run.until(lambda: len(sent_to(tg, GROUP)) >= 1, 15)
 
+            # Telegram: a stranger chooses a language and is told the way in, in it.
+            stranger = tg.user(STRANGER, "Passer-by", language_code="en")
+            tg.queue_update(tg.command("lang", "zh", STRANGER, stranger))
+            tg.queue_update(tg.command("help", "", STRANGER, stranger))
+            await run.until(lambda: len(sent_to(tg, STRANGER)) >= 2, 15)
+
             # Telegram: a 429 on one person's chat holds the next answers to that chat.
             first, name = PEOPLE[0]
             before = len(sent_to(tg, first))
@@ -141,6 +151,10 @@ async def test_uplift_run_behaves_as_the_real_servers_require(
     # One pointer in the group, naming all ten; each answered privately.
     (pointer,) = sent_to(tg, GROUP)
     assert all(name in pointer for _, name in PEOPLE)
+    # The stranger: Chinese from /lang on, and the organisation's way in (an invitation).
+    chose, helped = sent_to(tg, STRANGER)[:2]
+    assert chose == RENDER.render(Text("language/set"), "zh", Target.TELEGRAM)
+    assert RENDER.render(Text("shared/way_in_invitation"), "zh", Target.TELEGRAM) in helped
     # The 429: nothing was sent into the ban, and all three answers arrived after it.
     assert tg.ignored_retry_after == []
     (limited,) = [c for c in tg.rate_limited if c["chat_id"] == first]
