@@ -529,6 +529,9 @@ class TelegramAdapter:
     ) -> list[_Step]:
         """HTML with every user value escaped, split under 4,096 characters on whole lines,
         escapes and tags; the keyboard goes with the last part."""
+        buttons, listed = self._lettered(buttons, locale)
+        if listed:
+            text = Text("telegram/with_labels", {"text": text, "labels": listed})
         html = self._html(text, locale)
         markup = None
         try:
@@ -661,6 +664,24 @@ class TelegramAdapter:
         longest = max(len(k.text) for k in keys)
         per_row = 5 if longest <= 3 else 3 if longest <= 16 else 1
         return InlineKeyboardMarkup([keys[i : i + per_row] for i in range(0, len(keys), per_row)])
+
+    def _lettered(
+        self, buttons: tuple[Button, ...], locale: str
+    ) -> tuple[tuple[Button, ...], list[dict[str, str]]]:
+        """A label too long for a button (a long form choice) would be cut and could not be read
+        whole: it is listed in full in the message, and its button starts with its letter."""
+        listed: list[dict[str, str]] = []
+        lettered: list[Button] = []
+        for button in buttons:
+            plain = self._renderer.render(button.label, locale, Target.PLAIN)
+            if units(plain) <= BUTTON_LABEL_LIMIT:
+                lettered.append(button)
+                continue
+            letter = _letter(len(listed))
+            listed.append({"letter": letter, "text": plain})
+            label = Text("telegram/option", {"text": f"{letter}. {plain}"})
+            lettered.append(dataclasses.replace(button, label=label))
+        return tuple(lettered), listed
 
     def _html(self, text: Text, locale: str) -> str:
         return self._renderer.render(text, locale, Target.TELEGRAM)

@@ -458,13 +458,20 @@ async def test_more_than_100_buttons_are_refused_with_an_error_seen_and_logged(
     assert bot.tg.calls(ok=False) == []
 
 
-async def test_a_long_button_label_is_shortened_with_an_ellipsis(bot: Bot) -> None:
-    label = Text("telegram/option", {"text": "Approve the rectification of the entrance ramp " * 3})
-    reply = Reply(text=Text("telegram/choose"), buttons=(Button(label, "x.pick", "1"),))
+async def test_a_long_button_label_is_listed_in_full_and_its_button_lettered(bot: Bot) -> None:
+    """A choice too long for a button (a form's category, say) would be cut and unreadable: the
+    message lists it whole, and its button starts with the same letter (short ones stay)."""
+    whole = ("Approve the rectification of the entrance ramp & the rail " * 3).strip()
+    long = Text("telegram/option", {"text": whole})
+    short = Text("telegram/option", {"text": "Skip"})
+    buttons = (Button(long, "x.pick", "1"), Button(short, "x.pick", "2"))
+    reply = Reply(text=Text("telegram/choose"), buttons=buttons)
     await bot.adapter.push(Destination("telegram", "", str(STAFF), True), reply, "en")
     [sent] = bot.messages_to(STAFF)
-    [[key]] = sent["reply_markup"]["inline_keyboard"]
-    assert len(key["text"]) == 64 and key["text"].endswith("…")
+    assert f"A. {whole.replace('&', '&amp;')}" in sent["text"]
+    keys = [key["text"] for row in sent["reply_markup"]["inline_keyboard"] for key in row]
+    assert keys[0].startswith("A. Approve") and len(keys[0]) == 64 and keys[0].endswith("…")
+    assert keys[1] == "Skip"
 
 
 async def test_a_credit_among_306_colleagues_pages_through_telegram(sqlite_url: str) -> None:
