@@ -143,9 +143,28 @@ def modal_view(
         "close": _plain(renderer.render(Text("slack/cancel"), locale), MODAL_TITLE_LIMIT),
         "private_metadata": json.dumps(private),
         "blocks": [
-            _input(field, locale, renderer, external=field.name in kept) for field in form.fields
+            block
+            for field in form.fields
+            for block in _field_blocks(field, locale, renderer, external=field.name in kept)
         ][:MAX_MODAL_BLOCKS],
     }
+
+
+def _field_blocks(
+    field: FormField, locale: str, renderer: Renderer, *, external: bool
+) -> list[dict[str, Any]]:
+    """A field's input; when a choice is too long for a select's option (a long checklist item),
+    the choices are listed in full above it and each option starts with its letter."""
+    labels = [renderer.render(c.label, locale) for c in field.choices[:MAX_OPTIONS]]
+    if external or all(len(label.strip()) <= OPTION_TEXT_LIMIT for label in labels):
+        return [_input(field, locale, renderer, external=external)]
+    shown = [c.label for c in field.choices[:MAX_OPTIONS]]
+    listing, letters = _choices(labels, shown, locale, renderer)
+    lettered = [f"{mark}. {label}" for mark, label in zip(letters, labels, strict=True)]
+    return [
+        *(_section(text) for text in _chunks(listing)),
+        _input(field, locale, renderer, labels=lettered),
+    ]
 
 
 def needs_search(field: FormField) -> bool:
@@ -200,8 +219,14 @@ def _element_value(element: Mapping[str, Any]) -> str:
 
 
 def _input(
-    field: FormField, locale: str, renderer: Renderer, *, external: bool = False
+    field: FormField,
+    locale: str,
+    renderer: Renderer,
+    *,
+    external: bool = False,
+    labels: Sequence[str] | None = None,
 ) -> dict[str, Any]:
+    """The input block of a field; ``labels`` replace the choices' own labels on the options."""
     element: dict[str, Any]
     many = field.kind in ("members", "multi_choice")
     if field.choices and external:
@@ -211,9 +236,9 @@ def _input(
             "min_query_length": MIN_QUERY_LENGTH,
         }
     elif field.choices:
-        options = [
-            _option(renderer.render(c.label, locale), c.value) for c in field.choices[:MAX_OPTIONS]
-        ]
+        choices = field.choices[:MAX_OPTIONS]
+        shown = labels or [renderer.render(c.label, locale) for c in choices]
+        options = [_option(label, c.value) for label, c in zip(shown, choices, strict=True)]
         kind = "multi_static_select" if many else "static_select"
         element = {"type": kind, "action_id": field.name, "options": options}
     elif field.kind == "date":

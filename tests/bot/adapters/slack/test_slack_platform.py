@@ -32,10 +32,10 @@ import pytest_asyncio
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import select
 
-from bot.adapters.slack.blocks import message_blocks
+from bot.adapters.slack.blocks import message_blocks, modal_view
 from bot.scheduler import Scheduler
 from handlers.reports.summaries import monthly_reports
-from kernel import Reply, Role, Text
+from kernel import Choice, Form, FormField, Reply, Role, Text
 from messages import Renderer, Target
 from storage.models import DrillAnswer, DrillItem, Member, Observation, OutboxMessage, Unit
 from storage.store import Store
@@ -63,6 +63,7 @@ from tests.fakes.slack_api import (
     dm_id,
     options_problems,
     signed_request,
+    view_problems,
     view_submission,
 )
 from tests.harness.cli import cli_env, free_port, uplift_command
@@ -569,3 +570,27 @@ async def test_the_fake_refuses_files_to_a_user_and_posts_where_the_app_is_not(b
         ("message", "G0GROUPDM"): "not_in_channel",
         ("message", "C0NOSUCH"): "channel_not_found",
     }
+
+
+def test_a_choice_too_long_for_an_option_is_listed_above_its_field_and_lettered() -> None:
+    """A select's option shows 75 characters: a longer choice (a checklist item in English) is
+    listed whole above the field, and its option starts with the same letter (#6, #7)."""
+    whole = "Greets each customer within three seconds, stands up & makes eye contact at the desk"
+    assert len(whole) > 75
+    choices = (
+        Choice("1", Text("telegram/option", {"text": whole})),
+        Choice("2", Text("telegram/option", {"text": "Keeps the queue tidy"})),
+    )
+    field = FormField(
+        "items", Text("form/none_found", {"text": "?"}), "multi_choice", True, choices
+    )
+    form = Form("inspect.submit", Text("slack/cancel"), (field,), Text("slack/cancel"))
+    view = modal_view(form, "en", Renderer(), {"state": ""})
+    assert view_problems(view) == []
+    listing, item = view["blocks"]
+    assert listing["type"] == "section" and "A.* Greets" in listing["text"]["text"]
+    assert whole.replace("&", "&amp;") in listing["text"]["text"]
+    options = [option["text"]["text"] for option in item["element"]["options"]]
+    assert options[0].startswith("A. Greets") and len(options[0]) == 75
+    assert options[1] == "B. Keeps the queue tidy"
+    assert [option["value"] for option in item["element"]["options"]] == ["1", "2"]
