@@ -24,6 +24,7 @@ from campaigns.schema import (
 from handlers.framework.context import Context
 from handlers.framework.router import IN_PRIVATE, Router
 from handlers.shared.ledger import award_points
+from handlers.shared.names import some_names
 from handlers.shared.plan import points_of
 from kernel import (
     MAX_REPORT_TEXT,
@@ -277,7 +278,7 @@ async def _deed_card(ctx: Context, deed: Deed) -> Reply:
             {
                 "number": deed.id,
                 "what": deed.description,
-                "who": ", ".join(names),
+                "who": some_names(names),
                 "reporter": reporter.display_name if reporter else "",
                 "category": category.label if category else deed.category_key,
                 "amount": deed.amount,

@@ -16,7 +16,7 @@ from handlers.framework.router import Menu, Router
 from handlers.shared.joining import organisation_of, way_in
 from handlers.shared.locale import pick_locale
 from handlers.shared.outbox import queue_to_person
-from handlers.shared.units import unit_name, unit_named
+from handlers.shared.units import unit_keys_like, unit_name, unit_named
 from kernel import (
     ADMINS,
     EVERYONE,
@@ -266,9 +266,8 @@ async def invite(ctx: Context) -> None:
     ]
     unit = unit_named(units, " ".join(words))
     if unit is None:
-        raise Refusal(
-            "members/unknown_unit", given=" ".join(words), units=", ".join(u.key for u in units)
-        )
+        given = " ".join(words)
+        raise Refusal("members/unknown_unit", given=given, units=unit_keys_like(units, given))
     code = await ctx.store.invites.create(
         unit_id=unit.id,
         role=role,
@@ -294,11 +293,8 @@ async def bind_chat(ctx: Context) -> None:
     units = await ctx.store.units.of_organisation(ctx.member.organisation_id)
     unit = unit_named(units, ctx.event.args)
     if unit is None:
-        raise Refusal(
-            "members/unknown_unit",
-            given=ctx.event.args.strip(),
-            units=", ".join(u.key for u in units),
-        )
+        given = ctx.event.args.strip()
+        raise Refusal("members/unknown_unit", given=given, units=unit_keys_like(units, given))
     chat = ctx.event.chat
     if not await ctx.store.units.bind_chat(
         unit.id, chat.platform, chat.workspace, chat.chat_id, ctx.now()

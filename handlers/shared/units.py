@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from handlers.shared.names import some_names
 from kernel import Choice, FormField, Text
 from storage.models import Unit
 
@@ -25,6 +26,16 @@ def unit_named(units: Iterable[Unit], text: str) -> Unit | None:
         ),
         None,
     )
+
+
+def unit_keys_like(units: Iterable[Unit], text: str) -> Text:
+    """The keys of the units whose key or name holds ``text`` (every unit when none does), a
+    handful named and the rest counted: the hint after a unit was not found stays short in an
+    organisation of 2,000 outlets."""
+    wanted = text.strip().casefold()
+    every = list(units)
+    like = [u for u in every if wanted and wanted in f"{u.key} {u.name_zh} {u.name_en}".casefold()]
+    return some_names([u.key for u in like or every])
 
 
 def unit_choice(name: str, label: Text, units: Iterable[Unit]) -> FormField:
