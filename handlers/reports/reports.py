@@ -16,9 +16,7 @@ from handlers.shared.calendar import local_date
 from handlers.shared.names import some_names
 from kernel import SUPERVISORS, Attachment, Audience, Refusal, Reply, Role, Text
 from messages import Renderer
-from messages.reports.chart import render_report_chart
 from messages.reports.model import Report
-from messages.reports.sheet import render_report_workbook
 from storage.models import Member, Unit
 from storage.store import Store
 
@@ -66,12 +64,26 @@ async def unit_report(
     return await report_replies(report, locale, to)
 
 
+def _chart(report: Report, locale: str, renderer: Renderer) -> bytes:
+    # matplotlib takes most of a second to import: only once a report is drawn, off the loop
+    from messages.reports.chart import render_report_chart
+
+    return render_report_chart(report, locale, renderer)
+
+
+def _workbook(report: Report, locale: str, renderer: Renderer) -> bytes:
+    # openpyxl likewise, a fifth of a second
+    from messages.reports.sheet import render_report_workbook
+
+    return render_report_workbook(report, locale, renderer)
+
+
 async def report_replies(report: Report, locale: str, to: Audience) -> list[Reply]:
     """The summary text, then the chart and the spreadsheet (rendered off the event loop)."""
     renderer = Renderer()
     chart, workbook = await asyncio.gather(
-        asyncio.to_thread(render_report_chart, report, locale, renderer),
-        asyncio.to_thread(render_report_workbook, report, locale, renderer),
+        asyncio.to_thread(_chart, report, locale, renderer),
+        asyncio.to_thread(_workbook, report, locale, renderer),
     )
     headline = report.headline
     stem = f"report-{headline.first.isoformat()}-{headline.last.isoformat()}"
