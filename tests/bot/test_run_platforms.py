@@ -8,6 +8,8 @@ into a chat still under a 429's ban). Through the real bolt and python-telegram-
   command's response_url, and puts the chart and the sheet in the person's DM, opened with
   conversations.open;
 - answers a slash command typed in a DM between two people the same way;
+- names a handful of the 150 people who have not drilled in /report and counts the rest;
+- opens /deed's doers among 151 people as an external select that finds people by name;
 - registers a Telegram command menu without a language code, for clients in any language;
 - lets a stranger choose a language with /lang and tells them the way in with /help;
 - gathers ten people typing /help in a Telegram group into one pointer naming them all, each
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 from html import escape
 from pathlib import Path
 
@@ -32,7 +35,14 @@ from messages import Renderer, Target
 from storage.database import Database
 from storage.models import OutboxMessage
 from tests.bot.test_secrets import Run, sent_to, wait_until_serving
-from tests.fakes.slack_api import RESPONSE_URL, TEAM_ID, FakeSlack, signed_request, slash_command
+from tests.fakes.slack_api import (
+    RESPONSE_URL,
+    TEAM_ID,
+    FakeSlack,
+    block_suggestion,
+    signed_request,
+    slash_command,
+)
 from tests.fakes.telegram_api import POLL_OPTION_LIMIT, FakeTelegram
 from tests.harness import read_plan, rows, seat_people
 from tests.harness.cli import cli_env, free_port
@@ -45,6 +55,7 @@ SUPERVISOR = "U0HEAD"
 CHANNEL = "C0NOTJOINED"  # the app was never invited here
 TWO_PEOPLE_DM = "D0TWOPEOPLE"  # a DM between two people, where a slash command works too
 STRANGER = 9999  # nobody added them yet
+TELLERS = [(f"U0TELLER{i:03d}", f"Teller {i}", Role.STAFF) for i in range(150)]
 NOW = dt.datetime.now(dt.UTC)
 RENDER = Renderer()
 
@@ -59,7 +70,7 @@ async def prepare(db_url: str) -> None:
             platform="slack",
             workspace=TEAM_ID,
             chat="C0BOUND",
-            people=[(SUPERVISOR, "Zhou Min", Role.SUPERVISOR)],
+            people=[(SUPERVISOR, "Zhou Min", Role.SUPERVISOR), *TELLERS],
             now=NOW,
         )
     finally:
@@ -107,6 +118,16 @@ async def test_uplift_run_behaves_as_the_real_servers_require(
             await run.until(lambda: slack.count("files.completeUploadExternal") >= 2, 30)
             await run.until(lambda: slack.count(RESPONSE_URL) >= 2)
 
+            # Slack: /deed names doers among 151 people: an external select, searched by name.
+            await slash(http, base, slack, "/deed", "C0BOUND", "deed")
+            (opened,) = await slack.wait_for("views.open", timeout=15)
+            metadata = opened.args["view"]["private_metadata"]
+            body = block_suggestion("who", "who", "Teller 14", SUPERVISOR, metadata)
+            headers = signed_request(body, SIGNING_SECRET)
+            async with http.post(f"{base}/slack/events", data=body, headers=headers) as answer:
+                assert answer.status == 200
+                suggested = await answer.json()
+
             # Telegram: ten people ask for /help in the group at once.
             for uid, name in PEOPLE:
                 person = tg.user(uid, name, language_code="en")
@@ -136,6 +157,15 @@ async def test_uplift_run_behaves_as_the_real_servers_require(
     answers = slack.calls(RESPONSE_URL)
     assert {a.args["key"] for a in answers if a.status == 200} >= {"report", "help"}
     assert all(a.args.get("response_type") == "ephemeral" for a in answers)
+    # /report names a handful of the 150 who have not drilled yet, and counts the rest.
+    report = next(a.args["text"] for a in answers if a.args["key"] == "report")
+    members = int(re.search(r"0 of (\d+) answered", report).group(1))  # type: ignore[union-attr]
+    assert members > len(TELLERS) and f"and {members - 10} more" in report
+    # /deed's doers: an external select (151 > 100 options), whose search finds the 11.
+    (who,) = [b for b in opened.args["view"]["blocks"] if b.get("block_id") == "who"]
+    assert who["element"]["type"] == "multi_external_select"
+    found = sorted(option["text"]["text"] for option in suggested["options"])
+    assert found == sorted(["Teller 14", *(f"Teller {i}" for i in range(140, 150))])
     # Nothing was posted into the channel the app is not in, or into the two people's DM.
     posted = {c.args.get("channel") for c in slack.calls("chat.postMessage")}
     assert not posted & {CHANNEL, TWO_PEOPLE_DM}
