@@ -69,6 +69,7 @@ settings:
   interactivity:
     is_enabled: true
     request_url: {REQUEST_URL}
+    message_menu_options_url: {REQUEST_URL}
   org_deploy_enabled: false
   socket_mode_enabled: false
   token_rotation_enabled: false
