@@ -10,6 +10,7 @@ ones in the contract's own tests.
 from __future__ import annotations
 
 import ast
+import functools
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -76,8 +77,15 @@ def modules(root: Path) -> list[Module]:
                 parts.pop()
             if "migrations" in parts:  # Alembic's scripts are storage's own
                 continue
-            found.append(Module(path, ".".join(parts), ast.parse(path.read_text("utf-8"))))
+            found.append(Module(path, ".".join(parts), _parsed(path.read_text("utf-8"))))
     return found
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(source: str) -> ast.Module:
+    """A module's tree, parsed once per text: the breach tests check copies of the same tree
+    again and again, and the trees are only read."""
+    return ast.parse(source)
 
 
 def violations(root: Path) -> list[str]:
