@@ -65,6 +65,7 @@ from bot.adapters.telegram.poll_limits import (
 from bot.delivery import DeliveryFailed, Destination, RateLimited, SentUnreadable
 from bot.dispatcher import Dispatcher
 from handlers.framework.router import Menu
+from handlers.shared.names import some_names
 from kernel import (
     Attachment,
     Audience,
@@ -425,9 +426,11 @@ class TelegramAdapter:
         """One group notice naming everyone it answers; it waits out any ban on the group."""
         texts = []
         if notice.answered:
-            texts.append(Text("telegram/answered_privately", {"names": notice.answered}))
+            names = some_names(notice.answered)  # a busy group: ten named, the rest counted
+            texts.append(Text("telegram/answered_privately", {"names": names}))
         if notice.must_start:
-            texts.append(Text("telegram/press_start", {"names": notice.must_start}))
+            names = some_names(notice.must_start)
+            texts.append(Text("telegram/press_start", {"names": names}))
         body = "\n\n".join(self._html(text, notice.locale) for text in texts)
         markup = None
         if notice.must_start:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 from typing import Any
 
 from bot.delivery import Destination
@@ -208,6 +209,19 @@ async def test_ten_people_asking_at_once_get_one_pointer_naming_them_all(sqlite_
         assert len(bot.messages_to(GROUP)) == 1
         assert all(f"Person {person}" in pointer.result["text"] for person in people)
         assert "private" in pointer.result["text"]
+        no_flood(bot)
+
+
+async def test_a_crowd_asking_at_once_is_named_ten_and_counted(sqlite_url: str) -> None:
+    """Fourteen at once: one pointer that names ten and counts the other four (#8)."""
+    async with open_bot(sqlite_url, extra=14, notice_gather=1.0) as bot:
+        people = [2001 + i for i in range(14)]
+        for person in people:
+            await bot.say("/help", user=person, group=True)
+        [pointer] = await bot.sent_to(GROUP)
+        text = pointer.result["text"]
+        assert len(re.findall(r"Person \d+", text)) == 10
+        assert "and 4 more" in text
         no_flood(bot)
 
 
