@@ -77,6 +77,21 @@ async def prepare(db_url: str) -> None:
         await database.dispose()
 
 
+def run_env(db_url: str, port: int, tg: FakeTelegram, slack: FakeSlack) -> dict[str, str]:
+    """``uplift run`` with both platforms, each at its fake."""
+    return cli_env(
+        db_url,
+        "en",
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        TELEGRAM_API_URL=tg.base_url,
+        SLACK_BOT_TOKEN=slack.token,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=slack.base_url,
+        UPLIFT_HTTP_HOST="127.0.0.1",
+        UPLIFT_HTTP_PORT=str(port),
+    )
+
+
 async def slash(
     http: aiohttp.ClientSession, base: str, slack: FakeSlack, command: str, channel: str, key: str
 ) -> None:
@@ -96,17 +111,7 @@ async def test_uplift_run_behaves_as_the_real_servers_require(
     async with FakeTelegram(TOKEN) as tg, FakeSlack() as slack, aiohttp.ClientSession() as http:
         slack.add_channel(CHANNEL)
         slack.add_channel(TWO_PEOPLE_DM)
-        env = cli_env(
-            db_url,
-            "en",
-            TELEGRAM_BOT_TOKEN=TOKEN,
-            TELEGRAM_API_URL=tg.base_url,
-            SLACK_BOT_TOKEN=slack.token,
-            SLACK_SIGNING_SECRET=SIGNING_SECRET,
-            SLACK_API_URL=slack.base_url,
-            UPLIFT_HTTP_HOST="127.0.0.1",
-            UPLIFT_HTTP_PORT=str(port),
-        )
+        env = run_env(db_url, port, tg, slack)
         run = Run(tmp_path, env)
         try:
             await wait_until_serving(run, http, base)
@@ -259,17 +264,7 @@ async def test_uplift_run_sends_queued_pushes_within_the_limits(
     async with FakeTelegram(TOKEN) as tg, FakeSlack() as slack, aiohttp.ClientSession() as http:
         slack.join(BOUND_CHANNEL)
         slack.unreadable("chat.postMessage")  # Slack takes the drill but its answer is garbled
-        env = cli_env(
-            sqlite_url,
-            "en",
-            TELEGRAM_BOT_TOKEN=TOKEN,
-            TELEGRAM_API_URL=tg.base_url,
-            SLACK_BOT_TOKEN=slack.token,
-            SLACK_SIGNING_SECRET=SIGNING_SECRET,
-            SLACK_API_URL=slack.base_url,
-            UPLIFT_HTTP_HOST="127.0.0.1",
-            UPLIFT_HTTP_PORT=str(port),
-        )
+        env = run_env(sqlite_url, port, tg, slack)
         run = Run(tmp_path, env)
         try:
             await wait_until_serving(run, http, f"http://127.0.0.1:{port}")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 
@@ -50,3 +52,24 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+async def run_until_it_stops(cwd: Path, env: dict[str, str], timeout: float) -> tuple[int, str]:
+    """``uplift run`` that should stop by itself (a refused token, say): its exit status and what
+    it printed, stdout and stderr together. Still running after ``timeout`` fails the test. Async,
+    so fake servers on the caller's event loop keep answering meanwhile."""
+    output = cwd / "output.txt"
+    with output.open("wb") as sink:
+        process = subprocess.Popen(
+            [*uplift_command(), "run"], cwd=cwd, env=env, stdout=sink, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + timeout
+        while process.poll() is None:
+            assert time.monotonic() < deadline, f"uplift run still running after {timeout}s"
+            await asyncio.sleep(0.05)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    return process.returncode, output.read_text("utf-8")

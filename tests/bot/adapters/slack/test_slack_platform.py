@@ -20,7 +20,6 @@ import asyncio
 import datetime as dt
 import inspect
 import re
-import subprocess
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -66,7 +65,7 @@ from tests.fakes.slack_api import (
     view_problems,
     view_submission,
 )
-from tests.harness.cli import cli_env, free_port, uplift_command
+from tests.harness.cli import cli_env, free_port, run_until_it_stops
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ELSEWHERE = {
@@ -460,7 +459,6 @@ def test_a_long_line_of_links_is_split_between_whole_links() -> None:
 
 async def test_a_wrong_bot_token_stops_run_with_its_reason(tmp_path: Path) -> None:
     """auth.test at start: a token Slack refuses is one plain line and a non-zero exit."""
-    log = tmp_path / "output.txt"
     async with FakeSlack() as slack:
         env = cli_env(
             f"sqlite:///{tmp_path / 'uplift.db'}",
@@ -471,27 +469,10 @@ async def test_a_wrong_bot_token_stops_run_with_its_reason(tmp_path: Path) -> No
             UPLIFT_HTTP_HOST="127.0.0.1",
             UPLIFT_HTTP_PORT=str(free_port()),
         )
-        with log.open("wb") as output:
-            process = subprocess.Popen(
-                [*uplift_command(), "run"],
-                cwd=tmp_path,
-                env=env,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
-        try:
-            deadline = time.monotonic() + 20
-            while process.poll() is None:
-                assert time.monotonic() < deadline, "uplift run kept running with a wrong token"
-                await asyncio.sleep(0.05)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait(timeout=10)
+        status, said = await run_until_it_stops(tmp_path, env, 20)
         [checked] = slack.calls("auth.test")
-    assert process.returncode != 0
+    assert status != 0
     assert checked.response == {"ok": False, "error": "invalid_auth"}
-    said = log.read_text("utf-8")
     lines = [line for line in said.splitlines() if "invalid_auth" in line]
     assert lines == [
         "Could not connect to slack: invalid_auth. Check the tokens and network settings "

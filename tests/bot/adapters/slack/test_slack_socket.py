@@ -27,7 +27,7 @@ from tests.fakes.slack_api import (
     slash_command_payload,
 )
 from tests.harness import ROOT
-from tests.harness.cli import cli_env, free_port, uplift_command
+from tests.harness.cli import cli_env, free_port, run_until_it_stops, uplift_command
 
 PLAN = ROOT / "campaigns" / "plans" / "postal-bank.yaml"
 STAFF = "U0STAFF"
@@ -189,7 +189,6 @@ async def test_run_answers_slack_over_socket_mode_and_stops_on_sigterm(
 
 async def test_a_wrong_app_token_stops_run_with_its_reason(tmp_path: Path) -> None:
     """A refused token is said plainly and ends the process, instead of retrying for ever."""
-    log = tmp_path / "output.txt"
     async with FakeSlack() as slack:
         env = cli_env(
             f"sqlite:///{tmp_path / 'uplift.db'}",
@@ -201,19 +200,7 @@ async def test_a_wrong_app_token_stops_run_with_its_reason(tmp_path: Path) -> No
             UPLIFT_HTTP_HOST="127.0.0.1",
             UPLIFT_HTTP_PORT=str(free_port()),
         )
-        with log.open("wb") as output:
-            process = subprocess.Popen(
-                [*uplift_command(), "run"],
-                cwd=tmp_path,
-                env=env,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
-        try:
-            assert await exit_status(process, 20) == 1
-        finally:
-            if process.poll() is None:
-                process.kill()
-    said = log.read_text("utf-8")
+        status, said = await run_until_it_stops(tmp_path, env, 20)
+    assert status == 1
     assert "Could not connect to slack: invalid_auth" in said
     assert "xapp-not-the-right-one" not in said and "Traceback" not in said
