@@ -4,6 +4,7 @@ ones with ``configured_platforms``."""
 
 from __future__ import annotations
 
+import string
 from typing import TYPE_CHECKING, Protocol
 
 from bot.delivery import OutboundAdapter
@@ -15,6 +16,13 @@ if TYPE_CHECKING:
     from bot.dispatcher import Dispatcher
     from kernel import Clock
     from messages import Renderer
+
+
+def letter(index: int) -> str:
+    """A, B, … Z, then AA, AB, …: the short label of the ``index``-th choice, where a choice too
+    long for a button is listed in full and pressed by its letter (Slack and Telegram alike)."""
+    letters = string.ascii_uppercase
+    return letters[index] if index < len(letters) else letter(index // 26 - 1) + letters[index % 26]
 
 
 class PlatformStartFailed(Exception):

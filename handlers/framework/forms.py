@@ -12,6 +12,7 @@ than ``MAX_BUTTONS`` buttons, and every choice stays reachable.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -236,12 +237,24 @@ def _ask(
 
 
 def _matching(field: FormField, find: str, locale: str) -> list[tuple[int, Choice]]:
-    """The field's choices (with their index) whose label contains ``find``, any case."""
-    choices = list(enumerate(field.choices))
-    if not find:
-        return choices
-    needle = find.casefold()
-    return [(i, c) for i, c in choices if needle in LABELS.render(c.label, locale).casefold()]
+    return matching_choices(field.choices, find, locale)
+
+
+def matching_choices(
+    choices: Sequence[Choice], typed: str, locale: str
+) -> list[tuple[int, Choice]]:
+    """The choices (with their index) whose label, in ``locale``, contains what was typed, in
+    any case and whatever the spacing: one rule for a search typed into a paged choice here and
+    for a Slack external select."""
+    numbered = list(enumerate(choices))
+    wanted = " ".join(typed.split()).casefold()
+    if not wanted:
+        return numbered
+    return [
+        (i, c)
+        for i, c in numbered
+        if wanted in " ".join(LABELS.render(c.label, locale).split()).casefold()
+    ]
 
 
 def _page_count(found: int) -> int:

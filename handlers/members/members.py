@@ -16,7 +16,13 @@ from handlers.framework.router import Menu, Router
 from handlers.shared.joining import organisation_of, way_in
 from handlers.shared.locale import pick_locale
 from handlers.shared.outbox import queue_to_person
-from handlers.shared.units import unit_keys_like, unit_name, unit_named
+from handlers.shared.units import (
+    unit_keys_like,
+    unit_label,
+    unit_name,
+    unit_named,
+    units_like,
+)
 from kernel import (
     ADMINS,
     EVERYONE,
@@ -69,10 +75,10 @@ async def offer_units(ctx: Context) -> None:
         units = [chat_unit] + [u for u in units if u.id != chat_unit.id]
     find = ctx.event.args.strip()
     if find:
-        units = [u for u in units if _called(u, find)]
+        units = units_like(units, find)
         if not units:
             raise Refusal("members/no_unit_found", text=find)
-    buttons = tuple(Button(_named(u), "join.unit", str(u.id)) for u in units[:MAX_CHOICES])
+    buttons = tuple(Button(unit_label(u), "join.unit", str(u.id)) for u in units[:MAX_CHOICES])
     more = max(0, len(units) - MAX_CHOICES)
     ctx.reply("members/pick", to=ctx.personal, buttons=buttons, more=more)
 
@@ -164,7 +170,7 @@ async def approve_request(ctx: Context) -> None:
         replace_pressed=True,
         name=request.display_name,
     )
-    ctx.notify(newcomer.id, "members/joined", unit=_named(unit))
+    ctx.notify(newcomer.id, "members/joined", unit=unit_label(unit))
 
 
 async def decline_request(ctx: Context) -> None:
@@ -185,7 +191,7 @@ async def decline_request(ctx: Context) -> None:
         platform=request.platform,
         workspace=request.workspace,
         chat_id=request.external_id,
-        reply=Reply(text=Text("members/declined_notice", {"unit": _named(unit)})),
+        reply=Reply(text=Text("members/declined_notice", {"unit": unit_label(unit)})),
         locale=pick_locale(request.platform_locale, fallback=unit.locale),
         key=f"join-declined:{request.id}",
         now=ctx.now(),
@@ -323,17 +329,6 @@ async def set_role(ctx: Context) -> None:
         "members/role_set", to=ctx.personal, name=person.display_name, role=Text(f"roles/{role}")
     )
     ctx.notify(person.id, "members/role_notice", role=Text(f"roles/{role}"))
-
-
-def _called(unit: Unit, find: str) -> bool:
-    """Whether either of the unit's names contains ``find``, any case."""
-    needle = find.casefold()
-    return needle in unit.name_zh.casefold() or needle in unit.name_en.casefold()
-
-
-def _named(unit: Unit) -> Text:
-    """The unit's name in whatever language the message is read in."""
-    return Text("shared/unit_name", {"zh": unit.name_zh, "en": unit.name_en})
 
 
 async def _joinable_units(ctx: Context, organisation_id: int) -> list[Unit]:

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import json
 import re
-import string
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from bot.adapters import letter
+from handlers.framework.forms import matching_choices
 from kernel import Choice, Form, FormField, Reply, Text
 from messages import Renderer, Target, escape_for
 
@@ -50,12 +51,6 @@ def action_id(action: str, index: int) -> str:
 
 def neutral_action(slack_action_id: str) -> str:
     return slack_action_id.split(ACTION_SEPARATOR, 1)[0]
-
-
-def letter(index: int) -> str:
-    """A, B, … Z, then AA, AB, …: the short label of the ``index``-th choice."""
-    letters = string.ascii_uppercase
-    return letters[index] if index < len(letters) else letter(index // 26 - 1) + letters[index % 26]
 
 
 def message_blocks(
@@ -182,19 +177,12 @@ def view_metadata(view: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def matching_options(
-    choices: Iterable[Choice], typed: str, locale: str, renderer: Renderer
+    choices: Sequence[Choice], typed: str, locale: str, renderer: Renderer
 ) -> list[dict[str, Any]]:
-    """The options of an external select for what the person typed: the choices whose label, in
-    their language, contains it (any case), in order, at most Slack's 100."""
-    wanted = " ".join(typed.split()).casefold()
-    found: list[dict[str, Any]] = []
-    for choice in choices:
-        label = renderer.render(choice.label, locale)
-        if wanted in " ".join(label.split()).casefold():
-            found.append(_option(label, choice.value))
-            if len(found) == MAX_OPTIONS:
-                break
-    return found
+    """The options of an external select for what the person typed (the forms' own matching
+    rule), in order, at most Slack's 100."""
+    found = matching_choices(choices, typed, locale)[:MAX_OPTIONS]
+    return [_option(renderer.render(choice.label, locale), choice.value) for _, choice in found]
 
 
 def submitted_values(view: Mapping[str, Any]) -> dict[str, str]:

@@ -50,7 +50,7 @@ from telegram.error import (
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 from telegram.request import HTTPXRequest
 
-from bot.adapters import PlatformStartFailed
+from bot.adapters import PlatformStartFailed, letter
 from bot.adapters.telegram.formatting import CAPTION_LIMIT, shortened, split_message, units
 from bot.adapters.telegram.limits import Limits
 from bot.adapters.telegram.notices import GATHER, WINDOW, GroupNotices, Notice
@@ -101,7 +101,6 @@ KEYBOARD_LIMIT = 100
 # than OPTION_ON_BUTTON lists them in the message and puts A, B, C… on the buttons.
 BUTTON_LABEL_LIMIT = 64
 OPTION_ON_BUTTON = 40
-LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 # A reply waits this long at most for its chat's pace; longer, it goes to the outbox.
 PATIENCE = 2.0
 REST = "telegram/rest"  # wraps a reply whose first parts went out already (see _rest)
@@ -574,14 +573,14 @@ class TelegramAdapter:
                 steps += self._text_steps(chat_id, Text("telegram/choose"), reply.buttons, locale)
             return steps
         lettered = any(units(option) > OPTION_ON_BUTTON for option in quiz.options)
-        listed = [{"letter": _letter(i), "text": option} for i, option in enumerate(quiz.options)]
+        listed = [{"letter": letter(i), "text": option} for i, option in enumerate(quiz.options)]
         body = Text(
             "telegram/quiz",
             {"intro": reply.text, "question": quiz.question, "options": listed if lettered else []},
         )
         buttons = tuple(
             Button(
-                Text("telegram/option", {"text": _letter(i) if lettered else option}),
+                Text("telegram/option", {"text": letter(i) if lettered else option}),
                 quiz.action,
                 f"{quiz.ref}:{i}",
             )
@@ -680,9 +679,9 @@ class TelegramAdapter:
             if units(plain) <= BUTTON_LABEL_LIMIT:
                 lettered.append(button)
                 continue
-            letter = _letter(len(listed))
-            listed.append({"letter": letter, "text": plain})
-            label = Text("telegram/option", {"text": f"{letter}. {plain}"})
+            mark = letter(len(listed))
+            listed.append({"letter": mark, "text": plain})
+            label = Text("telegram/option", {"text": f"{mark}. {plain}"})
             lettered.append(dataclasses.replace(button, label=label))
         return tuple(lettered), listed
 
@@ -764,10 +763,6 @@ def _explanation(text: str) -> str:
     kept = EXPLANATION_LINE_FEEDS + 1
     text = "\n".join([*lines[: kept - 1], " ".join(lines[kept - 1 :])]) if lines else ""
     return shortened(text, EXPLANATION_LIMIT)
-
-
-def _letter(index: int) -> str:
-    return LETTERS[index] if index < len(LETTERS) else str(index + 1)
 
 
 def _rest(reply: Reply, done: int) -> Reply:
