@@ -57,10 +57,8 @@ from bot.adapters.telegram.notices import GATHER, WINDOW, GroupNotices, Notice
 from bot.adapters.telegram.poll_limits import (
     EXPLANATION_LIMIT,
     EXPLANATION_LINE_FEEDS,
-    OPTION_LIMIT,
-    OPTIONS_MAX,
-    OPTIONS_MIN,
     QUESTION_LIMIT,
+    why_not_a_poll,
 )
 from bot.delivery import DeliveryFailed, Destination, RateLimited, SentUnreadable
 from bot.dispatcher import Dispatcher
@@ -747,13 +745,10 @@ class TelegramAdapter:
 
 
 def _poll_fits(quiz: Quiz) -> bool:
-    """Whether a quiz poll takes these texts as they are (the explanation is shortened)."""
-    return (
-        1 <= units(quiz.question) <= QUESTION_LIMIT
-        and OPTIONS_MIN <= len(quiz.options) <= OPTIONS_MAX
-        and all(1 <= units(option) <= OPTION_LIMIT for option in quiz.options)
-        and 0 <= quiz.correct_option < len(quiz.options)
-    )
+    """Whether a quiz poll takes these texts as they are (the explanation is shortened): the
+    rules `uplift campaign validate` warns by."""
+    misfits = why_not_a_poll(quiz.question, quiz.options, "")
+    return not misfits and 0 <= quiz.correct_option < len(quiz.options)
 
 
 def _explanation(text: str) -> str:

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.adapters.telegram.formatting import units
+
 QUESTION_LIMIT = 300
 OPTION_LIMIT = 100
 OPTIONS_MIN, OPTIONS_MAX = 2, 12
@@ -30,19 +32,20 @@ class PollMisfit:
 
 
 def why_not_a_poll(question: str, options: Sequence[str], explanation: str) -> list[PollMisfit]:
-    """Every reason a quiz poll would refuse this question; empty when it fits."""
+    """Every reason a quiz poll would refuse this question; empty when it fits. Lengths are
+    what Telegram counts (UTF-16 code units: an emoji is two)."""
     misfits = []
-    if not 1 <= len(question) <= QUESTION_LIMIT:
-        misfits.append(PollMisfit("question", len(question), QUESTION_LIMIT))
+    if not 1 <= units(question) <= QUESTION_LIMIT:
+        misfits.append(PollMisfit("question", units(question), QUESTION_LIMIT))
     if not OPTIONS_MIN <= len(options) <= OPTIONS_MAX:
         misfits.append(PollMisfit("options", len(options), OPTIONS_MAX))
     misfits += [
-        PollMisfit("option", len(option), OPTION_LIMIT, index)
+        PollMisfit("option", units(option), OPTION_LIMIT, index)
         for index, option in enumerate(options)
-        if not 1 <= len(option) <= OPTION_LIMIT
+        if not 1 <= units(option) <= OPTION_LIMIT
     ]
-    if len(explanation) > EXPLANATION_LIMIT:
-        misfits.append(PollMisfit("explanation", len(explanation), EXPLANATION_LIMIT))
+    if units(explanation) > EXPLANATION_LIMIT:
+        misfits.append(PollMisfit("explanation", units(explanation), EXPLANATION_LIMIT))
     if explanation.count("\n") > EXPLANATION_LINE_FEEDS:
         misfits.append(
             PollMisfit("explanation_lines", explanation.count("\n"), EXPLANATION_LINE_FEEDS)
