@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from handlers.framework.context import Context
 from handlers.framework.router import Menu, Router
-from handlers.shared.date_phrases import When, parse_when
+from handlers.shared.date_phrases import When, notes, parse_when
 from handlers.shared.outbox import push_to_unit, queue_private
 from handlers.shared.plan import deadlines_of
 from kernel import MAX_BUTTONS, SUPERVISORS, Button, Refusal, Reply, Role, Text, Window, number
@@ -42,8 +44,9 @@ async def ask_reminder(ctx: Context) -> None:
     if not args:
         raise Refusal("reminders/usage")
     kind, target, rest = await _who(ctx, member, home, args)
-    zone = (target or home).timezone
-    split = split_when(rest, ctx.now(), zone)
+    place = target or home
+    zone = place.timezone
+    split = split_when(rest, ctx.now(), zone, place.calendar)
     if split is None:
         raise Refusal("reminders/bad_when", given=rest)
     when, text = split
@@ -67,6 +70,7 @@ async def ask_reminder(ctx: Context) -> None:
             Button(Text("reminders/button_save"), "remind.save", "", "primary"),
             Button(Text("reminders/button_drop"), "remind.drop", ""),
         ),
+        notes=notes(when, zone),
         **_describe(kind, target, ctx.locale, when.at, when.every, zone, text),
     )
 
@@ -173,8 +177,11 @@ def _unspaced(words: frozenset[str]) -> list[str]:
     return sorted((w for w in words if not w.isascii()), key=lambda w: (-len(w), w))
 
 
-def split_when(text: str, now: dt.datetime, zone: str) -> tuple[When, str] | None:
-    """The longest leading phrase that reads as a time, and the reminder text after it."""
+def split_when(
+    text: str, now: dt.datetime, zone: str, calendar: Mapping[str, Any] | None = None
+) -> tuple[When, str] | None:
+    """The longest leading phrase that reads as a time, and the reminder text after it; the
+    unit's ``calendar`` lets the echo say when that day is not a working day."""
     text = text.strip()
     cuts = (
         [i for i, ch in enumerate(text) if ch.isspace()]
@@ -186,7 +193,7 @@ def split_when(text: str, now: dt.datetime, zone: str) -> tuple[When, str] | Non
         phrase, rest = text[:cut].strip(), text[cut:].strip(" ,，:：")
         if not phrase or not rest:
             continue
-        when = parse_when(phrase, now, zone)
+        when = parse_when(phrase, now, zone, calendar=calendar)
         if when is not None and when.kind != "deadline":
             best = (when, rest)
             break
@@ -229,6 +236,8 @@ async def deliver_reminders(store: Store, window: Window) -> None:
     """Send every reminder that fell due, then move recurring ones to their next local time."""
     for reminder in await store.reminders.due_by(window.until):
         moment = reminder.next_at
+        if window.looks_ahead(moment):
+            continue
         if moment >= window.until - await _grace(store, reminder):
             await _deliver(store, reminder, window.until)
         else:

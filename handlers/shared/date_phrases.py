@@ -1,10 +1,14 @@
 """One function for the dates and times people type, in Chinese or English.
 
-dateparser misses most Chinese forms (明天上午9点, 下周一, 周五前, 3天内, 每周五17:00), so
-Chinese goes to jionlp's ``parse_time`` (points, spans and recurrences) and English to
-dateparser, with a few English shapes dateparser does not know ("by Friday", "within 3 days",
-"every Friday 17:00") handled here. Everything is read in the unit's own time zone with an
-injected "now", and the result is echoed back to the person before it is saved.
+Fixed rules read what people type for deadlines and reminders (date_rules_zh, date_rules_en):
+relative days and weeks, "within N days", the end of a week, month, quarter or year, weekdays with
+这/下/next/this, parts of the day with a default hour, dates with or without a year, and N working
+days on the unit's own calendar. They beat the general libraries on these forms (jionlp read 一周内
+as tomorrow, dateparser "next Friday" as this Friday), so jionlp only reads the Chinese no rule
+does (春节前, 下个月初), and such a reading is marked as a guess. Every guess (a default hour, a
+date rolled into next year) and a day that is not a working day is kept on the result, so the
+echo can say so and ask.
+Everything is read in the unit's own time zone with an injected "now".
 """
 
 from __future__ import annotations
@@ -13,57 +17,89 @@ import contextlib
 import datetime as dt
 import io
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo
 
-import dateparser
-
-Kind = Literal["point", "deadline", "recurring"]
+from handlers.shared import date_rules_en, date_rules_zh
+from handlers.shared.date_rules import Doubt, Kind, Reading, working
+from kernel import Text
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
-_DEADLINE_EN = re.compile(r"^(?:by|before|until|no later than)\s+(.+)$", re.IGNORECASE)
-_WITHIN_EN = re.compile(r"^within\s+(\d+)\s+(day|days|week|weeks)$", re.IGNORECASE)
-_EVERY_EN = re.compile(
-    r"^every\s+(day|weekday|monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
-    r"(?:\s+at)?\s+(\d{1,2})(?::(\d{2}))?\s*(am|pm)?$",
-    re.IGNORECASE,
-)
-_WEEKDAYS_EN = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_ELAPSED = re.compile(
-    r"^in\s+\d+\s+(?:hours?|minutes?|mins?)$|(?:小时|分钟)(?:后|以后|之后)$", re.IGNORECASE
-)
 MAX_TEXT = 100
+# What the echo says about each guess, in the person's language.
+_NOTES: dict[Doubt, str] = {
+    "library": "shared/date_library",
+    "default_hour": "shared/date_default_hour",
+    "half_of_day": "shared/date_half_of_day",
+    "next_day": "shared/date_next_day",
+    "next_month": "shared/date_next_month",
+    "next_year": "shared/date_next_year",
+}
 
 
 @dataclass(frozen=True)
 class When:
-    """A moment read from text: a point, a deadline (the end of a span), or a recurrence."""
+    """A moment read from text: a point, a deadline (the end of a span), or a recurrence.
+
+    ``doubts`` name what was guessed rather than read; ``off_day`` says the day is not a working
+    day on the unit's calendar (known only when the calendar was given)."""
 
     kind: Kind
     at: dt.datetime  # aware UTC: the moment, the deadline, or the first occurrence
     has_time: bool  # False when only a date was given
     every: dt.timedelta | None = None
+    doubts: tuple[Doubt, ...] = ()
+    off_day: bool = False
+
+    @property
+    def to_confirm(self) -> bool:
+        """Whether the echo should ask before saving: something was guessed, or a day off."""
+        return bool(self.doubts) or self.off_day
 
 
-def parse_when(text: str, now: dt.datetime, zone: str) -> When | None:
-    """Read ``text`` relative to ``now`` in ``zone``; None when it cannot be read."""
+def parse_when(
+    text: str,
+    now: dt.datetime,
+    zone: str,
+    *,
+    calendar: Mapping[str, Any] | None = None,
+    future: bool = True,
+) -> When | None:
+    """Read ``text`` relative to ``now`` in ``zone``; None when it cannot be read.
+
+    ``calendar`` (a unit's) counts working days and flags a day off; without it, Monday to Friday
+    are working days and nothing is flagged. ``future`` reads a date without a year that has
+    passed as next year's (a deadline); a report period keeps this year's."""
     text = text.strip()
     if not text or len(text) > MAX_TEXT:
         return None
     tz = ZoneInfo(zone)
     local_now = now.astimezone(tz).replace(tzinfo=None, microsecond=0)
-    found = _chinese(text, local_now) if _CJK.search(text) else _english(text, local_now)
+    rules = date_rules_zh if _CJK.search(text) else date_rules_en
+    found = rules.read(text, local_now, calendar, future) or _library(text, local_now)
     if found is None:
         return None
-    kind, moment, has_time, every = found
-    if _ELAPSED.search(text):
+    if found.after is not None:
         # "in 2 hours", "2小时后": that much real time from now, even across a clock change.
-        aware = now.astimezone(dt.UTC) + (moment - local_now)
+        aware = now.astimezone(dt.UTC).replace(microsecond=0) + found.after
     else:
-        aware = moment.replace(tzinfo=tz).astimezone(dt.UTC)
-    return When(kind=kind, at=aware, has_time=has_time, every=every)
+        aware = found.moment.replace(tzinfo=tz).astimezone(dt.UTC)
+    day = aware.astimezone(tz).date() if found.has_time else found.moment.date()
+    off_day = calendar is not None and found.kind != "recurring" and not working(calendar, day)
+    return When(found.kind, aware, found.has_time, found.every, found.doubts, off_day)
+
+
+def notes(when: When, zone: str) -> list[Text]:
+    """What the echo adds before asking to confirm: each guess, and a day off."""
+    local = when.at.astimezone(ZoneInfo(zone))
+    data = {"hour": f"{local:%H:%M}", "day": local.date()}
+    said = [Text(_NOTES[doubt], data) for doubt in when.doubts]
+    if when.off_day:
+        said.append(Text("shared/date_off_day", data))
+    return said
 
 
 def end_of_day(moment: dt.datetime, zone: str) -> dt.datetime:
@@ -71,6 +107,17 @@ def end_of_day(moment: dt.datetime, zone: str) -> dt.datetime:
     tz = ZoneInfo(zone)
     local = moment.astimezone(tz)
     return dt.datetime.combine(local.date(), dt.time(23, 59), tz).astimezone(dt.UTC)
+
+
+def _library(text: str, local_now: dt.datetime) -> Reading | None:
+    """jionlp's reading of a Chinese form no rule knows (春节前, 下个月初, 三月中旬), marked as a
+    guess; never a recurrence, which it gets wrong (每个工作日 as every day). English has no such
+    fallback: dateparser read "1" and "tuesday 3" as dates and "2 weeks from today" in the past."""
+    found = _chinese(text, local_now) if _CJK.search(text) else None
+    if found is None or found[0] == "recurring":
+        return None
+    kind, moment, has_time, every = found
+    return Reading(kind, moment, has_time, every, ("library",))
 
 
 # --- Chinese ---------------------------------------------------------------------------------
@@ -87,8 +134,7 @@ def _jionlp() -> Any:
 
 def warm_up() -> None:
     """Pay the import and first-call cost at start-up instead of on someone's message."""
-    parse_when("明天上午9点", dt.datetime.now(dt.UTC), "Asia/Shanghai")
-    parse_when("tomorrow 9am", dt.datetime.now(dt.UTC), "Asia/Shanghai")
+    _library("春节前", dt.datetime.now())
 
 
 Found = tuple[Kind, dt.datetime, bool, dt.timedelta | None]
@@ -114,17 +160,6 @@ def _from_jionlp(result: dict[str, Any], local_now: dt.datetime) -> Found | None
     if kind == "time_span":
         end = _stamp(result["time"][1])
         return "deadline", end.replace(second=0), True, None
-    if kind == "time_period":
-        period = result["time"]
-        delta = _delta(period.get("delta", {}))
-        point = period.get("point")
-        if delta is None or not point:
-            return None
-        start, end = (_stamp(v) for v in point["time"])
-        has_time = (end - start) < dt.timedelta(hours=23)
-        while start <= local_now:  # jionlp may give this week's Monday when it is Friday
-            start += delta
-        return "recurring", start, has_time, delta
     if kind == "time_delta":
         delta = _delta(result["time"])
         return None if delta is None else ("point", local_now + delta, True, None)
@@ -142,60 +177,3 @@ def _delta(parts: dict[str, Any]) -> dt.timedelta | None:
     minutes = float(parts.get("minute", 0) or 0)
     delta = dt.timedelta(days=days, hours=hours, minutes=minutes)
     return delta if delta > dt.timedelta(0) else None
-
-
-# --- English ---------------------------------------------------------------------------------
-
-
-def _english(text: str, local_now: dt.datetime) -> Found | None:
-    if match := _EVERY_EN.match(text):
-        return _every(match, local_now)
-    if match := _WITHIN_EN.match(text):
-        amount = int(match[1]) * (7 if match[2].lower().startswith("week") else 1)
-        day = (local_now + dt.timedelta(days=amount)).date()
-        return "deadline", dt.datetime.combine(day, dt.time(23, 59)), True, None
-    deadline = _DEADLINE_EN.match(text)
-    target = deadline[1] if deadline else text
-    moment = _dateparser(target, local_now)
-    if moment is None:
-        return None
-    has_time = _mentions_time(target)
-    if deadline:
-        if not has_time:
-            moment = dt.datetime.combine(moment.date(), dt.time(23, 59))
-        return "deadline", moment, True, None
-    return "point", moment, has_time, None
-
-
-def _dateparser(text: str, local_now: dt.datetime) -> dt.datetime | None:
-    moment = dateparser.parse(
-        text,
-        languages=["en"],
-        settings={"RELATIVE_BASE": local_now, "PREFER_DATES_FROM": "future"},
-    )
-    return None if moment is None else moment.replace(tzinfo=None)
-
-
-_TIME_EN = re.compile(
-    r"\d{1,2}(:\d{2}|\s*(am|pm))|\bnoon\b|\bmidnight\b|\bhours?\b|\bminutes?\b", re.I
-)
-
-
-def _mentions_time(text: str) -> bool:
-    return bool(_TIME_EN.search(text))
-
-
-def _every(match: re.Match[str], local_now: dt.datetime) -> Found:
-    day_word = match[1].lower()
-    meridiem = (match[4] or "").lower()
-    hour = int(match[2]) % 12 + (12 if meridiem == "pm" else 0) if meridiem else int(match[2])
-    at = dt.time(hour, int(match[3] or 0))
-    first = dt.datetime.combine(local_now.date(), at)
-    if day_word in _WEEKDAYS_EN:
-        first += dt.timedelta(days=(_WEEKDAYS_EN.index(day_word) - local_now.weekday()) % 7)
-        every = dt.timedelta(days=7)
-    else:
-        every = dt.timedelta(days=1)
-    if first <= local_now:
-        first += every
-    return "recurring", first, True, every
