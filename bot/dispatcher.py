@@ -17,9 +17,15 @@ import uuid
 from dataclasses import dataclass
 
 from handlers.framework.context import Context
-from handlers.framework.forms import start_form
+from handlers.framework.forms import (
+    cancels_a_form,
+    check_field,
+    put_aside,
+    start_form,
+    tell_put_aside,
+)
 from handlers.framework.router import Route, Router
-from handlers.shared.locale import pick_locale
+from handlers.shared.locale import normalise_locale, pick_locale
 from handlers.shared.outbox import queue_private
 from kernel import (
     MAX_COMMAND_ARGS,
@@ -29,6 +35,7 @@ from kernel import (
     Clock,
     Event,
     EventKind,
+    Form,
     Refusal,
     Reply,
     Role,
@@ -43,10 +50,18 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Outcome:
-    """The replies to show in the conversation, and the language to render them in."""
+    """The replies to show in the conversation, and the languages to render them in: the
+    person's, and for a bound group chat the chat's, for what is answered to the whole chat."""
 
     replies: list[Reply]
     locale: str
+    chat_locale: str | None = None
+
+    def locale_for(self, reply: Reply) -> str:
+        """The language ``reply`` is shown in where the event happened."""
+        if self.chat_locale is not None and reply.to is Audience.CHAT:
+            return self.chat_locale
+        return self.locale
 
 
 @dataclass(frozen=True)
@@ -81,11 +96,14 @@ class Dispatcher:
                     return Outcome([], locale)
                 context = await self._context(store, event)
                 locale = context.locale
-                await self._dispatch(context)
+                left_a_form = await self._dispatch(context)
                 if not native_forms:
                     await _forms_as_conversations(context)
+                if left_a_form:
+                    await tell_put_aside(context)
                 locale = context.locale  # a handler may have changed it (/lang)
-                return Outcome(await self._deliver_others(store, context), locale)
+                here = await self._deliver_others(store, context)
+                return Outcome(here, locale, context.chat_locale)
         except Refusal as refusal:
             return Outcome([_personal(event, Text(refusal.template, refusal.data))], locale)
         except Exception:
@@ -93,6 +111,18 @@ class Dispatcher:
                 "event.failed kind=%s command=%s action=%s", event.kind, event.command, event.action
             )
             return Outcome([_personal(event, Text("errors/internal"))], locale)
+
+    def field_problem(self, form: Form, name: str, value: str) -> Text | None:
+        """What is wrong with one value typed into a form the platform fills itself (the
+        console), checked as it is typed by the form's own rules; None when it is fine."""
+        field = next((f for f in form.fields if f.name == name), None)
+        if field is None:
+            return None
+        try:
+            check_field(self.router, form, field, value)
+        except Refusal as refusal:
+            return Text(refusal.template, refusal.data)
+        return None
 
     async def defer(
         self,
@@ -187,26 +217,32 @@ class Dispatcher:
             locale=locale,
             member=member,
             unit=unit,
+            chat_locale=await _chat_locale(store, event),
         )
 
-    async def _dispatch(self, context: Context) -> None:
+    async def _dispatch(self, context: Context) -> bool:
+        """Route and run the event; True when a command left a form half-filled (kept)."""
         event = context.event
         if too_long := _too_long(event):
             context.private("errors/too_long", limit=too_long)
-            return
+            return False
+        if event.kind is EventKind.COMMAND and await cancels_a_form(context):
+            return False
+        left_a_form = event.kind is EventKind.COMMAND and await put_aside(context)
         conversation = (
             await context.store.conversations.current(context.member.id) if context.member else None
         )
         route = self.router.route_for(event, conversation.flow if conversation else None)
         if route is None:
             _unrouted(context)
-            return
+            return left_a_form
         if refusal := _refusal(route, context.member):
             if event.kind in (EventKind.ACTION, EventKind.FORM):
                 refusal = f"{refusal}_button"  # a button or a form: no command to name
             context.private(refusal, command=route.name)
-            return
+            return left_a_form
         await route.handler(context)
+        return left_a_form
 
     async def _deliver_others(self, store: Store, context: Context) -> list[Reply]:
         """Keep the replies for this conversation; queue the ones for other people."""
@@ -284,6 +320,15 @@ def _unrouted(context: Context) -> None:
     elif not event.chat.is_group:
         context.private("errors/not_understood")
     # Free text in a group that is no keyword is people talking to each other: stay quiet.
+
+
+async def _chat_locale(store: Store, event: Event) -> str | None:
+    """A bound group chat's own language; None in a private or an unbound chat."""
+    if not event.chat.is_group:
+        return None
+    chat = event.chat
+    binding = await store.units.binding(chat.platform, chat.workspace, chat.chat_id)
+    return normalise_locale(binding.locale) if binding else None
 
 
 def _personal(event: Event, text: Text) -> Reply:

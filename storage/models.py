@@ -145,6 +145,9 @@ class ChatBinding(Base):
     platform: Mapped[str] = mapped_column(String(16))
     workspace: Mapped[str] = mapped_column(String(64), default="")
     chat_id: Mapped[str] = mapped_column(String(64))
+    # The chat's own language, for everything pushed or answered to the whole chat: the binder's
+    # (or the unit's) when bound, changed by the unit's supervisors with /lang in the chat.
+    locale: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 

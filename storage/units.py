@@ -14,6 +14,12 @@ from storage.upsert import insert_once
 class Units:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        self._kept: dict[tuple[str, int], list[Unit]] | None = None
+
+    def keep_answers(self) -> None:
+        """Answer the same question the same way for the rest of this unit of work (a scheduler
+        tick, where every job asks which units there are and which have a chat)."""
+        self._kept = {}
 
     async def get(self, unit_id: int) -> Unit | None:
         return await self._session.get(Unit, unit_id)
@@ -30,11 +36,17 @@ class Units:
         )
 
     async def of_organisation(self, organisation_id: int) -> list[Unit]:
-        rows = await self._session.scalars(
-            select(Unit)
-            .where(Unit.organisation_id == organisation_id)
-            .order_by(Unit.depth, Unit.id)
+        if self._kept is not None and ("all", organisation_id) in self._kept:
+            return list(self._kept["all", organisation_id])
+        rows = list(
+            await self._session.scalars(
+                select(Unit)
+                .where(Unit.organisation_id == organisation_id)
+                .order_by(Unit.depth, Unit.id)
+            )
         )
+        if self._kept is not None:
+            self._kept["all", organisation_id] = rows
         return list(rows)
 
     async def for_chat(self, platform: str, workspace: str, chat_id: str) -> Unit | None:
@@ -54,10 +66,30 @@ class Units:
         )
         return list(rows)
 
+    async def binding(self, platform: str, workspace: str, chat_id: str) -> ChatBinding | None:
+        """The group chat's binding (its unit and its language), if it is bound."""
+        return await self._session.scalar(
+            select(ChatBinding).where(
+                ChatBinding.platform == platform,
+                ChatBinding.workspace == workspace,
+                ChatBinding.chat_id == chat_id,
+            )
+        )
+
     async def bind_chat(
-        self, unit_id: int, platform: str, workspace: str, chat_id: str, now: dt.datetime
+        self,
+        unit_id: int,
+        platform: str,
+        workspace: str,
+        chat_id: str,
+        now: dt.datetime,
+        locale: str | None = None,
     ) -> bool:
-        """Bind a group chat to a unit; False if that chat was already bound."""
+        """Bind a group chat to a unit, speaking ``locale`` (the unit's language unless given);
+        False if that chat was already bound."""
+        if locale is None:
+            unit = await self.get(unit_id)
+            locale = unit.locale if unit else "zh"
         new_id = await insert_once(
             self._session,
             ChatBinding,
@@ -66,11 +98,16 @@ class Units:
                 "platform": platform,
                 "workspace": workspace,
                 "chat_id": chat_id,
+                "locale": locale,
                 "created_at": now,
             },
             ("platform", "workspace", "chat_id"),
         )
         return new_id is not None
+
+    def set_chat_locale(self, binding: ChatBinding, locale: str) -> None:
+        """The chat's supervisors chose the language it is spoken to in."""
+        binding.locale = locale
 
     async def subtree_ids(self, unit_id: int) -> list[int]:
         """The unit and every unit below it."""
@@ -103,10 +140,16 @@ class Units:
 
     async def with_chats(self, organisation_id: int) -> list[Unit]:
         """The organisation's units that have at least one group chat bound (one query)."""
+        if self._kept is not None and ("chats", organisation_id) in self._kept:
+            return list(self._kept["chats", organisation_id])
         bound = select(ChatBinding.unit_id)
-        rows = await self._session.scalars(
-            select(Unit)
-            .where(Unit.organisation_id == organisation_id, Unit.id.in_(bound))
-            .order_by(Unit.depth, Unit.id)
+        rows = list(
+            await self._session.scalars(
+                select(Unit)
+                .where(Unit.organisation_id == organisation_id, Unit.id.in_(bound))
+                .order_by(Unit.depth, Unit.id)
+            )
         )
+        if self._kept is not None:
+            self._kept["chats", organisation_id] = rows
         return list(rows)

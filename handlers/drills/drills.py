@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from functools import partial
 
 from handlers.drills.choice import choose_item
 from handlers.framework.context import Context
@@ -59,9 +60,13 @@ async def push_morning_drills(store: Store, window: Window) -> None:
                 drill = await _todays_drill(store, campaign, unit, day, meeting)
                 item = await store.drills.item(drill.drill_item_id)
                 assert item is not None
-                reply = drill_reply(drill, item, unit.locale)
                 await push_to_unit(
-                    store, unit, f"drill:{unit.id}:{day.isoformat()}", reply, meeting, window.until
+                    store,
+                    unit,
+                    f"drill:{unit.id}:{day.isoformat()}",
+                    partial(drill_reply, drill, item),
+                    meeting,
+                    window.until,
                 )
 
 

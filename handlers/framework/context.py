@@ -24,6 +24,8 @@ class Context:
     member: Member | None = None
     unit: Unit | None = None  # the member's unit, or the unit bound to the chat
     replies: list[Reply] = field(default_factory=list)
+    # A bound group chat's own language: what is answered to the whole chat is said in it.
+    chat_locale: str | None = None
 
     @property
     def role(self) -> Role | None:

@@ -261,9 +261,10 @@ async def invite(ctx: Context) -> None:
     staff and volunteers to the units they cover; admins anyone anywhere in the organisation."""
     member, _ = ctx.seated()
     words = ctx.event.args.split()
-    role = Role.STAFF
-    if words and words[-1].casefold() in {r.value for r in Role}:
-        role = Role(words.pop().casefold())
+    named = ctx.router.vocabulary.role(words[-1]) if words else None
+    role = named or Role.STAFF
+    if named is not None:
+        words.pop()
     if member.role != Role.ADMIN and role not in (Role.STAFF, Role.VOLUNTEER):
         raise Refusal("members/invite_role")
     covered = set(await ctx.covered_unit_ids())
@@ -292,7 +293,8 @@ async def invite(ctx: Context) -> None:
 
 
 async def bind_chat(ctx: Context) -> None:
-    """``/bind <unit>`` in a group chat: its drills, notices and summaries come here."""
+    """``/bind <unit>`` in a group chat: its drills, notices and summaries come here, in the
+    binder's language until the unit's supervisors choose another (/lang in the chat)."""
     assert ctx.member is not None
     if not ctx.event.chat.is_group:
         raise Refusal("members/bind_in_group")
@@ -303,23 +305,23 @@ async def bind_chat(ctx: Context) -> None:
         raise Refusal("members/unknown_unit", given=given, units=unit_keys_like(units, given))
     chat = ctx.event.chat
     if not await ctx.store.units.bind_chat(
-        unit.id, chat.platform, chat.workspace, chat.chat_id, ctx.now()
+        unit.id, chat.platform, chat.workspace, chat.chat_id, ctx.now(), locale=ctx.locale
     ):
         current = await ctx.store.units.for_chat(chat.platform, chat.workspace, chat.chat_id)
         raise Refusal(
             "members/already_bound", unit=unit_name(current, ctx.locale) if current else ""
         )
+    ctx.chat_locale = ctx.locale
     ctx.reply("members/bound", unit=unit_name(unit, ctx.locale))
 
 
 async def set_role(ctx: Context) -> None:
-    """``/role <member name> <staff|supervisor|admin|volunteer>`` (admins)."""
+    """``/role <member name> <role>`` (admins): the role in any language (主管, supervisor)."""
     assert ctx.member is not None
     name, _, role_text = ctx.event.args.strip().rpartition(" ")
-    try:
-        role = Role(role_text.strip().casefold())
-    except ValueError:
-        raise Refusal("members/role_usage") from None
+    role = ctx.router.vocabulary.role(role_text)
+    if role is None or not name.strip():
+        raise Refusal("members/role_usage")
     people = await ctx.store.members.named(ctx.member.organisation_id, name.strip().lstrip("@"))
     if len(people) != 1:
         raise Refusal("members/which_member", given=name.strip(), count=len(people))

@@ -1,10 +1,11 @@
-"""Putting pushes in the outbox, once per key: to a unit's group chats, or privately to one
-member in their language; and whether a planned push falls due in a scheduler tick."""
+"""Putting pushes in the outbox, once per key: to a unit's group chats in each chat's language,
+or privately to one member in theirs; and whether a planned push falls due in a scheduler tick."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 
 from handlers.shared.locale import pick_locale
 from kernel import Reply, Window
@@ -14,20 +15,33 @@ from storage.store import Store
 log = logging.getLogger(__name__)
 
 
+Compose = Callable[[str], Reply]
+"""A push whose words depend on the language (plan content: a drill's question, a stage's
+name): the reply for a locale."""
+
+
 async def push_to_unit(
-    store: Store, unit: Unit, key: str, reply: Reply, due_at: dt.datetime, now: dt.datetime
+    store: Store,
+    unit: Unit,
+    key: str,
+    reply: Reply | Compose,
+    due_at: dt.datetime,
+    now: dt.datetime,
 ) -> int:
-    """Queue ``reply`` for every group chat bound to ``unit``; returns how many were new."""
+    """Queue ``reply`` for every group chat bound to ``unit``, each in the chat's own language
+    (``reply`` is composed per language when it carries plan content); returns how many were
+    new."""
     queued = 0
     for chat in await store.units.chats(unit.id):
+        locale = pick_locale(chat.locale, fallback=unit.locale)
         queued += await store.outbox.enqueue(
             key=f"{key}@{chat.platform}:{chat.workspace}:{chat.chat_id}",
             platform=chat.platform,
             workspace=chat.workspace,
             chat_id=chat.chat_id,
             unit_id=unit.id,
-            reply=reply.to_json(),
-            locale=unit.locale,
+            reply=(reply if isinstance(reply, Reply) else reply(locale)).to_json(),
+            locale=locale,
             due_at=due_at,
             now=now,
         )
@@ -37,7 +51,7 @@ async def push_to_unit(
 def due_now(window: Window, moment: dt.datetime, grace: dt.timedelta, what: str) -> bool:
     """Whether a push planned for ``moment`` fires in this tick: it fell due in the window and is
     not stale (missed for longer than the grace while the process was down — then it is logged)."""
-    if not window.covers(moment):
+    if not window.covers(moment) or window.looks_ahead(moment):
         return False
     if moment < window.until - grace:
         log.warning("push.skipped_stale what=%s due=%s", what, moment.isoformat())

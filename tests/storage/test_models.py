@@ -335,24 +335,39 @@ async def test_chat_binding(database: Database) -> None:
     async with database.transaction() as session:
         session.add(
             ChatBinding(
-                unit_id=world.outlet, platform="telegram", chat_id="-100200300", created_at=NOW
+                unit_id=world.outlet,
+                platform="telegram",
+                chat_id="-100200300",
+                locale="en",
+                created_at=NOW,
             )
         )
     async with database.transaction() as session:
         binding = await session.scalar(select(ChatBinding))
         assert binding is not None
-        assert (binding.unit_id, binding.platform, binding.workspace, binding.chat_id) == (
-            world.outlet,
-            "telegram",
-            "",
-            "-100200300",
-        )
+        assert (
+            binding.unit_id,
+            binding.platform,
+            binding.workspace,
+            binding.chat_id,
+            binding.locale,
+        ) == (world.outlet, "telegram", "", "-100200300", "en")
     await _rejected(
         database,
-        ChatBinding(unit_id=world.root, platform="telegram", chat_id="-100200300", created_at=NOW),
+        ChatBinding(
+            unit_id=world.root,
+            platform="telegram",
+            chat_id="-100200300",
+            locale="zh",
+            created_at=NOW,
+        ),
     )
     await _rejected(
-        database, ChatBinding(unit_id=9999, platform="slack", chat_id="C1", created_at=NOW)
+        database,
+        ChatBinding(unit_id=9999, platform="slack", chat_id="C1", locale="zh", created_at=NOW),
+    )
+    await _rejected(  # a chat always has a language
+        database, ChatBinding(unit_id=world.outlet, platform="slack", chat_id="C2", created_at=NOW)
     )
     assert await _count(database, ChatBinding) == 1
 

@@ -509,7 +509,7 @@ class SlackAdapter:
     async def _dispatch(self, event: Event, where: Where) -> None:
         outcome = await self._dispatcher.handle(event)
         for reply in outcome.replies:
-            await self._answer(reply, outcome.locale, where)
+            await self._answer(reply, outcome.locale_for(reply), where)
 
     async def _answer(self, reply: Reply, locale: str, where: Where) -> None:
         """Show a reply to an event where its audience sees it; what Slack will not take now is

@@ -379,17 +379,18 @@ class TelegramAdapter:
         for index, reply in enumerate(outcome.replies):
             personal = reply.to is not Audience.CHAT and where.is_group
             target = where.user_id if personal or reply.to is Audience.PRIVATE else where.chat_id
+            locale = outcome.locale_for(reply)  # the group's own language for the whole group
             try:
                 if reply.replace_pressed and where.message_id is not None and not personal:
-                    await self._edit(where.chat_id, where.message_id, reply, outcome.locale)
+                    await self._edit(where.chat_id, where.message_id, reply, locale)
                 else:
                     group = target == where.chat_id and where.is_group
-                    await self._deliver(target, reply, outcome.locale, group=group)
+                    await self._deliver(target, reply, locale, group=group)
             except RateLimited as limited:
                 await self._defer(
                     limited.rest or reply,
                     target,
-                    outcome.locale,
+                    locale,
                     key=f"telegram-deferred:{event.event_id}:{index}",
                     seconds=limited.retry_after,
                 )

@@ -138,13 +138,13 @@ async def outbox(bot: DemoSession, prefix: str = "") -> list[OutboxMessage]:
 
 
 def drills_pushed(printed: str) -> int:
-    """How many morning drills were printed in the group chat (which speaks Chinese): other
-    pushes, such as a stage announcement, may share the chat."""
+    """How many morning drills were printed in the group chat (bound in the demo's language,
+    English): other pushes, such as a stage announcement, may share the chat."""
     lines = printed.splitlines()
     return sum(
         1
         for header, first in itertools.pairwise(lines)
-        if header.endswith(GROUP_HEADER) and first.startswith("📋 ") and "晨会" in first
+        if header.endswith(GROUP_HEADER) and first.startswith("📋 Morning drill")
     )
 
 
@@ -188,7 +188,7 @@ async def test_one_drill_each_working_morning_whatever_the_steps_and_restarts(
             drill, item = await drill_on(bot, day)
             assert drill.opens_at == at(f"{day} 08:30")
             assert drill.closes_at == at(f"{day} 20:30")  # the plan's drill_close_hours: 12
-            assert item.question_zh in printed[day]  # the unit's group chat speaks Chinese
+            assert item.question_en in printed[day]  # the group chat speaks the demo's English
         async with bot.database.transaction() as session:
             assert await session.scalar(select(func.count()).select_from(Drill)) == len(WEEK)
     # A restart (a second process on the same database) pushes nothing again.
@@ -223,7 +223,7 @@ async def test_answering_the_quiz_by_typing_the_option_number(open_bot: Opener) 
         await jump(bot, "2027-01-04 08:00")
         pushed = await bot.say("/clock 08:40")
         monday, item = await drill_on(bot, D(2027, 1, 4))
-        assert item.key == "stage1-target" and item.question_zh in pushed
+        assert item.key == "stage1-target" and item.question_en in pushed
         # Right: graded at once, with the explanation and the points.
         out = await bot.say(str(right_option(item)))
         assert out.splitlines() == [
@@ -339,7 +339,7 @@ async def test_a_scenario_drill_answered_compared_and_rated_across_a_restart(
         pushed = await bot.say("/clock 08:40")
         drill, item = await drill_on(bot, D(2027, 1, 4))
         assert drill.id == forced.id and item.kind == "scenario"
-        assert item.question_zh in pushed and "[1] 我来作答" in pushed  # the group's language
+        assert item.question_en in pushed and "[1] Answer it" in pushed  # the group's language
         out = await bot.say("1")
         assert out == f"Scenario: {item.question_en}\nType your answer in one message."
         out = await bot.say(typed)
@@ -479,7 +479,7 @@ async def test_the_drill_command_shows_todays_drill_privately(open_bot: Opener) 
         ]
         assert drill.closes_at == at("2027-01-04 20:30")  # as the plan says, whoever made it
         pushed = await bot.say("/clock 08:40")
-        assert drills_pushed(pushed) == 1 and item.question_zh in pushed
+        assert drills_pushed(pushed) == 1 and item.question_en in pushed
         assert (await drill_on(bot, D(2027, 1, 4)))[0].id == drill.id
         await jump(bot, "2027-01-04 20:15")
         assert "✅ Correct!" in await bot.say(str(right_option(item)))

@@ -21,15 +21,15 @@ async def week_summary(plan: Plan, demo_db: Path, *, hide: str | None = None) ->
             press = {"kind": EventKind.ACTION, "action": "leaderboard.name", "value": "hide"}
             await office.handle(hide, **press)
         out = await bot.say(f"/clock {FRIDAY_EVENING}")
-    # The unit's chat speaks Chinese; the names are as the people gave them.
-    summaries = [part for part in out.split("── ") if "本周小结" in part]
+    # The unit's chat speaks the demo's language, English; the names are as people gave them.
+    summaries = [part for part in out.split("── ") if ": the week of " in part]
     assert len(summaries) == 1, out
     return summaries[0]
 
 
 async def test_the_week_names_its_leaders(plan: Plan, demo_db: Path) -> None:
     summary = await week_summary(plan, demo_db)
-    assert "本周积分前" in summary and "Wang Fang" in summary
+    assert "this week:" in summary and "Wang Fang" in summary
 
 
 async def test_whoever_hides_their_name_is_never_named(plan: Plan, demo_db: Path) -> None:
@@ -45,5 +45,5 @@ async def test_a_plan_may_name_nobody_in_groups(plan: Plan, demo_db: Path) -> No
     summary = await week_summary(quiet, demo_db)
     for name in ("Wang Fang", "Li Qiang", "Zhao Min", "Chen Jing", "Alex Li"):
         assert name not in summary
-    assert "本周还没有人得分" not in summary  # the week's figures, without names
-    assert "晨会演练作答" in summary
+    assert "Nobody scored" not in summary  # the week's figures, without names
+    assert "Drill answers: " in summary
