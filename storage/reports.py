@@ -30,6 +30,7 @@ from storage.models import (
     Rectification,
     SelfCheckAnswer,
     SelfCheckRun,
+    Stage,
 )
 
 
@@ -82,9 +83,73 @@ class UnitFigures:
     inspection_score: float | None
 
 
+@dataclass(frozen=True)
+class Official:
+    """A unit's official score in a stage (检查得分): its latest inspection there, of any of the
+    kinds /inspect records (mystery shopper, off-site video, cross check)."""
+
+    unit_id: int
+    score: float
+    inspected_on: dt.date
+    kind: str  # mystery | video | cross
+    inspection_id: int
+
+
+@dataclass(frozen=True)
+class StageStanding:
+    """What units stand on against their stage target (达标情况) at a moment, read in one place
+    for /score, /report, the weekly summary and the chart: each unit's official score, and the
+    self-check average beside it (the units' own check, never the official score)."""
+
+    target: float | None
+    officials: dict[int, Official]  # by unit id; a unit not inspected in the stage is absent
+    selfcheck_average: float | None
+    selfchecks: int
+
+
 class ReportRows:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+
+    async def standing(
+        self, stage: Stage, unit_ids: list[int], zone: str, until: dt.datetime
+    ) -> StageStanding:
+        """The units' standing in ``stage`` as of ``until``: each one's latest inspection in the
+        stage up to that local date, and the self-checks finished from the stage's first local
+        day to that moment."""
+        tz = ZoneInfo(zone)
+        since = dt.datetime.combine(stage.starts_on, dt.time.min, tz).astimezone(dt.UTC)
+        until = min(until, dt.datetime.combine(stage.ends_on, dt.time.max, tz).astimezone(dt.UTC))
+        last = until.astimezone(tz).date()
+        inspections = await self._session.scalars(
+            select(Inspection)
+            .where(
+                Inspection.unit_id.in_(unit_ids),
+                Inspection.stage_id == stage.id,
+                Inspection.inspected_on <= last,
+            )
+            .order_by(Inspection.inspected_on, Inspection.id)
+        )
+        officials = {  # in date order, so the latest of each unit wins
+            i.unit_id: Official(i.unit_id, i.score, i.inspected_on, i.kind, i.id)
+            for i in inspections
+        }
+        average, count = (
+            await self._session.execute(
+                select(func.avg(SelfCheckRun.score), func.count(SelfCheckRun.id)).where(
+                    SelfCheckRun.unit_id.in_(unit_ids),
+                    SelfCheckRun.score.is_not(None),
+                    SelfCheckRun.finished_at >= since,
+                    SelfCheckRun.finished_at <= until,
+                )
+            )
+        ).one()
+        return StageStanding(
+            stage.target_score,
+            officials,
+            None if average is None else round(float(average), 1),
+            int(count),
+        )
 
     async def member_figures(self, scope: Scope) -> list[MemberFigures]:
         """Every active member (volunteers aside) of the units, by unit and id."""

@@ -9,7 +9,8 @@ import datetime as dt
 
 from handlers.framework.context import Context
 from handlers.framework.router import ANYWHERE, Router
-from handlers.shared.calendar import local_date, local_time
+from handlers.shared.calendar import local_date
+from handlers.shared.standing import stage_standing, standing_text
 from handlers.shared.streaks import current_streak
 from kernel import STAFF_AND_ABOVE, Button, Text
 from storage.models import Campaign, Member, Stage, Unit
@@ -57,15 +58,14 @@ async def show_score(ctx: Context) -> None:
     ]
     organisation_ranking = await ledger.standings(campaign.id, organisation_units)
     answered = await ctx.store.drills.answered_dates(member.id, today - dt.timedelta(days=400))
-    unit_score, checks = (None, 0)
-    if stage is not None:
-        unit_score, checks = await ctx.store.selfchecks.average_score(
-            [unit.id], local_time(unit, stage.starts_on, "00:00"), ctx.now()
+    standing = None
+    if stage is not None:  # the unit's official score against the target, as /report says it
+        standing = standing_text(
+            await stage_standing(ctx.store, stage, [unit], ctx.now(), ctx.locale)
         )
     ctx.private(
         "points/score",
-        unit_score=unit_score,
-        checks=checks,
+        standing=standing,
         total=sum(by_source.values()),
         stage_points=await ledger.member_total(
             campaign.id, member.id, stage.starts_on, stage.ends_on
@@ -84,7 +84,6 @@ async def show_score(ctx: Context) -> None:
             if by_source.get(s)
         ],
         streak=current_streak(answered, unit.calendar, today),
-        target=stage.target_score if stage else None,
     )
 
 

@@ -10,10 +10,12 @@ import datetime as dt
 
 from handlers.framework.context import Context
 from handlers.framework.router import ANYWHERE, Router
-from handlers.reports.periods import parse_period
+from handlers.reports.periods import parse_period, unit_and_period
 from handlers.reports.sections import build_report
 from handlers.shared.calendar import local_date
 from handlers.shared.names import some_names
+from handlers.shared.standing import standing_text
+from handlers.shared.units import unit_label
 from kernel import SUPERVISORS, Attachment, Audience, Refusal, Reply, Role, Text
 from messages import Renderer
 from messages.reports.model import Report
@@ -32,9 +34,11 @@ def register(router: Router) -> None:
 async def show_report(ctx: Context) -> None:
     member, home = ctx.seated()
     units = await _units_in_scope(ctx, member, home)
-    unit, rest = _pick_unit(
-        ctx.event.args, units, home if member.role != Role.ADMIN else _root(units, home)
-    )
+    everywhere = await ctx.store.units.of_organisation(member.organisation_id)
+    named, rest = unit_and_period(ctx.event.args, everywhere)
+    if named is not None and named not in units:
+        raise Refusal("reports/unit_not_covered", unit=unit_label(named), home=unit_label(home))
+    unit = named or (home if member.role != Role.ADMIN else _root(units, home))
     ctx.replies.extend(
         await unit_report(ctx.store, unit, rest, ctx.locale, ctx.now(), ctx.personal)
     )
@@ -111,6 +115,7 @@ def summary_text(report: Report) -> Text:
             "h": report.headline,
             "a": report.activity,
             "f": report.follow_ups,
+            "standing": standing_text(report.standing) if report.standing else None,
             "accuracy": report.activity.drill_accuracy,
             "silent": some_names([m.name for m in report.silent_members]),
             "silent_count": len(report.silent_members),
@@ -129,27 +134,6 @@ def summary_text(report: Report) -> Text:
             "members": len(report.members),
         },
     )
-
-
-def _pick_unit(args: str, units: list[Unit], default: Unit) -> tuple[Unit, str]:
-    """A leading unit key or name (Chinese or English, or the start of one, such as 人民路 for
-    人民路网点) picks the unit; the rest is the period."""
-    text = args.strip()
-    folded = text.casefold()
-    for unit in sorted(units, key=lambda u: -max(len(u.key), len(u.name_zh), len(u.name_en))):
-        for name in (unit.key, unit.name_zh, unit.name_en):
-            if folded.startswith(name.casefold()):
-                return unit, text[len(name) :].strip()
-    head, _, rest = text.partition(" ")
-    if head:
-        matches = [
-            u
-            for u in units
-            if any(n.casefold().startswith(head.casefold()) for n in (u.name_zh, u.name_en))
-        ]
-        if len(matches) == 1:
-            return matches[0], rest.strip()
-    return default, text
 
 
 async def _units_in_scope(ctx: Context, member: Member, home: Unit) -> list[Unit]:

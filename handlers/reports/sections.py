@@ -11,6 +11,7 @@ from statistics import mean
 from typing import Any
 
 from handlers.shared.calendar import local_date
+from handlers.shared.standing import stage_standing
 from messages.reports.model import (
     Activity,
     DeedRow,
@@ -26,8 +27,10 @@ from messages.reports.model import (
     RectificationRow,
     Report,
     SelfCheckRow,
+    Standing,
     TrendPoint,
     UnitLine,
+    reaches,
 )
 from storage.models import (
     Campaign,
@@ -74,6 +77,9 @@ class Source:
     deeds: list[tuple[Deed, list[int]]]
     observations: list[Observation]
     names: dict[int, str]  # members, including owners and reporters from outside the units
+    standing: Standing | None  # against the target of the stage the period ends in
+    stage_targets: dict[int, float | None]  # by stage id
+    deed_categories: dict[str, str]  # the plan's names by key, in the report's language
 
     def unit_name(self, unit_id: int | None) -> str:
         found = self.units.get(unit_id or 0)
@@ -102,6 +108,7 @@ async def build_report(
         headline=source.headline,
         activity=activity(source),
         follow_ups=follow_ups(source),
+        standing=source.standing,
         members=member_lines(source),
         units=unit_lines(source),
         weakest_items=weakest_items(source),
@@ -161,6 +168,10 @@ async def load_source(
         if needed and needed not in names:
             person = await store.members.get(needed)
             names[needed] = person.display_name if person else ""
+    standing = None
+    if stage is not None:
+        leaves = [u for u in units.values() if not any(o.parent_id == u.id for o in units.values())]
+        standing = await stage_standing(store, stage, leaves, min(scope.until, now), locale)
     return Source(
         unit=unit,
         units=units,
@@ -181,6 +192,12 @@ async def load_source(
         deeds=deeds,
         observations=observations,
         names=names,
+        standing=standing,
+        stage_targets={s.id: s.target_score for s in await store.campaigns.stages(campaign.id)},
+        deed_categories={
+            c["key"]: c["name"]["zh" if zh else "en"]
+            for c in campaign.plan.get("scoring", {}).get("deed_categories", [])
+        },
     )
 
 
@@ -199,29 +216,45 @@ def activity(source: Source) -> Activity:
 
 
 def follow_ups(source: Source) -> FollowUps:
-    now, scope = source.now, source.scope
+    """What is open, and what missed its deadline: still open past it, or closed after it in
+    the period."""
+    now = source.now
     open_fixes = [r for r in source.rectifications if r.status == "open"]
+    fixes_late = _closed_late(source, source.rectifications)
     not_closed = [o for o in source.observations if o.status != "closed"]
-    closed = [
-        o
-        for o in source.observations
-        if o.closed_at is not None and scope.since <= o.closed_at <= scope.until
-    ]
+    closed = _closed_in_period(source, source.observations)
+    observations_late = _closed_late(source, source.observations)
     hours = [_hours_to_close(o) for o in closed]
     ratings = [o.rating for o in closed if o.rating is not None]
     return FollowUps(
         rectifications_open=len(open_fixes),
-        rectifications_overdue=sum(1 for r in open_fixes if r.due_at < now),
+        rectifications_overdue=sum(1 for r in open_fixes if r.due_at < now) + fixes_late,
+        rectifications_closed_late=fixes_late,
         deeds_approved=sum(1 for deed, _ in source.deeds if deed.status == "approved"),
         deeds_pending=sum(1 for deed, _ in source.deeds if deed.status == "pending"),
         observations_open=len(not_closed),
-        observations_overdue=sum(1 for o in not_closed if o.due_at < now),
+        observations_overdue=sum(1 for o in not_closed if o.due_at < now) + observations_late,
+        observations_closed_late=observations_late,
         observation_hours_to_close=round(mean(hours), 1) if hours else None,
         satisfaction=round(mean(ratings), 2) if ratings else None,
         inspections=len(source.inspections),
         penalties=sum(_amounts(i, "penalty") for i in source.inspections),
         rewards=sum(_amounts(i, "reward") for i in source.inspections),
     )
+
+
+def _closed_in_period(
+    source: Source, records: list[Observation] | list[Rectification]
+) -> list[Any]:
+    scope = source.scope
+    return [
+        r for r in records if r.closed_at is not None and scope.since <= r.closed_at <= scope.until
+    ]
+
+
+def _closed_late(source: Source, records: list[Observation] | list[Rectification]) -> int:
+    """Closed in the period after the deadline."""
+    return sum(1 for r in _closed_in_period(source, records) if r.closed_at > r.due_at)
 
 
 # --- rankings ------------------------------------------------------------------------------------
@@ -256,7 +289,7 @@ def unit_lines(source: Source) -> tuple[UnitLine, ...]:
             f.members,
             f.points,
             f.selfcheck_average,
-            f.inspection_score,
+            source.standing.of_unit(f.unit_id) if source.standing else None,
         )
         for rank, f in enumerate(ranked, start=1)
     )
@@ -314,7 +347,6 @@ def ledger_rows(source: Source) -> tuple[LedgerRow, ...]:
             e.source,
             e.rule,
             e.points,
-            e.idempotency_key,
         )
         for e in source.ledger
     )
@@ -366,7 +398,7 @@ def deed_rows(source: Source) -> tuple[DeedRow, ...]:
             source.unit_name(d.unit_id),
             source.names.get(d.reporter_member_id, ""),
             len(doers),
-            d.category_key,
+            source.deed_categories.get(d.category_key, d.category_key),
             d.amount if d.amount is not None else d.days if d.days is not None else d.level,
             d.status,
             points[d.id],
@@ -401,7 +433,8 @@ def inspection_rows(source: Source) -> tuple[InspectionRow, ...]:
             source.unit_name(i.unit_id),
             i.kind,
             i.score,
-            source.headline.target,
+            source.stage_targets.get(i.stage_id or 0),
+            reaches(i.score, source.stage_targets.get(i.stage_id or 0)),
             len(i.deducted_item_keys),
             _amounts(i, "penalty"),
             _amounts(i, "reward"),

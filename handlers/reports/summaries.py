@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator, Sequence
+from functools import partial
+from typing import Any
 
 from handlers.reports.reports import report_replies
 from handlers.reports.sections import build_report
 from handlers.shared.calendar import is_working_day, local_days, local_time
 from handlers.shared.outbox import due_now, push_to_unit, queue_private
 from handlers.shared.plan import deadlines_of, group_leaders_of
+from handlers.shared.standing import standing_text
+from handlers.shared.units import unit_name
 from kernel import SUPERVISORS, Audience, Reply, Text, Window
 from messages.reports.model import MemberLine
 from storage.models import Campaign, Unit
@@ -28,27 +32,32 @@ async def weekly_summaries(store: Store, window: Window) -> None:
         monday = day - dt.timedelta(days=day.weekday())
         report = await build_report(store, campaign, unit, monday, day, unit.locale, window.until)
         siblings = await _sibling_rank(store, campaign, unit, monday, day, window.until)
-        reply = Reply(
-            text=Text(
-                "reports/weekly",
-                {
-                    "unit": report.headline.unit,
-                    "first": monday,
-                    "last": day,
-                    "top": _top_in_a_group(report.members, group_leaders_of(campaign)),
-                    "named": group_leaders_of(campaign) > 0,
-                    "accuracy": report.activity.drill_accuracy,
-                    "answers": report.activity.drill_answers,
-                    "selfchecks": report.activity.selfcheck_runs,
-                    "rank": siblings[0],
-                    "of": siblings[1],
-                },
-            )
-        )
+        figures = {
+            "first": monday,
+            "last": day,
+            "top": _top_in_a_group(report.members, group_leaders_of(campaign)),
+            "named": group_leaders_of(campaign) > 0,
+            "accuracy": report.activity.drill_accuracy,
+            "answers": report.activity.drill_answers,
+            "selfchecks": report.activity.selfcheck_runs,
+            "standing": standing_text(report.standing) if report.standing else None,
+            "rank": siblings[0],
+            "of": siblings[1],
+        }
         year, week, _ = day.isocalendar()
         await push_to_unit(
-            store, unit, f"weekly:{unit.id}:{year}-W{week:02d}", reply, moment, window.until
+            store,
+            unit,
+            f"weekly:{unit.id}:{year}-W{week:02d}",
+            partial(_weekly, unit, figures),
+            moment,
+            window.until,
         )
+
+
+def _weekly(unit: Unit, figures: dict[str, Any], locale: str) -> Reply:
+    """The week's summary in the language of the chat it goes to."""
+    return Reply(text=Text("reports/weekly", {"unit": unit_name(unit, locale), **figures}))
 
 
 async def monthly_reports(store: Store, window: Window) -> None:

@@ -1,5 +1,6 @@
-"""The report's picture (PNG): the trend over the period against the stage target, and the ranking
-of units by points per member.
+"""The report's picture (PNG): the trend over the period against the stage target (a line), with
+the official (inspection) scores marked against it, and the ranking of units by points per member,
+each inspected unit's official score on its bar.
 
 Drawn with matplotlib's object API on the Agg canvas (no pyplot, no global state). Every word in
 the picture comes from ``messages/<locale>/report/chart_*.j2``, and every text uses Noto Sans CJK
@@ -12,6 +13,8 @@ import datetime as dt
 import functools
 import io
 import math
+import re
+import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib.resources import files
@@ -27,13 +30,14 @@ from matplotlib.font_manager import FontProperties
 
 from kernel import Text
 from messages.render import Renderer, Target
-from messages.reports.model import Report, TrendPoint, UnitLine
+from messages.reports.model import InspectionRow, Report, TrendPoint, UnitLine, reaches
 
 WIDTH_INCHES = 12.0
 HEIGHT_INCHES = 5.0
 DPI = 100
 MAX_BARS = 15  # more units than this: the first ones and the last ones, with a gap row between
-LONGEST_NAME = 14  # characters of a unit name shown on a bar label
+LABEL_WIDTH = 18  # columns of a line of a unit's name on a bar label (a wide character is two)
+LABEL_LINES = 2  # a longer name is wrapped onto this many lines, and only then cut
 MAX_DATE_TICKS = 8
 
 _FONT_PACKAGE = "mplfonts"
@@ -42,6 +46,8 @@ _FONT_FILE = ("fonts", "NotoSansCJKsc-Regular.otf")
 _SELFCHECK_COLOUR = "#1f77b4"
 _DRILL_COLOUR = "#ff7f0e"
 _TARGET_COLOUR = "#d62728"
+_OFFICIAL_COLOUR = "#9467bd"
+_REACHED_COLOUR = "#2ca02c"
 _TOP_COLOUR = "#2ca02c"
 _BOTTOM_COLOUR = "#d62728"
 _OTHER_COLOUR = "#7f9fbf"
@@ -143,7 +149,8 @@ def _draw_trend(axes: Axes, report: Report, say: Any) -> None:
             days, selfchecks, marker="o", color=_SELFCHECK_COLOUR, label=say("chart_selfcheck")
         )
         axes.plot(days, drills, marker="s", color=_DRILL_COLOUR, label=say("chart_drill"))
-    else:
+    official = _draw_official_scores(axes, report.records.inspections, say)
+    if not shown and not official:
         _no_data(axes, say)
     if target is not None:
         axes.axhline(
@@ -154,6 +161,7 @@ def _draw_trend(axes: Axes, report: Report, say: Any) -> None:
             label=say("chart_target", target=target),
         )
 
+    shown += official
     if shown:
         low = min([*shown, *([target] if target is not None else []), 100.0])
         axes.set_ylim(max(0.0, math.floor((low - 5) / 10) * 10), 102)
@@ -171,7 +179,42 @@ def _draw_trend(axes: Axes, report: Report, say: Any) -> None:
         label.set_fontproperties(_font(9))
     axes.grid(True, axis="y", alpha=0.3)
     if axes.get_legend_handles_labels()[0]:
-        axes.legend(loc="lower left", prop=_font(9))
+        axes.legend(loc="best", prop=_font(9))
+
+
+def _draw_official_scores(
+    axes: Axes, inspections: Sequence[InspectionRow], say: Any
+) -> list[float]:
+    """Each inspection of the period at its day and score: the official scores, which alone
+    reach the target or fall short of it; each is labelled with its score."""
+    if not inspections:
+        return []
+    days = [mdates.date2num(row.day) for row in inspections]
+    scores = [float(row.score) for row in inspections]
+    axes.scatter(
+        days,
+        scores,
+        marker="D",
+        s=60,
+        zorder=3,
+        color=[_official_colour(row.score, row.target) for row in inspections],
+        label=say("chart_official"),
+    )
+    for day, score in zip(days, scores, strict=True):
+        axes.annotate(
+            _number(score),
+            (day, score),
+            xytext=(6, 0),
+            textcoords="offset points",
+            va="center",
+            fontproperties=_font(9),
+        )
+    return scores
+
+
+def _official_colour(score: float, target: float | None) -> str:
+    reached = reaches(score, target)
+    return _OFFICIAL_COLOUR if reached is None else _REACHED_COLOUR if reached else _TARGET_COLOUR
 
 
 def _period_span(report: Report, points: list[TrendPoint]) -> tuple[dt.date, dt.date]:
@@ -214,7 +257,7 @@ def _draw_ranking(axes: Axes, report: Report, say: Any) -> None:
             colours.append("none")
             continue
         rank, unit = row
-        labels.append(say("chart_ranking_bar", rank=rank, name=_short(unit.name)))
+        labels.append(say("chart_ranking_bar", rank=rank, name=fit_name(unit.name)))
         values.append(unit.per_member)
         colours.append(
             _TOP_COLOUR
@@ -229,9 +272,11 @@ def _draw_ranking(axes: Axes, report: Report, say: Any) -> None:
     axes.set_ylim(len(rows) - 0.5, -0.5)
     highest = max(values)
     axes.set_xlim(min(0.0, min(values)) * 1.15, (highest if highest > 0 else 1.0) * 1.18)
+    target = report.standing.target if report.standing else report.headline.target
     for bar, row, value in zip(bars, rows, values, strict=True):
         if isinstance(row, int):
             continue
+        _, unit = row
         axes.annotate(
             _number(value),
             (bar.get_width(), bar.get_y() + bar.get_height() / 2),
@@ -241,6 +286,23 @@ def _draw_ranking(axes: Axes, report: Report, say: Any) -> None:
             va="center",
             fontproperties=_font(8),
         )
+        if unit.official is not None:  # the unit's official score, coloured by the target
+            axes.annotate(
+                say("chart_ranking_official", score=unit.official.score),
+                (0, bar.get_y() + bar.get_height() / 2),
+                xytext=(3, 0),
+                textcoords="offset points",
+                ha="left",
+                va="center",
+                color=_official_colour(unit.official.score, target),
+                fontproperties=_font(8),
+                bbox={
+                    "boxstyle": "round,pad=0.2",
+                    "linewidth": 1,
+                    "facecolor": "white",
+                    "edgecolor": _official_colour(unit.official.score, target),
+                },
+            )
     for label in axes.get_xticklabels():
         label.set_fontproperties(_font(9))
     axes.grid(True, axis="x", alpha=0.3)
@@ -260,8 +322,28 @@ def _label_size(rows: int) -> float:
     return 10.0 if rows <= 8 else 8.0 if rows <= 12 else 7.0
 
 
-def _short(name: str) -> str:
-    return name if len(name) <= LONGEST_NAME else name[: LONGEST_NAME - 1] + "…"
+def fit_name(name: str) -> str:
+    """A unit's name on at most ``LABEL_LINES`` lines of ``LABEL_WIDTH`` columns, broken between
+    words (a Chinese name between characters); only a name longer than that is cut, with "…"."""
+    pieces: list[str] = []
+    for word in re.findall(r"\S+\s*", name.strip()):
+        pieces += list(word) if _columns(word.rstrip()) > LABEL_WIDTH else [word]
+    lines = [""]
+    for piece in pieces:
+        if lines[-1] and _columns((lines[-1] + piece).rstrip()) > LABEL_WIDTH:
+            lines.append("")
+        lines[-1] += piece
+    lines = [line.rstrip() for line in lines]
+    if len(lines) > LABEL_LINES:
+        last = lines[LABEL_LINES - 1]
+        while last and _columns(last) + 1 > LABEL_WIDTH:
+            last = last[:-1]
+        lines = [*lines[: LABEL_LINES - 1], last.rstrip() + "…"]
+    return "\n".join(lines)
+
+
+def _columns(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def _number(value: float) -> str:

@@ -27,6 +27,58 @@ class Headline:
     target: float | None
 
 
+def reaches(score: float, target: float | None) -> bool | None:
+    """Whether an official score meets the target; None when the stage names no target."""
+    return None if target is None else score >= target
+
+
+@dataclass(frozen=True)
+class OfficialScore:
+    """A unit's official score in the stage (检查得分): its latest inspection there."""
+
+    unit_id: int
+    unit: str
+    score: float
+    day: dt.date
+    kind: str  # mystery | video | cross; its words are inspections/kind_<kind>
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where the units stand against the stage target (达标情况). Only an official score (an
+    inspection) reaches a target or falls short of it; the self-check average is the units' own
+    check, shown beside it and never instead of it."""
+
+    target: float | None
+    officials: tuple[OfficialScore, ...] = ()  # the inspected units, lowest score first
+    uninspected: tuple[str, ...] = ()  # the units not inspected in the stage yet
+    selfcheck_average: float | None = None  # over the stage so far
+    selfchecks: int = 0
+
+    @property
+    def single(self) -> bool:
+        """One unit: its own score, rather than a count of units."""
+        return len(self.officials) + len(self.uninspected) == 1
+
+    @property
+    def official(self) -> OfficialScore | None:
+        """The one unit's official score; None before its first inspection in the stage."""
+        return self.officials[0] if self.single and self.officials else None
+
+    def reached(self, official: OfficialScore) -> bool | None:
+        return reaches(official.score, self.target)
+
+    def shortfall(self, official: OfficialScore) -> float:
+        return 0.0 if self.target is None else max(0.0, round(self.target - official.score, 1))
+
+    @property
+    def below_target(self) -> tuple[OfficialScore, ...]:
+        return tuple(o for o in self.officials if self.reached(o) is False)
+
+    def of_unit(self, unit_id: int) -> OfficialScore | None:
+        return next((o for o in self.officials if o.unit_id == unit_id), None)
+
+
 @dataclass(frozen=True)
 class Activity:
     """What people did: drills answered and self-checks run in the period."""
@@ -48,11 +100,13 @@ class FollowUps:
     """What is still open or was settled: rectifications, deeds, observations, inspections."""
 
     rectifications_open: int = 0
-    rectifications_overdue: int = 0
+    rectifications_overdue: int = 0  # still open past the deadline, or closed after it
     deeds_approved: int = 0
     deeds_pending: int = 0
+    rectifications_closed_late: int = 0  # counted in rectifications_overdue too
     observations_open: int = 0
-    observations_overdue: int = 0
+    observations_overdue: int = 0  # still open past the deadline, or closed after it
+    observations_closed_late: int = 0  # counted in observations_overdue too
     observation_hours_to_close: float | None = None
     satisfaction: float | None = None
     inspections: int = 0
@@ -86,11 +140,23 @@ class UnitLine:
     members: int
     points: int
     selfcheck_average: float | None
-    inspection_score: float | None
+    official: OfficialScore | None = None  # the latest inspection in the stage
 
     @property
     def per_member(self) -> float:
         return self.points / self.members if self.members else 0.0
+
+    @property
+    def official_score(self) -> float | None:
+        return None if self.official is None else self.official.score
+
+    @property
+    def inspected_on(self) -> dt.date | None:
+        return None if self.official is None else self.official.day
+
+    @property
+    def inspection_kind(self) -> str | None:
+        return None if self.official is None else self.official.kind
 
 
 @dataclass(frozen=True)
@@ -100,7 +166,7 @@ class ItemLine:
     rank: int
     item_id: int
     text: str
-    kind: str
+    kind: str  # hardware | software; its words are selfchecks/kind_<kind>
     failures: int
 
 
@@ -119,10 +185,9 @@ class LedgerRow:
     day: dt.date
     member: str
     unit: str
-    source: str
-    rule: str
+    source: str  # drill | check | deed | …; its words are sources/<source>
+    rule: str  # its words are rules/<rule>
     points: int
-    key: str
 
 
 @dataclass(frozen=True)
@@ -145,7 +210,7 @@ class RectificationRow:
     what: str
     owner: str
     due: dt.date
-    status: str
+    status: str  # open | closed; its words are reports/status/rectification_<status>
     closed_on: dt.date | None
     note: str | None
 
@@ -157,9 +222,9 @@ class DeedRow:
     unit: str
     reported_by: str
     people: int
-    category: str
+    category: str  # the plan's name for it, in the report's language
     value: float | int | None  # the amount, days or level its category asks for
-    status: str
+    status: str  # pending | approved | rejected; its words are reports/status/deed_<status>
     points: int
 
 
@@ -168,8 +233,8 @@ class ObservationRow:
     observation_id: int
     day: dt.date
     unit: str
-    kind: str
-    status: str
+    kind: str  # praise | complaint | …; its words are observations/kind_<kind>
+    status: str  # open | claimed | closed; its words are observations/status_<status>
     owner: str
     due: dt.date
     closed_on: dt.date | None
@@ -182,9 +247,10 @@ class InspectionRow:
     inspection_id: int
     day: dt.date
     unit: str
-    kind: str
+    kind: str  # mystery | video | cross; its words are inspections/kind_<kind>
     score: float
-    target: float | None
+    target: float | None  # the target of the inspection's stage
+    reached: bool | None  # None when that stage names no target
     deducted_items: int
     penalties: float
     rewards: float
@@ -196,7 +262,7 @@ class DrillRow:
     day: dt.date
     unit: str
     question: str
-    kind: str
+    kind: str  # choice | scenario; its words are reports/drill_kind_<kind>
     answers: int
     correct: int
 
@@ -220,6 +286,7 @@ class Report:
     headline: Headline
     activity: Activity
     follow_ups: FollowUps
+    standing: Standing | None = None  # against the stage's target; None outside any stage
     members: tuple[MemberLine, ...] = ()
     units: tuple[UnitLine, ...] = ()
     weakest_items: tuple[ItemLine, ...] = ()

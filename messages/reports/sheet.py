@@ -57,7 +57,10 @@ UNIT_COLUMNS = (
     "points",
     "per_member",
     "selfcheck_average",
-    "inspection_score",
+    "official_score",
+    "inspected_on",
+    "inspection_kind",
+    "official_reached",
 )
 ITEM_COLUMNS = ("rank", "item_id", "text", "kind", "failures")
 SUMMARY_COLUMNS = ("item", "value")
@@ -77,6 +80,14 @@ SUMMARY_FIELDS = (
     "period_last",
     "stage",
     "target",
+    "official_score",
+    "official_date",
+    "official_kind",
+    "official_reached",
+    "units_inspected",
+    "units_on_target",
+    "stage_selfcheck_average",
+    "stage_selfchecks",
     "members",
     "silent_members",
     "drill_answers",
@@ -86,10 +97,12 @@ SUMMARY_FIELDS = (
     "selfcheck_average",
     "rectifications_open",
     "rectifications_overdue",
+    "rectifications_closed_late",
     "deeds_approved",
     "deeds_pending",
     "observations_open",
     "observations_overdue",
+    "observations_closed_late",
     "observation_hours_to_close",
     "satisfaction",
     "inspections",
@@ -97,6 +110,25 @@ SUMMARY_FIELDS = (
     "rewards",
     "ledger_points",
 )
+# Cells holding a code people do not read (a status, a kind, a rule), by sheet and column (the
+# summary sheet by row), with the name of the template holding its words, the code put in {}.
+WORDS: dict[tuple[str, str], str] = {
+    ("ledger", "source"): "sources/{}",
+    ("ledger", "rule"): "rules/{}",
+    ("units", "inspection_kind"): "inspections/kind_{}",
+    ("units", "official_reached"): "reports/reached_{}",
+    ("weakest_items", "kind"): "selfchecks/kind_{}",
+    ("rectifications", "status"): "reports/status/rectification_{}",
+    ("deeds", "category"): "deeds/category_{}",  # the plan's own names are words already
+    ("deeds", "status"): "reports/status/deed_{}",
+    ("observations", "kind"): "observations/kind_{}",
+    ("observations", "status"): "observations/status_{}",
+    ("inspections", "kind"): "inspections/kind_{}",
+    ("inspections", "reached"): "reports/reached_{}",
+    ("drills", "kind"): "reports/drill_kind_{}",
+    ("summary", "official_kind"): "inspections/kind_{}",
+    ("summary", "official_reached"): "reports/reached_{}",
+}
 MAX_SHEET_NAME = 31  # Excel's limit
 MIN_WIDTH = 6
 MAX_WIDTH = 60
@@ -131,20 +163,36 @@ def render_report_workbook(report: Report, locale: str, renderer: Renderer) -> b
     book.sheet(
         "summary",
         [
-            {"item": book.say(f"summary_rows/{field}"), "value": value}.__getitem__
+            {
+                "item": book.say(f"summary_rows/{field}"),
+                "value": book.words("summary", field, value),
+            }.__getitem__
             for field, value in summary_rows(report)
         ],
     )
-    ledger = [_by_name(row, {"source": book.source(row.source)}) for row in report.ledger]
     book.sheet(
-        "ledger", ledger, total={"entry_id": book.say("total"), "points": report.ledger_points}
+        "ledger",
+        [_by_name(row) for row in report.ledger],
+        total={"entry_id": book.say("total"), "points": report.ledger_points},
     )
     book.sheet("members", [_by_name(m) for m in report.members])
-    book.sheet("units", [_by_name(u, {"per_member": round(u.per_member, 2)}) for u in report.units])
+    standing = report.standing
     book.sheet(
-        "weakest_items",
-        [_by_name(i, {"kind": book.item_kind(i.kind)}) for i in report.weakest_items],
+        "units",
+        [
+            _by_name(
+                u,
+                {
+                    "per_member": round(u.per_member, 2),
+                    "official_reached": standing.reached(u.official)
+                    if standing and u.official
+                    else None,
+                },
+            )
+            for u in report.units
+        ],
     )
+    book.sheet("weakest_items", [_by_name(i) for i in report.weakest_items])
     for sheet in RECORD_SHEETS:
         book.sheet(sheet, [_by_name(row) for row in getattr(report.records, sheet)])
     return book.save()
@@ -152,7 +200,8 @@ def render_report_workbook(report: Report, locale: str, renderer: Renderer) -> b
 
 def summary_rows(report: Report) -> list[tuple[str, Cell]]:
     """The headline numbers, by the name of their label (``reports/summary_rows/<name>``)."""
-    h, a, f = report.headline, report.activity, report.follow_ups
+    h, a, f, s = report.headline, report.activity, report.follow_ups, report.standing
+    official = s.official if s else None
     values: dict[str, Cell] = {
         "organisation": h.organisation,
         "unit": h.unit,
@@ -160,6 +209,14 @@ def summary_rows(report: Report) -> list[tuple[str, Cell]]:
         "period_last": h.last,
         "stage": h.stage,
         "target": h.target,
+        "official_score": official.score if official else None,
+        "official_date": official.day if official else None,
+        "official_kind": official.kind if official else None,
+        "official_reached": s.reached(official) if s and official else None,
+        "units_inspected": len(s.officials) if s else None,
+        "units_on_target": sum(1 for o in s.officials if s.reached(o)) if s else None,
+        "stage_selfcheck_average": s.selfcheck_average if s else None,
+        "stage_selfchecks": s.selfchecks if s else None,
         "members": len(report.members),
         "silent_members": len(report.silent_members),
         "drill_answers": a.drill_answers,
@@ -169,10 +226,12 @@ def summary_rows(report: Report) -> list[tuple[str, Cell]]:
         "selfcheck_average": a.selfcheck_average,
         "rectifications_open": f.rectifications_open,
         "rectifications_overdue": f.rectifications_overdue,
+        "rectifications_closed_late": f.rectifications_closed_late,
         "deeds_approved": f.deeds_approved,
         "deeds_pending": f.deeds_pending,
         "observations_open": f.observations_open,
         "observations_overdue": f.observations_overdue,
+        "observations_closed_late": f.observations_closed_late,
         "observation_hours_to_close": f.observation_hours_to_close,
         "satisfaction": f.satisfaction,
         "inspections": f.inspections,
@@ -184,7 +243,7 @@ def summary_rows(report: Report) -> list[tuple[str, Cell]]:
 
 
 def _by_name(row: object, shown: dict[str, Cell] | None = None) -> Callable[[str], Cell]:
-    """A row's value for a column name: what ``shown`` says (a translated or rounded value),
+    """A row's value for a column name: what ``shown`` says (a rounded or worked-out value),
     else the row's field or property of that name."""
     overrides = shown or {}
 
@@ -221,17 +280,15 @@ class _Book:
             )
         return [named[column] for column in columns]
 
-    def source(self, source: str) -> str:
-        """A ledger source (drill, check, …) in the reader's language, if there is a name for it."""
-        template = f"sources/{source}"
+    def words(self, sheet: str, column: str, value: Cell) -> Cell:
+        """A code (a status, a kind, a rule, yes or no) in the reader's words, found by
+        ``WORDS``; any other value as it is (a plan's own name has no template: it is words)."""
+        named = WORDS.get((sheet, column))
+        if named is None or value is None:
+            return value
+        template = named.format(str(value).lower() if isinstance(value, bool) else value)
         if not self._renderer.has(template, self._locale):
-            return source
-        return self._renderer.render(Text(template), self._locale, Target.PLAIN)
-
-    def item_kind(self, kind: str) -> str:
-        template = f"selfchecks/kind_{kind}"
-        if not self._renderer.has(template, self._locale):
-            return kind
+            return str(value)
         return self._renderer.render(Text(template), self._locale, Target.PLAIN)
 
     def sheet(
@@ -249,7 +306,7 @@ class _Book:
         for cell in sheet[1]:
             cell.font = bold
         widths = [_width(header) for header in headers]
-        lines = [[row(column) for column in columns] for row in rows]
+        lines = [[self.words(kind, column, row(column)) for column in columns] for row in rows]
         if total is not None:
             lines.append([total.get(column) for column in columns])
         for count, values in enumerate(lines, start=1):

@@ -5,6 +5,7 @@ keyword triggers work; volunteers see no scores at all."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -31,7 +32,8 @@ RULES_EN = {
 }
 
 
-async def answer_todays_drill(bot: DemoSession, *, right: bool) -> str:
+async def answer_todays_drill(bot: DemoSession, pushed: str, *, right: bool) -> str:
+    """Press today's drill's right (or a wrong) option, by the number ``pushed`` shows it with."""
     async with bot.database.transaction() as session:
         store = Store(session)
         drill = await store.drills.on(bot.people.unit_id, bot.clock.now().astimezone(ZONE).date())
@@ -39,7 +41,8 @@ async def answer_todays_drill(bot: DemoSession, *, right: bool) -> str:
         item = await session.get(DrillItem, drill.drill_item_id)
     assert item is not None and item.answer is not None
     option = item.answer if right else item.answer % len(item.options) + 1
-    return await bot.say(str(option))
+    shown = re.findall(r"^  \[(\d+)\] ", pushed.split("📋")[-1], re.MULTILINE)
+    return await bot.say(shown[option - 1])
 
 
 async def ids(bot: DemoSession) -> tuple[int, int, int]:
@@ -133,10 +136,10 @@ def rank(points: dict[int, int], member: int) -> int:
 async def two_mornings_and_a_deed(bot: DemoSession) -> int:
     """Friday's drill right, Monday's wrong, and a good deed on Monday: returns your id."""
     me, _, _ = await ids(bot)
-    await jump(bot, "2027-01-08 08:40")
-    assert "✅" in await answer_todays_drill(bot, right=True)
-    await jump(bot, "2027-01-11 08:40")
-    assert "❌" in await answer_todays_drill(bot, right=False)
+    friday = await jump(bot, "2027-01-08 08:40")
+    assert "✅" in await answer_todays_drill(bot, friday, right=True)
+    monday = await jump(bot, "2027-01-11 08:40")
+    assert "❌" in await answer_todays_drill(bot, monday, right=False)
     await award(bot, "renmin-road", me, 15, "deed:1:approved")
     return me
 
@@ -183,7 +186,12 @@ async def test_score_in_english_and_chinese_is_sums_over_the_ledger(
                 f"• drills: {drills}",
                 f"• good deeds: {deeds}",
                 f"• observations: {praise}",
-                "Stage target 92: my unit has no finished self-check this stage yet (/check).",
+                # No inspection yet: no verdict on the target (tests/handlers/reports/
+                # test_standing.py has the official score and the self-checks).
+                "🏁 Official score (inspection): no inspection yet this stage, so no official"
+                " standing yet (stage target 92)",
+                "🧾 Self-check average (our own check, not the official score): no self-check"
+                " finished this stage yet",
             ]
         )
         assert await bot.say("my score") == out
@@ -201,7 +209,8 @@ async def test_score_in_english_and_chinese_is_sums_over_the_ledger(
                 f"• 晨会演练:{drills} 分",
                 f"• 好人好事:{deeds} 分",
                 f"• 监督意见:{praise} 分",
-                "本阶段目标分 92 分:本单位本阶段还没有完成自查(/check)。",
+                "🏁 官方得分(检查):本阶段还没有检查,暂无达标结论(阶段目标 92 分)",
+                "🧾 自查平均分(自己检查,不作为达标依据):本阶段还没有完成的自查",
             ]
         )
         assert await bot.say("我的分数") == out

@@ -96,7 +96,7 @@ async def live_a_week(plan: Plan, path: Path) -> None:
         for item in items:
             for line in script.get(item.key, ["1"]):
                 printed = await typing(line)
-        assert "Self-check finished: score 93" in printed
+        assert "Self-check finished: self-check score 93" in printed
         # An inspection of the outlet by the county branch (nobody inspects their own unit):
         # 88 against 92, the shop sign and the machines deducted.
         office = Office(bot, "en")
@@ -108,7 +108,7 @@ async def live_a_week(plan: Plan, path: Path) -> None:
         printed = await office.say(inspector, renmin[1], "1", "88", "1,3")
         assert "penalty 1,800 yuan" in printed
         # A good deed for Wang Fang, waiting for approval; a complaint, left open.
-        for line in ("/deed", "Helped an elderly customer fill in a form", "2", "1"):
+        for line in ("/deed", "Helped an elderly customer fill in a form", "2"):
             printed = await bot.say(line)
         assert "Good deed #1 reported and waiting for a supervisor." in printed
         for line in ("/observe", "1", "2", "The queue was long and nobody explained why", "1"):
@@ -324,19 +324,25 @@ async def test_a_supervisor_gets_the_summary_chart_and_ledger_of_their_unit(
     answers = await rows(desk.database, DrillAnswer)
     assert len(answers) == 4 * 5  # four colleagues, five working days
     assert lines[2] == f"🎯 Drill accuracy: {drill_accuracy(answers)}% (20 answers)"
-    # 28 items weighing 100, the shop sign (3) and the walls (4) failed: 93.
-    assert lines[3] == "🧾 Self-check average: 93 (1 runs), target 92: reached"
+    # The official score is the inspection's 88, short of the target 92; the self-check (28
+    # items weighing 100, the shop sign (3) and the walls (4) failed: 93) is a line of its own.
+    assert lines[3:5] == [
+        "🏁 Official score (inspection): 88 (mystery shopper, Mon 4 Jan 2027) against the stage "
+        "target 92: not reached ❌, 4 short",
+        "🧾 Self-check average (our own check, not the official score): 93 this stage "
+        "(1 self-check)",
+    ]
     # The shortest plank: the shop sign failed in the self-check and in the inspection.
-    assert lines[4:8] == [
+    assert lines[5:9] == [
         "🪵 Weakest items (the shortest plank):",
         f"1. {SHOP_SIGN} (failed 2 times)",
-        f"2. {WALLS} (failed 1 times)",
-        f"3. {MACHINES} (failed 1 times)",
+        f"2. {WALLS} (failed once)",
+        f"3. {MACHINES} (failed once)",
     ]
     # Two from the self-check (the shop sign due on 5 January: overdue), two from the inspection.
-    assert "🔧 Rectifications: 4 open, 1 overdue" in lines
+    assert "🔧 Rectifications: 4 open; 1 overdue" in lines
     assert "🌟 Good deeds: 0 approved, 1 waiting" in lines
-    assert "📣 Observations: 1 open (1 overdue)" in lines  # 48 hours from Monday 10:00
+    assert "📣 Observations: 1 open; 1 overdue" in lines  # 48 hours from Monday 10:00
     assert "🔍 Inspections: 1; penalties 1,800 yuan, rewards 0 yuan" in lines
     renmin_points = await ledger_total(desk.database, {renmin.id}, *STAGE_1)
     assert f"🏆 Top three: Renmin Road Outlet ({number(renmin_points / 6)} per member)" in lines
@@ -395,6 +401,15 @@ async def test_an_admin_gets_the_whole_organisation_with_the_ranking(plan: Plan,
         )
 
     assert f"🏆 Top three: {named(ranking[:3])}" in lines
+    # The official scores of the six outlets: one inspected, below the target; the self-checks
+    # of the whole branch on a line of their own.
+    assert lines[3:5] == [
+        "🏁 Official scores (each unit's latest inspection this stage, target 92): 1 unit "
+        "inspected, 0 on target; below target: Renmin Road Outlet 88 (mystery shopper, "
+        "Mon 4 Jan 2027); not yet inspected: 5 units",
+        "🧾 Self-check average (our own check, not the official score): 93 this stage "
+        "(1 self-check)",
+    ]
     assert f"⚠️ Bottom three: {named(ranking[-3:][::-1])}" in lines
     assert "Zhou Wu" not in summary.split("Top three")[1]  # people are not ranked, units are
 
@@ -489,10 +504,15 @@ async def test_an_admin_names_any_unit_and_a_supervisor_only_their_own(
     data, total = ledger_sheet(xlsx)
     assert total == 40 and {row[2] for row in data} == {"Zhou Yi", "Qian Er"}
     assert dongguan.name_en == "Dongguan Outlet"
-    # A supervisor of Renmin Road cannot pick Dongguan: the words are not a period either.
+    # A supervisor of Renmin Road cannot pick Dongguan, and is told so (not that the period is
+    # unreadable), in whichever order the unit and the period come.
     async with demo(plan, db, Role.SUPERVISOR) as desk:
         refused = await desk.text("report", "Dongguan this week")
-    assert refused.startswith('I cannot read the period "Dongguan this week".')
+        assert await desk.text("report", "this week Dongguan") == refused
+    assert refused == (
+        "Dongguan Outlet is not under Renmin Road Outlet: your reports cover Renmin Road Outlet "
+        "and the units below it."
+    )
 
 
 @pytest.mark.parametrize(
@@ -507,8 +527,8 @@ async def test_an_admin_names_any_unit_and_a_supervisor_only_their_own(
         (
             "zh",
             "下个世纪",
-            '看不懂时间段"下个世纪"。可以写:本周、上周、本月、上月、本阶段、全程、2027-05,'
-            '或"5月1日到5月31日"。',
+            "看不懂时间段“下个世纪”。可以写:本周、上周、本月、上月、本阶段、全程、2027-05,"
+            "或“5月1日到5月31日”。",
         ),
     ],
 )
@@ -543,12 +563,16 @@ async def test_the_report_in_chinese(plan: Plan, db: Path) -> None:
         "📊 人民路网点 报告:2027年1月4日(周一) — 2027年1月10日(周日)(第一阶段：自查整改（硬件）)"
     )
     assert "👥 参与:6 人中 5 人参加了晨会演练或自查;未参加:Sun Li" in summary
-    assert "🧾 自查平均分:93 分(1 次),目标 92 分,已达标" in summary
-    assert "🔧 整改:未完成 4 张,其中逾期 1 张" in summary
+    assert (
+        "🏁 官方得分(检查):88 分(神秘人检查,2027年1月4日(周一)),阶段目标 92 分:未达标 ❌,差 4 分\n"
+        "🧾 自查平均分(自己检查,不作为达标依据):本阶段 93 分(共 1 次自查)\n"
+    ) in summary
+    assert "已达标" not in summary
+    assert "🔧 整改:未完成 4 张;超期 1 张" in summary
     assert "1. 店招、门楣标识完好清洁，夜间灯光正常(不合格 2 次)" in summary
     assert "🔍 检查 1 次;考核 1,800 元,奖励 0 元" in summary
     assert "🌟 好人好事:已通过 0 件,待审批 1 件" in summary
-    assert "📣 监督意见:未办结 1 条(超期 1 条)" in summary
+    assert "📣 监督意见:未办结 1 条;超期 1 条" in summary
     png_size(png)
     _, total = ledger_sheet(xlsx, "积分台账")
     week = (dt.date(2027, 1, 4), dt.date(2027, 1, 10))
@@ -558,8 +582,8 @@ async def test_the_report_in_chinese(plan: Plan, db: Path) -> None:
 # --- uplift report on the command line ------------------------------------------------------------
 
 
-def uplift(db: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return run_uplift(cwd, *args, database_url=f"sqlite:///{db}")
+def uplift(db: Path, cwd: Path, *args: str, locale: str = "en") -> subprocess.CompletedProcess[str]:
+    return run_uplift(cwd, *args, database_url=f"sqlite:///{db}", locale=locale)
 
 
 async def test_uplift_report_writes_the_three_files(
@@ -568,8 +592,13 @@ async def test_uplift_report_writes_the_three_files(
     db = tmp_path / "cli.db"
     shutil.copy(lived_week, db)
     out = tmp_path / "out"
+    # Asked for in English where the settings say Chinese: every word it prints is English.
     result = uplift(
-        db, tmp_path, "report", "--unit", "renmin-road", "--period", "campaign", "--out", str(out)
+        db,
+        tmp_path,
+        *("report", "--lang", "en", "--unit", "renmin-road", "--period", "campaign"),
+        *("--out", str(out)),
+        locale="zh",
     )
     assert result.returncode == 0, result.stderr
     stem = out / "report-renmin-road-2027-01-01-2027-12-31"

@@ -46,6 +46,7 @@ RENDER = Renderer()
 START = "2027-01-11 07:00"  # a Monday in stage 1 (target 92), before the morning drill
 PASS, FAIL, NA = "1", "2", "3"  # the item buttons, in the order they are offered
 PAUSE = "4"
+STAGE_1_ENDS = dt.date(2027, 4, 30)  # a paused self-check can be continued until then
 
 
 def demo(
@@ -138,7 +139,7 @@ async def test_full_check_with_a_critical_failure_scores_zero(plan: Plan, demo_d
             "hw-self-service-signs": [
                 "UnionPay sign torn",
                 FAIL,
-                "月底前",
+                "改天",
                 PASS,
                 "yesterday",
                 "周五前",
@@ -156,7 +157,7 @@ async def test_full_check_with_a_critical_failure_scores_zero(plan: Plan, demo_d
     # The bad date gets the clear message and the flow waits for a valid one.
     signs = printed["hw-self-service-signs"]
     assert said("selfchecks/note_kept", "en") in signs
-    assert said("selfchecks/bad_date", "en", given="月底前") in signs
+    assert said("selfchecks/bad_date", "en", given="改天") in signs
     assert said("selfchecks/finish_failed_first", "en") in signs
     assert said("selfchecks/date_past", "en", due=at("2027-01-10 23:59"), zone=ZONE_NAME) in signs
     assert "failed. Say briefly what is wrong" not in signs
@@ -239,7 +240,10 @@ async def test_finishing_twice_or_a_late_press_scores_once(plan: Plan, demo_db: 
         first = await dispatcher.handle(
             event(bot.clock, kind=EventKind.ACTION, action="check.answer", value=last, event_id="9")
         )
-        assert "🧾 Self-check finished: score 100 (stage target 92: reached)" in shown(first)
+        assert (
+            "🧾 Self-check finished: self-check score 100"
+            " (stage target 92: reached by the self-check;" in shown(first)
+        )
         assert "You earned 20 points." in shown(first)
         repeated = await dispatcher.handle(
             event(bot.clock, kind=EventKind.ACTION, action="check.answer", value=last, event_id="9")
@@ -300,7 +304,10 @@ async def test_weighted_score_without_a_critical_failure_in_chinese(
         points=20,
     )
     assert finished in printed["sw-first-question"]
-    assert "🧾 自查完成:得分 92.6 分(本阶段目标 92 分,已达标)" in finished
+    assert (
+        "🧾 自查完成:自查得分 92.6 分(本阶段目标 92 分,自查已达到;"
+        "是否达标以检查成绩为准)" in finished
+    )
     assert "100−1=0" not in finished
     assert await rows(bot.database, OutboxMessage, OutboxMessage.member_id.is_not(None)) == []
 
@@ -382,12 +389,12 @@ async def test_pausing_at_the_deadline_question_never_loses_the_rectification(
         await bot.say("/check")
         await bot.say(FAIL)
         await bot.say("-")
-        assert await bot.say(PAUSE) == said("selfchecks/paused", "en")
+        assert await bot.say(PAUSE) == said("selfchecks/paused", "en", until=STAGE_1_ENDS)
         out = await bot.say("/check")
         assert out == "\n".join(
             [said("selfchecks/resumed", "en", done=1), said("selfchecks/ask_due", "en", days=7)]
         )
-        assert await bot.say(PAUSE) == said("selfchecks/paused", "en")
+        assert await bot.say(PAUSE) == said("selfchecks/paused", "en", until=STAGE_1_ENDS)
         # An old button for the next item, pressed after the pause: the deadline comes first.
         [run] = await rows(bot.database, SelfCheckRun)
         dispatcher = core_of(bot)

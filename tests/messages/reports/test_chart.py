@@ -1,5 +1,6 @@
-"""The report's chart: a real PNG of a fixed size, and every Chinese label drawn with a font that
-has its glyphs (no tofu boxes)."""
+"""The report's chart: a real PNG of a fixed size, every Chinese label drawn with a font that has
+its glyphs (no tofu boxes), the stage target as a line with the official (inspection) scores
+against it, and long unit names wrapped rather than cut."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.font_manager import findfont
 from matplotlib.ft2font import FT2Font
+from matplotlib.lines import Line2D
 from matplotlib.text import Text as MplText
 
 from kernel import Text
@@ -26,9 +28,21 @@ from messages.reports.chart import (
     build_report_figure,
     chart_style,
     cjk_font_path,
+    fit_name,
     render_report_chart,
 )
-from messages.reports.model import Activity, FollowUps, Headline, Report, TrendPoint, UnitLine
+from messages.reports.model import (
+    Activity,
+    FollowUps,
+    Headline,
+    InspectionRow,
+    OfficialScore,
+    Records,
+    Report,
+    Standing,
+    TrendPoint,
+    UnitLine,
+)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SIZE = (round(HEIGHT_INCHES * DPI), round(WIDTH_INCHES * DPI))  # rows, columns
@@ -219,3 +233,74 @@ def test_the_font_is_the_one_mplfonts_ships() -> None:
     assert path.name == "NotoSansCJKsc-Regular.otf"
     assert path.parent.parent.name == "mplfonts"
     assert path.is_file()
+
+
+# English names as long as the shipped plans have (university-facilities, postal-bank).
+LONG_NAMES = ("Property Management Centre", "Student Residences Centre", "Development Zone Outlet")
+
+
+def inspected_report() -> Report:
+    """Three units against a target of 92, two of them inspected (91 and 95) in the period."""
+    day = dt.date(2027, 1, 4)
+    low = OfficialScore(1, LONG_NAMES[0], 91.0, day, "mystery")
+    high = OfficialScore(2, LONG_NAMES[1], 95.0, day + dt.timedelta(days=2), "video")
+    headline = Headline("Bank", "Branch", day, dt.date(2027, 1, 10), "Stage 1", 92.0)
+    return Report(
+        headline=headline,
+        activity=Activity(),
+        follow_ups=FollowUps(),
+        standing=Standing(92.0, (low, high), (LONG_NAMES[2],), 100.0, 1),
+        units=(
+            UnitLine(1, 1, LONG_NAMES[0], 4, 40, 100.0, low),
+            UnitLine(2, 2, LONG_NAMES[1], 4, 30, None, high),
+            UnitLine(3, 3, LONG_NAMES[2], 4, 20, None, None),
+        ),
+        trend=(TrendPoint(day, None, 80.0), TrendPoint(day + dt.timedelta(days=1), 100.0, 90.0)),
+        records=Records(
+            inspections=(
+                InspectionRow(7, low.day, low.unit, "mystery", 91.0, 92.0, False, 2, 1200, 0),
+                InspectionRow(8, high.day, high.unit, "video", 95.0, 92.0, True, 0, 0, 0),
+            )
+        ),
+    )
+
+
+@pytest.mark.parametrize("locale", ["en", "zh"])
+def test_the_target_is_a_line_with_the_official_scores_against_it(
+    locale: str, renderer: Renderer
+) -> None:
+    figure = drawn(inspected_report(), locale, renderer)
+    trend = figure.axes[0]
+    say = lambda name, **data: renderer.render(Text(f"reports/{name}", data), locale)  # noqa: E731
+    target = [
+        line
+        for line in trend.get_lines()
+        if isinstance(line, Line2D) and line.get_label() == say("chart_target", target=92.0)
+    ]
+    assert len(target) == 1 and set(target[0].get_ydata()) == {92.0}
+    (official,) = [c for c in trend.collections if c.get_label() == say("chart_official")]
+    assert [tuple(p) for p in official.get_offsets()][1][1] == 95.0
+    assert [tuple(p)[1] for p in official.get_offsets()] == [91.0, 95.0]
+    legend = [text.get_text() for text in trend.get_legend().get_texts()]
+    assert say("chart_official") in legend and say("chart_target", target=92.0) in legend
+    shown = {text.get_text() for text in texts(figure)}
+    assert {"91", "95"} <= shown  # each official score is written by its marker
+    # Each inspected unit's official score on its bar; the unit not inspected has none.
+    on_bars = [say("chart_ranking_official", score=score) for score in (91.0, 95.0)]
+    assert set(on_bars) <= shown
+    assert sum(1 for text in texts(figure) if text.get_text() in on_bars) == 2
+
+
+def test_long_english_unit_names_are_wrapped_not_cut(renderer: Renderer) -> None:
+    figure = drawn(inspected_report(), "en", renderer)
+    labels = [label.get_text() for label in figure.axes[1].get_yticklabels()]
+    assert [label.replace("\n", " ") for label in labels] == [
+        f"{rank}. {name}" for rank, name in enumerate(LONG_NAMES, start=1)
+    ]
+    assert all("…" not in label for label in labels)
+    assert any("\n" in label for label in labels)
+    # Only a name longer than two lines is cut; a Chinese name breaks between characters.
+    assert fit_name("Linhe County Branch Chengdong Sub-branch Renmin Road Outlet") == (
+        "Linhe County\nBranch Chengdong…"
+    )
+    assert fit_name("临河县支行城东支行人民路网点") == "临河县支行城东支行\n人民路网点"

@@ -1,5 +1,7 @@
 """The report's ledger spreadsheet (台账): localized sheets and headers from the templates, a total
-that matches the ledger, one row per record with its id, and an empty report that still opens."""
+that matches the ledger, one row per record with its id, people's words for every code (no
+internal keys), the official score beside the self-check average, and an empty report that still
+opens."""
 
 from __future__ import annotations
 
@@ -27,10 +29,12 @@ from messages.reports.model import (
     LedgerRow,
     MemberLine,
     ObservationRow,
+    OfficialScore,
     Records,
     RectificationRow,
     Report,
     SelfCheckRow,
+    Standing,
     UnitLine,
 )
 from messages.reports.sheet import (
@@ -38,6 +42,7 @@ from messages.reports.sheet import (
     MIN_WIDTH,
     RECORD_SHEETS,
     SHEETS,
+    WORDS,
     columns_of,
     render_report_workbook,
 )
@@ -47,6 +52,7 @@ MESSAGES = ROOT / "messages"
 KINDS = SHEETS
 DAY = dt.date(2026, 5, 11)
 
+SOUTH = OfficialScore(12, "城南网点", 90.0, DAY, "mystery")
 # ISO dates given as text (as a plan or a person may type them) must become dates too.
 RECORDS = Records(
     selfchecks=(
@@ -62,19 +68,19 @@ RECORDS = Records(
     ),
     deeds=(
         DeedRow(301, DAY, "城北网点", "李四", 2, "拾金不昧", 5000, "approved", 10),
-        DeedRow(302, DAY, "城南网点", "赵六", 1, "加班服务", 2, "pending", 0),
-        DeedRow(303, DAY, "城南网点", "赵六", 1, "表扬信", 3, "approved", 5),
+        DeedRow(302, DAY, "城南网点", "赵六", 1, "general", 2, "pending", 0),
+        DeedRow(303, DAY, "城南网点", "赵六", 1, "表扬信", 3, "rejected", 5),
     ),
     observations=(
         ObservationRow(
-            401, DAY, "城北网点", "意见", "closed", "张三", "2026-05-12", "2026-05-12 10:30",
+            401, DAY, "城北网点", "complaint", "closed", "张三", "2026-05-12", "2026-05-12 10:30",
             20.5, 5,
         ),
     ),
-    inspections=(InspectionRow(501, DAY, "城南网点", "神秘人检查", 90, 95, 2, 2000, 0),),
+    inspections=(InspectionRow(501, DAY, "城南网点", "mystery", 90, 95, False, 2, 2000, 0),),
     drills=(
         DrillRow(601, DAY, "城北网点", "客户要求取大额现金怎么办?", "choice", 12, 9),
-        DrillRow(602, DAY, "城南网点", "如何引导客户?", "text", 8, 8),
+        DrillRow(602, DAY, "城南网点", "如何引导客户?", "scenario", 8, 8),
     ),
 )  # fmt: skip
 
@@ -93,25 +99,24 @@ def full_report() -> Report:
             drill_answers=20, drill_correct=17, selfcheck_average=92.5, selfcheck_runs=2
         ),
         follow_ups=FollowUps(rectifications_open=1, inspections=1, penalties=2000.0),
+        standing=Standing(95.0, (SOUTH,), ("城北网点",), 92.5, 2),
         members=(
             MemberLine(1, "张三", "城北网点", 12, 5, 4, 2),
             MemberLine(2, "李四", "城南网点", -3, 0, 0, 0),
         ),
         units=(
-            UnitLine(1, 11, "城北网点", 3, 30, 93.0, 96.0),
-            UnitLine(2, 12, "城南网点", 4, 20, None, 90.0),
+            UnitLine(1, 11, "城北网点", 3, 30, 93.0, None),
+            UnitLine(2, 12, "城南网点", 4, 20, None, SOUTH),
         ),
         weakest_items=(
             ItemLine(1, 7, "唱收唱付", "software", 5),
             ItemLine(2, 8, "座椅破损", "hardware", 2),
         ),
         ledger=(
-            LedgerRow(
-                1, DAY, "张三", "城北网点", "drill", "drill.correct", 2, "drill:1:2026-05-11"
-            ),
-            LedgerRow(2, DAY, "张三", "城北网点", "deed", "deed.found_money", 10, "deed:301"),
-            LedgerRow(3, DAY, "李四", "城南网点", "inspection", "inspection.below", -3, "insp:501"),
-            LedgerRow(4, DAY, "王五", "城北网点", "streak", "streak.5", 1, "streak:3:2026-05-11"),
+            LedgerRow(1, DAY, "张三", "城北网点", "drill", "drill_correct", 2),
+            LedgerRow(2, DAY, "张三", "城北网点", "deed", "deed_approved", 10),
+            LedgerRow(3, DAY, "李四", "城南网点", "inspection", "inspection", -3),
+            LedgerRow(4, DAY, "王五", "城北网点", "streak", "streak_bonus", 1),
         ),
         records=RECORDS,
     )
@@ -195,7 +200,7 @@ def test_the_ledger_total_is_the_sum_of_its_rows(locale: str, renderer: Renderer
     assert total[0] == say(renderer, "total", locale)
     assert total[6] == sum(row[6] for row in entries) == sum(row.points for row in report.ledger)
     assert total[6] == 10
-    assert [row[7] for row in entries] == [row.key for row in report.ledger]
+    assert len(total) == 7  # no idempotency keys: nothing people do not read
 
 
 def test_ledger_rows_have_real_dates_and_named_sources(renderer: Renderer) -> None:
@@ -216,7 +221,8 @@ def test_record_sheets_have_one_row_per_record_with_its_id(locale: str, renderer
         assert [row[1].date() for row in found] == [record.day for record in records], kind
         assert all(len(row) == len(columns_of(kind)) for row in found), kind
     deeds = rows(book, renderer, "deeds", locale)
-    assert deeds[0][2:] == dataclasses.astuple(RECORDS.deeds[0])[2:]
+    assert deeds[0][2:7] == dataclasses.astuple(RECORDS.deeds[0])[2:7]
+    assert deeds[0][7] == renderer.render(Text("reports/status/deed_approved"), locale)
 
 
 def test_iso_dates_in_cells_become_dates_and_text_never_becomes_a_formula(
@@ -271,7 +277,7 @@ def test_an_empty_report_gives_headers_and_a_zero_total(locale: str, renderer: R
     book = workbook(empty_report(), locale, renderer)
     assert book.sheetnames == [say(renderer, f"sheet_{kind}", locale) for kind in KINDS]
     assert rows(book, renderer, "ledger", locale) == [
-        (say(renderer, "total", locale), None, None, None, None, None, 0, None)
+        (say(renderer, "total", locale), None, None, None, None, None, 0)
     ]
     for kind in ("members", "units", "weakest_items", *RECORD_SHEETS):
         assert rows(book, renderer, kind, locale) == [], kind
@@ -311,3 +317,114 @@ def test_long_or_clashing_sheet_names_are_cut_and_made_unique(tmp_path: Path) ->
     assert len(names) == len(set(names)) == len(KINDS)
     assert all(len(name) <= 31 for name in names)
     assert not any(ch in name for name in names for ch in "[]:*?/\\")
+
+
+# Every code a cell may hold, by sheet and column: each has words in both languages.
+CODES: dict[tuple[str, str], tuple[object, ...]] = {
+    ("ledger", "source"): ("drill", "streak", "check", "deed", "observation", "inspection"),
+    ("ledger", "rule"): (
+        "drill_answered",
+        "drill_correct",
+        "scenario_rated",
+        "streak_bonus",
+        "selfcheck_completed",
+        "deed_reported",
+        "deed_approved",
+        "praise_received",
+        "observation_submitted",
+        "rectification_closed",
+        "inspection",
+        "inspection_target_reached",
+    ),
+    ("units", "inspection_kind"): ("mystery", "video", "cross"),
+    ("units", "official_reached"): (True, False),
+    ("weakest_items", "kind"): ("hardware", "software"),
+    ("rectifications", "status"): ("open", "closed"),
+    ("deeds", "category"): ("general",),
+    ("deeds", "status"): ("pending", "approved", "rejected"),
+    ("observations", "kind"): ("praise", "complaint", "suggestion", "hazard"),
+    ("observations", "status"): ("open", "claimed", "closed"),
+    ("inspections", "kind"): ("mystery", "video", "cross"),
+    ("inspections", "reached"): (True, False),
+    ("drills", "kind"): ("choice", "scenario"),
+    ("summary", "official_kind"): ("mystery", "video", "cross"),
+    ("summary", "official_reached"): (True, False),
+}
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_code_has_words_in_both_languages(locale: str, renderer: Renderer) -> None:
+    assert set(CODES) == set(WORDS)
+    for (sheet, column), codes in CODES.items():
+        for code in codes:
+            name = WORDS[(sheet, column)].format(str(code).lower())
+            assert renderer.has(name, locale), (sheet, column, code)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_no_cell_shows_an_internal_code(locale: str, renderer: Renderer) -> None:
+    book = workbook(full_report(), locale, renderer)
+    codes = {str(code) for values in CODES.values() for code in values if isinstance(code, str)}
+    shown = [
+        cell
+        for sheet in book.worksheets
+        for row in sheet.iter_rows(min_row=2, values_only=True)
+        for cell in row
+        if isinstance(cell, str)
+    ]
+    word = lambda name: renderer.render(Text(name), locale)  # noqa: E731
+    words = {  # some English words are spelled as their codes ("closed"): those may show
+        word(WORDS[key].format(str(code).lower()))
+        for key, values in CODES.items()
+        for code in values
+    }
+    assert (codes - words).isdisjoint(shown)
+    assert not {"None", "True", "False"} & set(shown)
+    assert rows(book, renderer, "ledger", locale)[0][4:6] == (
+        word("sources/drill"),
+        word("rules/drill_correct"),
+    )
+    inspection = rows(book, renderer, "inspections", locale)[0]
+    assert inspection[3:6] == (word("inspections/kind_mystery"), 90, 95)
+    assert inspection[6] == word("reports/reached_false")
+    assert rows(book, renderer, "observations", locale)[0][3:5] == (
+        word("observations/kind_complaint"),
+        word("observations/status_closed"),
+    )
+    assert rows(book, renderer, "rectifications", locale)[0][6] == word(
+        "reports/status/rectification_open"
+    )
+    assert [row[5] for row in rows(book, renderer, "deeds", locale)] == [
+        "拾金不昧",  # the plan's own name
+        word("deeds/category_general"),
+        "表扬信",
+    ]
+    assert [row[4] for row in rows(book, renderer, "drills", locale)] == [
+        word("reports/drill_kind_choice"),
+        word("reports/drill_kind_scenario"),
+    ]
+    south = rows(book, renderer, "units", locale)[1]
+    assert south[7:] == (
+        90,
+        dt.datetime(2026, 5, 11),
+        word("inspections/kind_mystery"),
+        word("reports/reached_false"),
+    )
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_summary_names_the_official_score_apart_from_the_self_checks(
+    locale: str, renderer: Renderer
+) -> None:
+    one_unit = Standing(95.0, (SOUTH,), (), 99.0, 3)
+    report = dataclasses.replace(full_report(), standing=one_unit)
+    summary = dict(rows(workbook(report, locale, renderer), renderer, "summary", locale))
+    label = lambda field: renderer.render(Text(f"reports/summary_rows/{field}"), locale)  # noqa: E731
+    word = lambda name: renderer.render(Text(name), locale)  # noqa: E731
+    assert summary[label("official_score")] == 90
+    assert summary[label("official_date")].date() == DAY
+    assert summary[label("official_kind")] == word("inspections/kind_mystery")
+    assert summary[label("official_reached")] == word("reports/reached_false")
+    assert summary[label("stage_selfcheck_average")] == 99
+    assert summary[label("stage_selfchecks")] == 3
+    assert summary[label("units_inspected")] == 1 and summary[label("units_on_target")] == 0
