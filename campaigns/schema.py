@@ -316,6 +316,10 @@ class Scoring(_Strict):
     deed_categories: list[DeedCategory] = Field(default_factory=list)
     assessment: list[AssessmentRule] = Field(default_factory=list)
     awards: list[Award] = Field(default_factory=list)
+    # The day award suggestions go to supervisors (评选), when the plan names one inside its
+    # summary stage (e.g. "12月全面总结，评选…" in a stage running from September); by default the
+    # summary stage's first day. It must lie within the campaign.
+    awards_on: dt.date | None = None
     # How many of the week's leaders a unit's group chat may see by name (0: none); whoever
     # hides their name is never named, and the whole list never goes to a group.
     group_leaders: Annotated[int, Field(ge=0, le=10)] = 5
@@ -341,6 +345,12 @@ class Deadlines(_Strict):
 class DemoColleague(_Strict):
     name: LocalText
     role: Literal["staff", "supervisor", "admin", "volunteer"] = "staff"
+    # The unit they work in (its key); the demo's own unit when not given. Colleagues in other
+    # units give the rankings between units something to show.
+    unit: Key | None = None
+    # What they report now and then besides answering the drills, as real people do, so a
+    # supervisor trying the demo has deeds to /approve and observations to claim.
+    reports: list[Literal["deeds", "observations"]] = Field(default_factory=list)
 
 
 class Demo(_Strict):
@@ -415,6 +425,7 @@ class PlanParts:
     assessment: list[tuple[int, AssessmentRule]]
     deed_categories: list[tuple[int, DeedCategory]]
     awards: list[tuple[int, Award]]
+    awards_on: dt.date | None
     units: list[tuple[Path, Unit]]
     calendar: Calendar | None
     demo: Demo | None
@@ -430,6 +441,7 @@ class PlanParts:
             assessment=list(enumerate(plan.scoring.assessment)),
             deed_categories=list(enumerate(plan.scoring.deed_categories)),
             awards=list(enumerate(plan.scoring.awards)),
+            awards_on=plan.scoring.awards_on,
             units=list(_unit_paths(plan.units, ("units",))),
             calendar=plan.calendar,
             demo=plan.demo,
@@ -451,6 +463,7 @@ class PlanParts:
             assessment=_valid_entries(scoring.get("assessment"), AssessmentRule),
             deed_categories=_valid_entries(scoring.get("deed_categories"), DeedCategory),
             awards=_valid_entries(scoring.get("awards"), Award),
+            awards_on=_valid(scoring.get("awards_on"), dt.date),
             units=units,
             calendar=_valid(data.get("calendar", {}), Calendar),
             demo=_valid(data.get("demo"), Demo),
@@ -507,6 +520,7 @@ def semantic_errors(parts: PlanParts) -> list[PlanProblem]:
                 PlanProblem((*where, "starts_on"), "stage_overlap", {"previous": str(previous_end)})
             )
         previous_end = stage.ends_on
+    problems += _awards_on_problems(parts)
     for i, checklist in parts.checklists:
         for j, stage_key in enumerate(checklist.stages):
             if stage_key not in stage_keys:
@@ -551,7 +565,25 @@ def semantic_errors(parts: PlanParts) -> list[PlanProblem]:
             problems += _calendar_problems((*path, "calendar"), unit.calendar)
     if parts.demo is not None and parts.demo.unit not in unit_keys:
         problems.append(_unknown(("demo", "unit"), parts.demo.unit, unit_keys))
+    for i, colleague in enumerate(parts.demo.colleagues if parts.demo else []):
+        if colleague.unit is not None and colleague.unit not in unit_keys:
+            where = ("demo", "colleagues", i, "unit")
+            problems.append(_unknown(where, colleague.unit, unit_keys))
     return problems
+
+
+def _awards_on_problems(parts: PlanParts) -> list[PlanProblem]:
+    """The awards day is a day of the campaign."""
+    day, first, last = parts.awards_on, parts.starts_on, parts.ends_on
+    if day is None or first is None or last is None or first <= day <= last:
+        return []
+    return [
+        PlanProblem(
+            ("scoring", "awards_on"),
+            "date_outside_campaign",
+            {"first": str(first), "last": str(last)},
+        )
+    ]
 
 
 def _calendar_problems(path: Path, calendar: Calendar) -> list[PlanProblem]:

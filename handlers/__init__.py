@@ -53,8 +53,11 @@ FEATURES: tuple[Callable[[Router], None], ...] = (
 )
 
 # What the scheduler asks, every tick, for pushes that fell due (drills, reminders, notices), in
-# this order: a stage's announcement goes out before that morning's drill.
+# this order: the results of a stage that ended, then the next stage's announcement, then that
+# morning's drill.
 JOBS: tuple[Job, ...] = (
+    reports.stage_results,
+    reports.campaign_results,
     stages.announce_stages,
     drills.push_morning_drills,
     rectifications.remind_rectification_owners,

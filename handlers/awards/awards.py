@@ -1,6 +1,6 @@
-"""Awards (评选表彰): suggestions at the summary stage: service stars, advanced units, by the plan's
-criteria (a ``where`` condition and a ``rank_by`` formula over named values), for supervisors to
-confirm."""
+"""Awards (评选表彰): suggestions on the plan's awards day (``scoring.awards_on``, else the summary
+stage's first day): service stars, advanced units, by the plan's criteria (a ``where`` condition
+and a ``rank_by`` formula over named values), for supervisors to confirm."""
 
 from __future__ import annotations
 
@@ -14,11 +14,13 @@ from campaigns.schema import AWARD_NAMES, Award
 from handlers.framework.context import Context
 from handlers.framework.router import Router
 from handlers.shared.calendar import first_working_day_from, local_date, local_time
+from handlers.shared.locale import pick_locale
 from handlers.shared.outbox import due_now, push_to_unit, queue_private
-from handlers.shared.plan import stage_units
+from handlers.shared.plan import awards_day, campaign_units
 from handlers.shared.units import unit_name
 from kernel import SUPERVISORS, Button, Refusal, Reply, Text, Window
-from storage.models import Campaign, Stage, Unit
+from messages import LOCALES
+from storage.models import Campaign, Unit
 from storage.reports import MemberFigures, Scope, UnitFigures
 from storage.store import Store
 
@@ -179,31 +181,31 @@ def register(router: Router) -> None:
 
 async def confirm_awards(ctx: Context) -> None:
     """A supervisor confirms the suggestions: the awards are announced (通报) in every chat of
-    the unit and the units below it, once."""
+    the unit and the units below it, once; not before the plan's awards day."""
     member, _ = ctx.seated()
     _, _, unit_text = ctx.event.value.partition(":")
     unit = await ctx.records.unit(unit_text)
     today = local_date(unit, ctx.now())
     campaign = await ctx.store.campaigns.current(member.organisation_id, today)
-    stage = await ctx.store.campaigns.stage_on(campaign.id, today) if campaign else None
-    if campaign is None or stage is None or not stage.is_summary:
-        raise Refusal("awards/not_now")
-    suggestions = await suggest_awards(ctx.store, campaign, unit, unit.locale, ctx.now())
-    lines = [
-        Text("awards/line", {"zh": s.award.name.zh, "en": s.award.name.en, "names": s.names})
-        for s in suggestions
-    ]
-    reply = Reply(text=Text("awards/notice", {"lines": lines, "by": member.display_name}))
+    day = awards_day(campaign, await ctx.store.campaigns.stages(campaign.id)) if campaign else None
+    if campaign is None or day is None or today < day:
+        raise Refusal("awards/not_now", day=day)
+    notices = {  # each chat reads the units' names in its own language
+        locale: _notice(
+            await suggest_awards(ctx.store, campaign, unit, locale, ctx.now()), member.display_name
+        )
+        for locale in LOCALES
+    }
     queued = 0
     for unit_id in await ctx.store.units.subtree_ids(unit.id):
         target = await ctx.store.units.get(unit_id)
         if target is not None:
-            # The key is the server's: the summary stage and the units, once whoever presses.
+            # The key is the server's: the campaign and the units, once whoever presses.
             queued += await push_to_unit(
                 ctx.store,
                 target,
-                f"awards-notice:{stage.id}:{unit.id}:{unit_id}",
-                reply,
+                f"awards-notice:{campaign.id}:{unit.id}:{unit_id}",
+                notices.__getitem__,
                 ctx.now(),
                 ctx.now(),
             )
@@ -212,28 +214,36 @@ async def confirm_awards(ctx: Context) -> None:
     ctx.reply("awards/confirmed", to=ctx.personal, replace_pressed=True)
 
 
+def _notice(suggestions: list[Suggestion], by: str) -> Reply:
+    """The awards announcement (通报) as a group chat reads it."""
+    lines = [
+        Text("awards/line", {"zh": s.award.name.zh, "en": s.award.name.en, "names": s.names})
+        for s in suggestions
+    ]
+    return Reply(text=Text("awards/notice", {"lines": lines, "by": by}))
+
+
 async def suggest_summary_awards(store: Store, window: Window) -> None:
-    """When the summary stage starts, each unit's supervisors get award suggestions for their
-    unit and the units below it (admins: the whole organisation), to confirm."""
-    async for campaign, stage, unit, grace in stage_units(store, window, with_chat=False):
-        if not stage.is_summary:
+    """On the plan's awards day (its first working day, at the morning meeting), each unit's
+    supervisors get award suggestions for their unit and the units below it (admins: the whole
+    organisation), to confirm."""
+    async for campaign, stages, unit, grace in campaign_units(store, window, with_chat=False):
+        day = awards_day(campaign, stages)
+        if day is None:
             continue
-        moment = local_time(
-            unit, first_working_day_from(unit, stage.starts_on), unit.morning_meeting
-        )
-        if due_now(window, moment, grace, f"awards stage={stage.id} unit={unit.id}"):
-            await _send_award_suggestions(store, campaign, stage, unit, moment, window.until)
+        moment = local_time(unit, first_working_day_from(unit, day), unit.morning_meeting)
+        if due_now(window, moment, grace, f"awards campaign={campaign.id} unit={unit.id}"):
+            await _send_award_suggestions(store, campaign, unit, moment, window.until)
 
 
 async def _send_award_suggestions(
     store: Store,
     campaign: Campaign,
-    stage: Stage,
     unit: Unit,
     moment: dt.datetime,
     now: dt.datetime,
 ) -> None:
-    """At the summary stage: award suggestions for the unit and below, to its supervisors."""
+    """On the awards day: award suggestions for the unit and below, to its supervisors."""
     supervisors = [m for m in await store.members.of_unit(unit.id) if m.role in SUPERVISORS]
     if unit.parent_id is None:
         supervisors += [
@@ -241,24 +251,31 @@ async def _send_award_suggestions(
             for m in await store.members.admins(unit.organisation_id)
             if m.id not in {s.id for s in supervisors}
         ]
-    if not supervisors:
-        return
-    suggestions = await suggest_awards(store, campaign, unit, unit.locale, now, skip_failed=True)
-    if not suggestions:
-        return
-    lines = [
-        Text("awards/line", {"zh": s.award.name.zh, "en": s.award.name.en, "names": s.names})
-        for s in suggestions
-    ]
     confirm = Button(
-        Text("awards/button_confirm"), "awards.confirm", f"{stage.id}:{unit.id}", "primary"
+        Text("awards/button_confirm"), "awards.confirm", f"{campaign.id}:{unit.id}", "primary"
     )
+    lines: dict[str, list[Text]] = {}  # the units' names in each supervisor's language
     for person in supervisors:
+        locale = pick_locale(person.locale, fallback=unit.locale)
+        if locale not in lines:
+            suggestions = await suggest_awards(store, campaign, unit, locale, now, skip_failed=True)
+            lines[locale] = _award_lines(suggestions)
+        if not lines[locale]:
+            continue
         await queue_private(
             store,
             member_id=person.id,
-            reply=Reply(text=Text("awards/suggestions", {"lines": lines}), buttons=(confirm,)),
-            key=f"awards:{stage.id}:{unit.id}:{person.id}",
+            reply=Reply(
+                text=Text("awards/suggestions", {"lines": lines[locale]}), buttons=(confirm,)
+            ),
+            key=f"awards:{campaign.id}:{unit.id}:{person.id}",
             due_at=moment,
             now=now,
         )
+
+
+def _award_lines(suggestions: list[Suggestion]) -> list[Text]:
+    return [
+        Text("awards/line", {"zh": s.award.name.zh, "en": s.award.name.en, "names": s.names})
+        for s in suggestions
+    ]

@@ -17,7 +17,7 @@ from handlers.shared.calendar import local_date
 from handlers.shared.ledger import award_points
 from handlers.shared.outbox import queue_private
 from handlers.shared.plan import deadlines_of, points_of
-from handlers.shared.units import unit_choice
+from handlers.shared.units import unit_choice, unit_label
 from kernel import (
     EVERYONE,
     MAX_REPORT_TEXT,
@@ -221,6 +221,16 @@ async def _list_mine(ctx: Context, member: Member) -> None:
         for o in mine
     ]
     ctx.private("observations/mine", lines=lines)
+    for observation in mine:
+        if observation.status == "closed" and observation.rating is None:
+            # The rating prompt may have been missed: it is offered again here, until rated.
+            ctx.reply(
+                "observations/rate_later",
+                to=ctx.personal,
+                buttons=_rating_buttons(observation.id),
+                number=observation.id,
+                resolution=observation.resolution,
+            )
 
 
 async def rate(ctx: Context) -> None:
@@ -307,6 +317,7 @@ async def claim(ctx: Context) -> None:
         number=observation.id,
         due=observation.due_at,
         zone=unit.timezone,
+        overdue=observation.due_at < ctx.now(),  # never a past deadline as if it were ahead
         buttons=(
             Button(
                 Text("observations/button_close"), "observe.close", str(observation.id), "primary"
@@ -428,16 +439,21 @@ async def _close(
             text=Text(
                 "observations/closed_notice", {"number": observation.id, "resolution": resolution}
             ),
-            buttons=tuple(
-                Button(
-                    Text("observations/button_rating", {"rating": r}),
-                    "observe.rate",
-                    f"{observation.id}:{r}",
-                )
-                for r in RATINGS
-            ),
+            buttons=_rating_buttons(observation.id),
             member_id=observation.observer_member_id,
         )
+    )
+
+
+def _rating_buttons(observation_id: int) -> tuple[Button, ...]:
+    """1 to 5 for the observer's satisfaction with how their observation was handled."""
+    return tuple(
+        Button(
+            Text("observations/button_rating", {"rating": r}),
+            "observe.rate",
+            f"{observation_id}:{r}",
+        )
+        for r in RATINGS
     )
 
 
@@ -466,8 +482,9 @@ async def _context(ctx: Context) -> tuple[Member, Campaign]:
 
 
 async def escalate_overdue(store: Store, window: Window) -> None:
-    """An observation still open past its limit moves up one level of the unit tree per period,
-    and that level's supervisors are told (责任追究)."""
+    """An observation still open past its limit moves up one level of the unit tree per period
+    (责任追究): that level's supervisors are told what to do about it, and the observer what
+    happened."""
     for observation in await store.observations.overdue(window.until):
         campaign = await store.campaigns.get(observation.campaign_id)
         unit = await store.units.get(observation.escalated_to_unit_id or observation.unit_id)
@@ -475,36 +492,71 @@ async def escalate_overdue(store: Store, window: Window) -> None:
             continue
         period = dt.timedelta(hours=deadlines_of(campaign).observation_close_hours)
         next_escalation = observation.due_at + period * observation.escalation_count
-        if next_escalation > window.until:
+        if next_escalation > window.until or window.looks_ahead(next_escalation):
             continue
         parent = await store.units.get(unit.parent_id)
         assert parent is not None
         store.observations.escalate(observation, parent.id)
-        origin = await store.units.get(observation.unit_id)
-        assert origin is not None
-        targets = await _supervisors(store, parent.id) or await store.members.admins(
-            parent.organisation_id
+        await _tell_escalation(store, observation, parent, period, window.until)
+
+
+async def _tell_escalation(
+    store: Store, observation: Observation, level: Unit, period: dt.timedelta, now: dt.datetime
+) -> None:
+    """The supervisors of the level it reached: claim it (or press its owner) and close it before
+    it goes higher. The observer, unless anonymous: it was not closed in time and went up."""
+    origin = await store.units.get(observation.unit_id)
+    assert origin is not None
+    owner = (
+        await store.members.get(observation.claimed_by_member_id)
+        if observation.claimed_by_member_id
+        else None
+    )
+    higher = await store.units.get(level.parent_id) if level.parent_id else None
+    escalation = observation.escalation_count
+    notice = {
+        "number": observation.id,
+        "unit_zh": origin.name_zh,
+        "unit_en": origin.name_en,
+        "text": observation.text,
+        "due": observation.due_at,
+        "zone": origin.timezone,
+        "owner": owner.display_name if owner else None,
+        "next_at": observation.due_at + period * escalation if higher else None,
+        "higher": unit_label(higher) if higher else None,
+    }
+    targets = await _supervisors(store, level.id) or await store.members.admins(
+        level.organisation_id
+    )
+    for person in targets:
+        claim = _new_notice(observation, origin, person.id, None).buttons
+        await queue_private(
+            store,
+            member_id=person.id,
+            reply=Reply(
+                text=Text("observations/escalated_notice", notice),
+                buttons=claim if observation.status == "open" else (),
+            ),
+            key=f"obs-escalate:{observation.id}:{escalation}:{person.id}",
+            due_at=now,
+            now=now,
         )
-        for person in targets:
-            reply = _new_notice(observation, origin, person.id, None)
-            await queue_private(
-                store,
-                member_id=person.id,
-                reply=Reply(
-                    text=Text(
-                        "observations/escalated_notice",
-                        {
-                            "number": observation.id,
-                            "unit_zh": origin.name_zh,
-                            "unit_en": origin.name_en,
-                            "text": observation.text,
-                            "due": observation.due_at,
-                            "zone": origin.timezone,
-                        },
-                    ),
-                    buttons=reply.buttons if observation.status == "open" else (),
-                ),
-                key=f"obs-escalate:{observation.id}:{observation.escalation_count}:{person.id}",
-                due_at=window.until,
-                now=window.until,
-            )
+    if observation.observer_member_id is not None:
+        await queue_private(
+            store,
+            member_id=observation.observer_member_id,
+            reply=Reply(
+                text=Text(
+                    "observations/escalated_observer",
+                    {
+                        "number": observation.id,
+                        "due": observation.due_at,
+                        "zone": origin.timezone,
+                        "level": unit_label(level),
+                    },
+                )
+            ),
+            key=f"obs-escalate-observer:{observation.id}:{escalation}",
+            due_at=now,
+            now=now,
+        )

@@ -25,6 +25,15 @@ def deadlines_of(campaign: Campaign) -> Deadlines:
     return Deadlines.model_validate(campaign.plan.get("deadlines", {}))
 
 
+def awards_day(campaign: Campaign, stages: list[Stage]) -> dt.date | None:
+    """The day award suggestions go out (评选): the plan's ``scoring.awards_on``, else the first
+    day of its summary stage; None when the plan has neither."""
+    named = campaign.plan.get("scoring", {}).get("awards_on")
+    if named:
+        return dt.date.fromisoformat(str(named))
+    return next((s.starts_on for s in stages if s.is_summary), None)
+
+
 async def stage_units(
     store: Store, window: Window, *, with_chat: bool = True
 ) -> AsyncIterator[tuple[Campaign, Stage, Unit, dt.timedelta]]:
@@ -43,3 +52,23 @@ async def stage_units(
         for unit in units:
             for stage in stages:
                 yield campaign, stage, unit, grace
+
+
+async def campaign_units(
+    store: Store, window: Window, *, with_chat: bool = True
+) -> AsyncIterator[tuple[Campaign, list[Stage], Unit, dt.timedelta]]:
+    """Every (campaign, its stages, unit, grace) the window could concern, for pushes planned
+    once per campaign (awards, the closing summary); units with a chat only, unless
+    ``with_chat`` is False."""
+    first = window.since.date() - dt.timedelta(days=40)
+    last = window.until.date() + dt.timedelta(days=40)
+    for campaign in await store.campaigns.overlapping(first, last):
+        grace = dt.timedelta(minutes=deadlines_of(campaign).push_grace_minutes)
+        stages = await store.campaigns.stages(campaign.id)
+        units = (
+            await store.units.with_chats(campaign.organisation_id)
+            if with_chat
+            else await store.units.of_organisation(campaign.organisation_id)
+        )
+        for unit in units:
+            yield campaign, stages, unit, grace

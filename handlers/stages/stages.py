@@ -1,13 +1,16 @@
 """The stage engine (阶段): /stage, and the pushes that follow the plan's calendar.
 
-At each stage's start every unit chat gets an announcement with its focus and target; before a
-stage ends, a reminder with what is still open; at the summary stage, award suggestions go to the
-supervisors to confirm. All at the unit's morning-meeting time in its own zone, on working days.
+At each stage's start every unit chat gets an announcement with its focus and target (and the
+awards day when it falls in the stage); before a stage ends, a reminder with what is still open.
+All at the unit's morning-meeting time in its own zone, on working days. The results after a
+stage and the campaign are in ``handlers/reports/results.py``; awards in ``handlers/awards``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
+from typing import Any
 
 from handlers.framework.context import Context
 from handlers.framework.router import ANYWHERE, Router
@@ -19,7 +22,7 @@ from handlers.shared.calendar import (
 )
 from handlers.shared.names import some_names
 from handlers.shared.outbox import due_now, push_to_unit
-from handlers.shared.plan import stage_units
+from handlers.shared.plan import awards_day, stage_units
 from kernel import EVERYONE, SUPERVISORS, Refusal, Reply, Role, Text, Window
 from storage.models import Stage, Unit
 from storage.store import Store
@@ -44,6 +47,7 @@ async def show_stage(ctx: Context) -> None:
     due: list[Text] = []
     if stage is not None and unit is not None and ctx.member.role != Role.VOLUNTEER:
         due = await _due_for(ctx, stage, unit, today)
+    over = stage is None and upcoming is None
     ctx.private(
         "stages/show",
         campaign=campaign.title_zh if ctx.locale == "zh" else campaign.title_en,
@@ -51,7 +55,30 @@ async def show_stage(ctx: Context) -> None:
         days_left=(stage.ends_on - today).days if stage else None,
         upcoming=_stage_text(upcoming, ctx.locale) if upcoming and not stage else None,
         due=due,
+        results=await _results(ctx, stages, unit) if over and unit is not None else [],
+        supervisor=ctx.member.role in SUPERVISORS,
     )
+
+
+async def _results(ctx: Context, stages: list[Stage], unit: Unit) -> list[Text]:
+    """Once every stage is over: the unit's official score against the target, stage by stage
+    (the same lines as the closing summary, ``results/``)."""
+    lines = []
+    for stage in stages:
+        scores = await ctx.store.inspections.latest_scores([unit.id], stage.id)
+        name = {"zh": stage.name_zh, "en": stage.name_en}
+        period = {"first": stage.starts_on, "last": stage.ends_on}
+        official = {"score": scores.get(unit.id), "target": stage.target_score}
+        lines.append(
+            Text(
+                "results/stage_line",
+                {
+                    "stage": Text("results/stage_name", {**name, **period}),
+                    "official": Text("results/official", official),
+                },
+            )
+        )
+    return lines
 
 
 def _stage_text(stage: Stage, locale: str) -> Text:
@@ -98,21 +125,39 @@ async def _due_for(ctx: Context, stage: Stage, unit: Unit, today: dt.date) -> li
 
 
 async def announce_stages(store: Store, window: Window) -> None:
-    """On a stage's first working day, at the morning meeting: its focus and target."""
-    async for _, stage, unit, grace in stage_units(store, window):
+    """On a stage's first working day, at the morning meeting: its focus and target, and when
+    the awards are chosen if that falls in this stage."""
+    async for campaign, stage, unit, grace in stage_units(store, window):
         day = first_working_day_from(unit, stage.starts_on)
         moment = local_time(unit, day, unit.morning_meeting)
         if not due_now(window, moment, grace, f"stage-start stage={stage.id} unit={unit.id}"):
             continue
-        reply = Reply(
-            text=Text(
-                "stages/announcement",
-                {"stage": _stage_text(stage, unit.locale), "summary": stage.is_summary},
-            )
-        )
+        awards = awards_day(campaign, await store.campaigns.stages(campaign.id))
+        awards_on = awards if awards and stage.starts_on <= awards <= stage.ends_on else None
+        awards_now = awards_on is not None and first_working_day_from(unit, awards_on) <= day
         await push_to_unit(
-            store, unit, f"stage-start:{stage.id}:{unit.id}", reply, moment, window.until
+            store,
+            unit,
+            f"stage-start:{stage.id}:{unit.id}",
+            partial(_announcement, stage, awards_on, awards_now),
+            moment,
+            window.until,
         )
+
+
+def _announcement(stage: Stage, awards_on: dt.date | None, awards_now: bool, locale: str) -> Reply:
+    """A stage's announcement, in the language of the chat it goes to."""
+    return Reply(
+        text=Text(
+            "stages/announcement",
+            {
+                "stage": _stage_text(stage, locale),
+                "summary": stage.is_summary,
+                "awards_on": awards_on,
+                "awards_now": awards_now,
+            },
+        )
+    )
 
 
 async def remind_stage_end(store: Store, window: Window) -> None:
@@ -134,18 +179,22 @@ async def remind_stage_end(store: Store, window: Window) -> None:
         not_checked = [m.display_name for m in people if m.id not in checked]
         open_fixes = await store.rectifications.in_units([unit.id], "open")
         overdue = sum(1 for r in open_fixes if r.due_at < window.until)
-        reply = Reply(
-            text=Text(
-                "stages/ending",
-                {
-                    "stage": _stage_text(stage, unit.locale),
-                    "days": (stage.ends_on - day).days,
-                    "not_checked": some_names(not_checked) if not_checked else None,
-                    "open_fixes": len(open_fixes),
-                    "overdue": overdue,
-                },
-            )
-        )
+        figures = {
+            "days": (stage.ends_on - day).days,
+            "not_checked": some_names(not_checked) if not_checked else None,
+            "open_fixes": len(open_fixes),
+            "overdue": overdue,
+        }
         await push_to_unit(
-            store, unit, f"stage-end:{stage.id}:{unit.id}", reply, moment, window.until
+            store,
+            unit,
+            f"stage-end:{stage.id}:{unit.id}",
+            partial(_ending, stage, figures),
+            moment,
+            window.until,
         )
+
+
+def _ending(stage: Stage, figures: dict[str, Any], locale: str) -> Reply:
+    """What is still open as a stage ends, in the language of the chat it goes to."""
+    return Reply(text=Text("stages/ending", {"stage": _stage_text(stage, locale), **figures}))

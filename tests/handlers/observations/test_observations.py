@@ -98,7 +98,7 @@ async def test_a_complaint_claimed_escalated_closed_and_rated(plan: Plan, demo_d
 
         # First come, first owner; the second gets "already claimed".
         # Chen Jing presses Claim; her platform delivers the press twice.
-        claimed = said("observations/claimed", number=1, due=due, zone=ZONE_NAME)
+        claimed = said("observations/claimed", number=1, due=due, zone=ZONE_NAME, overdue=False)
         press = {"kind": EventKind.ACTION, "action": "observe.claim", "value": "1"}
         assert await here.handle("colleague-4", "claim-1", **press) == claimed
         assert await here.handle("colleague-4", "claim-1", **press) == ""
@@ -113,22 +113,38 @@ async def test_a_complaint_claimed_escalated_closed_and_rated(plan: Plan, demo_d
         [to_paul] = await sent(here, "observations/escalated_notice")
         assert to_paul.member_id == paul_id
         assert to_paul.idempotency_key.startswith(f"obs-escalate:1:1:{paul_id}@")
+        notice = {
+            "number": 1,
+            "unit_zh": "人民路网点",
+            "unit_en": "Renmin Road Outlet",
+            "text": "Teller at window 2 was rude",
+            "due": due,
+            "zone": ZONE_NAME,
+            "owner": "Chen Jing",  # claimed: the level it reached presses the owner
+        }
         escalated = said(
             "observations/escalated_notice",
-            number=1,
-            unit_zh="人民路网点",
-            unit_en="Renmin Road Outlet",
-            text="Teller at window 2 was rude",
-            due=due,
-            zone=ZONE_NAME,
+            **notice,
+            next_at=due + dt.timedelta(hours=hours),
+            higher="Linhe County Branch",
         )
+        assert "Chen Jing claimed it but has not closed it" in escalated
+        assert "goes up to Linhe County Branch" in escalated
         assert paul.take_transcript() == f"{private('paul')}\n{escalated}"
+        # The observer is told what happened, level by level.
+        told = {"number": 1, "due": due, "zone": ZONE_NAME}
+        up = said("observations/escalated_observer", **told, level="Chengdong Sub-branch")
+        assert vera.take_transcript() == f"{private('vera')}\n{up}"
         await here.jump(due + dt.timedelta(hours=hours - 1))
         assert len(await sent(here, "observations/escalated_notice")) == 1
         await here.walk(due + dt.timedelta(hours=hours + 1))
         to_paul_again, to_kim = await sent(here, "observations/escalated_notice")
         assert (to_paul_again.id, to_kim.member_id) == (to_paul.id, kim_id)
-        assert kim.take_transcript() == f"{private('kim')}\n{escalated}"
+        at_the_top = said("observations/escalated_notice", **notice, next_at=None, higher=None)
+        assert "There is no higher level" in at_the_top
+        assert kim.take_transcript() == f"{private('kim')}\n{at_the_top}"
+        up = said("observations/escalated_observer", **told, level="Linhe County Branch")
+        assert vera.take_transcript() == f"{private('vera')}\n{up}"
         # The top of the tree: nowhere further to go, nobody told again.
         await here.jump(due + dt.timedelta(hours=3 * hours + 2))
         assert len(await sent(here, "observations/escalated_notice")) == 2
@@ -138,7 +154,7 @@ async def test_a_complaint_claimed_escalated_closed_and_rated(plan: Plan, demo_d
 
         # Closing needs a resolution; the observer is told and asked to rate it.
         out = await here.say(chen, "/observations")
-        assert "escalated 2 level(s)" in out and "(overdue); owner Chen Jing" in out
+        assert "escalated 2 levels" in out and "(overdue); owner Chen Jing" in out
         assert out.endswith("  [1] ✅ Close it")
         assert await here.say(chen, "1") == said("observations/ask_resolution", number=1)
         blank = await here.handle("colleague-4", kind=EventKind.TEXT, text=" ")
@@ -263,6 +279,7 @@ async def test_signed_praise_credits_the_person_praised(plan: Plan, demo_db: Pat
             number=1,
             due=at(START) + dt.timedelta(hours=48),
             zone=ZONE_NAME,
+            overdue=False,
         )
         # Praise closes with a form: the resolution, then whom it credits.
         close = {"kind": EventKind.ACTION, "action": "observe.close", "value": "1"}

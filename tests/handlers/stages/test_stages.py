@@ -34,7 +34,7 @@ from bot.adapters.console import PLATFORM
 from bot.demo import DEMO_STEP, DemoOptions, DemoSession, demo_session
 from campaigns.schema import Plan, PlanParts, semantic_errors
 from kernel import Reply, Role
-from storage.models import ChecklistItem, Member, OutboxMessage, Stage, Unit
+from storage.models import Campaign, ChecklistItem, Member, OutboxMessage, Stage, Unit
 from storage.store import Store
 from tests.harness import at, read_plan
 
@@ -176,7 +176,7 @@ async def run_campaign(plan: Plan, db: Path, *, kill: bool) -> Run:
             for line in PATH:
                 if line == "self-check":
                     start = output.tell()
-                    assert "自查完成:得分 100" in await self_check(bot)
+                    assert "自查完成:自查得分 100" in await self_check(bot)
                     typed.append((start, output.tell()))
                 elif line == "kill":
                     if kill:
@@ -258,6 +258,7 @@ class Ids:
     units: dict[str, int]
     stages: dict[str, int]
     members: dict[str, int]
+    campaign: int
 
 
 async def ids(db: Path) -> Ids:
@@ -269,9 +270,10 @@ async def ids(db: Path) -> Ids:
             units = {u.key: u.id for u in await session.scalars(select(Unit))}
             stages = {s.key: s.id for s in await session.scalars(select(Stage))}
             members = {m.display_name: m.id for m in await session.scalars(select(Member))}
+            [campaign] = await session.scalars(select(Campaign.id))
     finally:
         await database.dispose()
-    return Ids(units, stages, members)
+    return Ids(units, stages, members, campaign)
 
 
 def pushes(transcript: str) -> list[tuple[str, str]]:
@@ -281,8 +283,15 @@ def pushes(transcript: str) -> list[tuple[str, str]]:
     for header, body in zip(blocks[1::2], blocks[2::2], strict=True):
         # A push ends where the next typed command's answer starts (a /clock echo).
         lines = [line for line in body.strip("\n").splitlines() if not line.startswith("现在是")]
-        found.append((header, "\n".join(lines)))
+        found.append((header, _same_on_any_run("\n".join(lines))))
     return found
+
+
+def _same_on_any_run(text: str) -> str:
+    """A push as any run prints it: the console numbers buttons on from what is still on screen
+    (a restarted process starts again at 1), and saves files in that run's own folder."""
+    text = re.sub(r"\[\d+\]", "[#]", text)
+    return re.sub(r"(?<=:)/\S+/(?=[^/\s]+\])", "", text)
 
 
 def expected_keys(known: Ids) -> dict[str, dt.datetime]:
@@ -335,16 +344,29 @@ def expected_keys(known: Ids) -> dict[str, dt.datetime]:
             keys[f"monthly:{unit['maintenance']}:2027-09:{person}:{index}@{PLATFORM}::{chat}"] = at(
                 "2027-10-06 09:00"
             )
-    # Award suggestions when the summary stage starts: the maintenance centre's supervisors, and
-    # the admins for the whole office (the root unit).
-    for unit_key, person, chat in (
+    # Award suggestions when the summary stage starts (the plan names no other awards day): the
+    # maintenance centre's supervisors, and the admins for the whole office (the root unit).
+    supervisors = (
         ("maintenance", you, "you"),
         ("maintenance", guo, "colleague-3"),
         ("facilities-office", you, "you"),
-    ):
-        keys[f"awards:{stage['awards']}:{unit[unit_key]}:{person}@{PLATFORM}::{chat}"] = at(
+    )
+    for unit_key, person, chat in supervisors:
+        keys[f"awards:{known.campaign}:{unit[unit_key]}:{person}@{PLATFORM}::{chat}"] = at(
             "2027-10-20 08:00"
         )
+    # Each stage's results on the first working day after it, at the morning meeting: to each
+    # unit chat, and the ranking to the same supervisors (mobilisation ends on 3 October, in the
+    # holiday: its results come on the 6th).
+    for key, day in (
+        ("mobilise", "2027-10-06"),
+        ("implement", "2027-10-14"),
+        ("review", "2027-10-20"),
+    ):
+        to_chats(f"stage-results:{stage[key]}:{{unit}}", f"{day} 08:00")
+        for unit_key, person, chat in supervisors:
+            ranking = f"stage-ranking:{stage[key]}:{unit[unit_key]}:{person}@{PLATFORM}::{chat}"
+            keys[ranking] = at(f"{day} 08:00")
     return keys
 
 
@@ -358,7 +380,7 @@ async def test_every_push_arrives_once_on_time_in_the_units_zone(uninterrupted: 
     # Exactly these pushes, each once (the key is unique), each due at its local time, stored in
     # UTC: 08:00 in Shanghai is 00:00 UTC.
     assert {row.key: row.due for row in rows} == expected
-    assert len(rows) == len(expected) == 30 + 8 + 6 + 6 + 4 + 3
+    assert len(rows) == len(expected) == 30 + 8 + 6 + 6 + 4 + 3 + 6 + 9
     assert at("2027-09-27 08:00") == dt.datetime(2027, 9, 27, 0, 0, tzinfo=dt.UTC)
     # Each was delivered once, by the first tick after it fell due (the demo ticks every 2 hours).
     for row in rows:
@@ -371,6 +393,8 @@ async def test_every_push_arrives_once_on_time_in_the_units_zone(uninterrupted: 
         "weekly": 6,
         "monthly": 4,
         "awards": 3,
+        "stage-results": 6,
+        "stage-ranking": 9,
     }
     # Nothing fell due while the clock walked, so nothing was skipped as stale.
     assert uninterrupted.warnings == []
@@ -382,7 +406,7 @@ async def test_the_transcript_shows_each_push_once(uninterrupted: Run) -> None:
     catering = [body for header, body in printed if header == "── 群聊 group:catering ──"]
     mine = [body for header, body in printed if header == "── 私聊 → you ──"]
     guo = [body for header, body in printed if header == "── 私聊 → colleague-3 ──"]
-    assert len(printed) == len(maintenance) + len(catering) + len(mine) + len(guo) == 57
+    assert len(printed) == len(maintenance) + len(catering) + len(mine) + len(guo) == 72
 
     def starting(bodies: list[str], prefix: str) -> list[str]:
         return [body for body in bodies if body.startswith(prefix)]
@@ -397,7 +421,7 @@ async def test_the_transcript_shows_each_push_once(uninterrupted: Run) -> None:
             "目标 92 分",
             "📢 新阶段开始:总结表彰阶段(2027年10月20日(周三) — 2027年10月31日(周日))",
         ]
-        assert "评选建议已发给各位负责人确认" in announced[-1]
+        assert "评选建议已发给各位主管确认" in announced[-1]
         assert (
             [body.splitlines()[0] for body in starting(chat, "🗓 ")]
             == [
@@ -431,9 +455,19 @@ async def test_the_transcript_shows_each_push_once(uninterrupted: Run) -> None:
             and "report-2027-09-25-2027-09-30.xlsx]" in files
         )
     # Award suggestions at the summary stage: yours for the centre and for the whole office.
-    assert len(starting(mine, "🏅 总结表彰阶段")) == 2
-    assert len(starting(guo, "🏅 总结表彰阶段")) == 1
-    assert len(mine) == 2 + 2 and len(guo) == 2 + 1
+    assert len(starting(mine, "🏅 评选表彰")) == 2
+    assert len(starting(guo, "🏅 评选表彰")) == 1
+    # Each stage's results in both chats, and the ranking to you (for the centre and the whole
+    # office) and to Guo Jianjun.
+    for chat in (maintenance, catering):
+        assert [body.splitlines()[0][:9] for body in starting(chat, "🏁 阶段结束:")] == [
+            "🏁 阶段结束:学习",
+            "🏁 阶段结束:组织",
+            "🏁 阶段结束:巩固",
+        ]
+    assert len(starting(mine, "🏆 阶段成绩排名:")) == 6
+    assert len(starting(guo, "🏆 阶段成绩排名:")) == 3
+    assert len(mine) == 2 + 2 + 6 and len(guo) == 2 + 1 + 3
 
 
 async def test_the_monthly_report_carries_a_png_and_an_xlsx(uninterrupted: Run) -> None:
