@@ -58,6 +58,15 @@ class SelfChecks:
             .order_by(SelfCheckRun.id.desc())
         )
 
+    async def latest_run(self, member_id: int) -> SelfCheckRun | None:
+        """The member's newest run, finished or not."""
+        return await self._session.scalar(
+            select(SelfCheckRun)
+            .where(SelfCheckRun.member_id == member_id)
+            .order_by(SelfCheckRun.id.desc())
+            .limit(1)
+        )
+
     async def start(
         self,
         *,

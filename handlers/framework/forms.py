@@ -35,6 +35,7 @@ from kernel import (
 from messages import Renderer
 
 FLOW = "_form"
+PARKED = "_form.parked"  # a form left for a command: no flow of its own, so free text passes it by
 MULTIPLE = ("members", "multi_choice")  # fields that take several numbers, typed
 # Choices on one page: with previous, next, "show all", skip and cancel a keyboard stays within
 # MAX_BUTTONS.
@@ -52,12 +53,79 @@ def register(router: Router) -> None:
 
 
 async def start_form(ctx: Context, form: Form) -> None:
-    """Begin walking ``form``; the first field is asked at once."""
+    """Begin walking ``form``; the first field is asked at once. The same form put aside by a
+    command goes on where it was instead."""
     assert ctx.member is not None
-    data = {"form": Reply(form=form).to_json()["form"], "values": {}}
+    kept = await _parked_values(ctx, form)
+    command = ctx.event.command if ctx.event.kind is EventKind.COMMAND else ""
+    data = {"form": Reply(form=form).to_json()["form"], "values": kept, "command": command}
     await ctx.store.conversations.start(ctx.member.id, FLOW, "field", data, ctx.now())
-    ctx.reply("form/start", to=ctx.personal, title=form.title)
-    _ask(ctx, form, {}, _View())
+    if kept:
+        done, count = len(kept), len(form.fields)
+        ctx.reply("form/resumed", to=ctx.personal, title=form.title, done=done, count=count)
+    else:
+        ctx.reply("form/start", to=ctx.personal, title=form.title)
+    _ask(ctx, form, kept, _View())
+
+
+async def cancels_a_form(ctx: Context) -> bool:
+    """/cancel typed as a command while a form is open or put aside cancels it."""
+    if ctx.member is None or not ctx.means(f"/{ctx.event.command}", "form/cancel"):
+        return False
+    conversation = await ctx.store.conversations.current(ctx.member.id)
+    if conversation is None or conversation.flow not in (FLOW, PARKED):
+        return False
+    await cancelled(ctx)
+    return True
+
+
+async def put_aside(ctx: Context) -> bool:
+    """A command typed inside a form leaves it: the form is kept, answers and all, for the same
+    command to go on with it, and free text no longer goes to it. True when a form was put
+    aside."""
+    conversation = await ctx.store.conversations.current(ctx.member.id) if ctx.member else None
+    if conversation is None or conversation.flow != FLOW or ctx.member is None:
+        return False
+    await ctx.store.conversations.start(
+        ctx.member.id, PARKED, "parked", dict(conversation.data), ctx.now()
+    )
+    return True
+
+
+async def tell_put_aside(ctx: Context) -> None:
+    """After the command ran: say how to go on with the form, or that it was given up for the
+    command's own conversation (one at a time)."""
+    assert ctx.member is not None
+    conversation = await ctx.store.conversations.current(ctx.member.id)
+    if conversation is not None and conversation.flow == FLOW:
+        return  # the command went on with the form itself
+    if conversation is None or conversation.flow != PARKED:
+        ctx.replies.insert(0, Reply(text=Text("form/given_up"), to=ctx.personal))
+        return
+    form, values, _ = _parsed(conversation.data)
+    command = str(conversation.data.get("command", ""))
+    said = {
+        "title": form.title,
+        "done": len(values),
+        "count": len(form.fields),
+        "command": f"/{command}" if command else "",
+    }
+    # Said first: the form was left before the command answered.
+    ctx.replies.insert(0, Reply(text=Text("form/put_aside", said), to=ctx.personal))
+
+
+def check_field(router: Router, form: Form, field: FormField, text: str) -> None:
+    """Refuse a typed value as soon as it is typed, saying what is wanted: the form's own check
+    (``router.field_check``) when it declares one, else the field's kind and length."""
+    if field.max_length and len(text) > field.max_length:
+        raise Refusal("errors/too_long", limit=field.max_length)
+    if not text:
+        return
+    check = router.field_check_for(form.form_id)
+    if check is not None:
+        check(field.name, text)
+    elif field.kind == "number" and not _is_number(text):
+        raise Refusal("form/number_hint")
 
 
 async def typed(ctx: Context) -> None:
@@ -74,10 +142,7 @@ async def typed(ctx: Context) -> None:
         if field.required:
             raise Refusal("form/required")
         text = ""
-    if field.max_length and len(text) > field.max_length:
-        raise Refusal("errors/too_long", limit=field.max_length)
-    if field.kind == "number" and text and not _is_number(text):
-        raise Refusal("form/number_hint")
+    check_field(ctx.router, form, field, text)
     await _store(ctx, form, values, field, text)
 
 
@@ -275,10 +340,41 @@ async def _state(ctx: Context) -> tuple[Form, dict[str, str], _View]:
     conversation = await ctx.store.conversations.current(ctx.member.id)
     if conversation is None or conversation.flow != FLOW:
         raise Refusal("errors/stale_button")
-    form = Reply.from_json({"form": conversation.data["form"]}).form
+    return _parsed(conversation.data)
+
+
+def _parsed(data: dict[str, Any]) -> tuple[Form, dict[str, str], _View]:
+    form = Reply.from_json({"form": data["form"]}).form
     assert form is not None
-    values = dict(conversation.data.get("values", {}))
-    return form, values, _View.from_json(conversation.data.get("view"))
+    return form, dict(data.get("values", {})), _View.from_json(data.get("view"))
+
+
+async def _parked_values(ctx: Context, form: Form) -> dict[str, str]:
+    """The answers of the same form put aside earlier, as far as they still fit it (its choices
+    may have changed meanwhile); nothing when no such form is kept."""
+    assert ctx.member is not None
+    conversation = await ctx.store.conversations.current(ctx.member.id)
+    if conversation is None or conversation.flow != PARKED:
+        return {}
+    kept, values, _ = _parsed(conversation.data)
+    if (kept.form_id, kept.state) != (form.form_id, form.state):
+        return {}
+    fitting = still_fitting(form, values)
+    return fitting if len(fitting) < len(form.fields) else {}
+
+
+def still_fitting(form: Form, values: dict[str, str]) -> dict[str, str]:
+    """The leading answers that still fit ``form``: a choice made must still be offered."""
+    fitting: dict[str, str] = {}
+    for field in form.fields:
+        if field.name not in values:
+            break
+        value = values[field.name]
+        offered = {choice.value for choice in field.choices}
+        if field.choices and value and not set(value.split(",")) <= offered:
+            break
+        fitting[field.name] = value
+    return fitting
 
 
 def _numbers(text: str, field: FormField) -> str | None:

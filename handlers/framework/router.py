@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from handlers.framework.context import Context
 
 Handler = Callable[["Context"], Awaitable[None]]
+# Checks one typed form value (field name, value) as soon as it is typed, raising a Refusal that
+# says what is wanted: a form asked a field at a time never loses what was entered to a late error.
+FieldCheck = Callable[[str, str], None]
 
 
 class Menu(StrEnum):
@@ -68,6 +71,7 @@ class Router:
         self._actions: dict[str, Route] = {}
         self._flows: dict[str, Route] = {}
         self._keywords: list[tuple[str, str]] = []  # (phrase, command)
+        self._field_checks: dict[str, FieldCheck] = {}
 
     # --- declaring ------------------------------------------------------------------------
 
@@ -122,10 +126,14 @@ class Router:
         """Free text typed while the person is inside ``flow`` (kept in the database)."""
         self._add(self._flows, flow, Route(flow, handler, frozenset(roles)))
 
+    def field_check(self, form_id: str, check: FieldCheck) -> None:
+        """How the values of form ``form_id`` are checked one by one, as they are typed."""
+        self._add(self._field_checks, form_id, check)
+
     def keyword(self, phrases: Iterable[str], command: str) -> None:
         """Free text such as 我的积分 or "my score" that means a command."""
         for phrase in phrases:
-            folded = phrase.strip().casefold()
+            folded = _plain(phrase)
             if any(known == folded for known, _ in self._keywords):
                 raise ValueError(f"{phrase!r} is declared twice")
             self._keywords.append((folded, command))
@@ -152,8 +160,11 @@ class Router:
     def flow_route(self, flow: str) -> Route | None:
         return self._flows.get(flow)
 
+    def field_check_for(self, form_id: str) -> FieldCheck | None:
+        return self._field_checks.get(form_id)
+
     def keyword_command(self, text: str) -> str | None:
-        folded = text.strip().casefold()
+        folded = _plain(text)
         for phrase, command in self._keywords:
             if folded == phrase:
                 return command
@@ -235,3 +246,16 @@ class Feature:
 
     def flow(self, flow: str, handler: Handler, *, roles: Iterable[Role]) -> None:
         self._router.flow(flow, handler, roles=roles)
+
+    def field_check(self, form_id: str, check: FieldCheck) -> None:
+        self._router.field_check(form_id, check)
+
+
+_ENDING = "?？!！.。~～"
+
+
+def _plain(text: str) -> str:
+    """A question as typed, for matching keywords: any case, spacing, apostrophe or final
+    question mark (``What’s my score?`` is ``what's my score``)."""
+    folded = " ".join(text.replace("’", "'").split()).casefold()
+    return folded.rstrip(_ENDING).rstrip()

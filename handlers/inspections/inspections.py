@@ -30,6 +30,13 @@ def register(router: Router) -> None:
     inspections = router.feature("inspections")
     inspections.command("inspect", open_form, roles=SUPERVISORS, menus=IN_PRIVATE)
     inspections.action("inspect.submit", submit, roles=SUPERVISORS)
+    inspections.field_check("inspect.submit", check_field)
+
+
+def check_field(name: str, value: str) -> None:
+    """The score is checked as it is typed, so a slip never costs the items ticked after it."""
+    if name == "score" and _score_or_none(value) is None:
+        raise Refusal("inspections/score_hint", given=value)
 
 
 async def open_form(ctx: Context) -> None:
@@ -247,10 +254,16 @@ async def _context(ctx: Context) -> tuple[Member, Unit, Campaign, Stage | None]:
 
 
 def _score(text: str) -> float:
+    score = _score_or_none(text)
+    if score is None:
+        raise Refusal("inspections/bad_score", given=text)
+    return score
+
+
+def _score_or_none(text: str) -> float | None:
+    """A score out of 100 as typed (``91``, ``91.5``, ``91分``); None when it is not one."""
     try:
         score = float(text.replace("分", "").strip())
     except ValueError:
-        raise Refusal("inspections/bad_score", given=text) from None
-    if not 0 <= score <= 100:
-        raise Refusal("inspections/bad_score", given=text)
-    return round(score, 1)
+        return None
+    return round(score, 1) if 0 <= score <= 100 else None

@@ -2,9 +2,10 @@
 
 Pass, fail or not applicable per item; a note or a photo sent before pressing is kept with the
 answer. A failed item becomes a rectification (整改) with an owner and a deadline the person may
-type in Chinese or English. The run lives in the database, so it can be left and resumed, on
-another device or after a restart. At the end: the weighted pass rate, the failed items, and
-"100−1=0": a failed critical item sets the run's score to 0.
+type in Chinese or English; one read with a guess (a default hour, next year) or falling on a day
+off is echoed with what was guessed and kept only once confirmed. The run lives in the database,
+so it can be left and resumed, on another device or after a restart. At the end: the weighted pass
+rate, the failed items, and "100−1=0": a failed critical item sets the run's score to 0.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from handlers.framework.context import Context
 from handlers.framework.router import IN_PRIVATE, Router
 from handlers.shared.calendar import local_date
-from handlers.shared.date_phrases import end_of_day, parse_when
+from handlers.shared.date_phrases import When, end_of_day, notes, parse_when
 from handlers.shared.ledger import award_points
 from handlers.shared.plan import deadlines_of, points_of
 from kernel import STAFF_AND_ABOVE, Button, Refusal, Text, number
@@ -26,6 +27,7 @@ from storage.models import (
     Member,
     SelfCheckAnswer,
     SelfCheckRun,
+    Stage,
     Unit,
 )
 
@@ -39,6 +41,7 @@ def register(router: Router) -> None:
     selfchecks.action("check.pick", pick_checklist, roles=STAFF_AND_ABOVE)
     selfchecks.action("check.answer", answer_item, roles=STAFF_AND_ABOVE)
     selfchecks.action("check.pause", pause, roles=STAFF_AND_ABOVE)
+    selfchecks.action("check.keep_due", keep_due, roles=STAFF_AND_ABOVE)
     selfchecks.flow(FLOW, typed, roles=STAFF_AND_ABOVE)
 
 
@@ -47,7 +50,7 @@ def register(router: Router) -> None:
 
 async def start_or_resume(ctx: Context) -> None:
     member, unit = ctx.seated()
-    run = await ctx.store.selfchecks.open_run(member.id)
+    run = await _open_run(ctx, member, unit, tell=True)
     if run is not None:
         await _resume(ctx, member, unit, run)
         return
@@ -73,7 +76,7 @@ async def start_or_resume(ctx: Context) -> None:
 
 async def pick_checklist(ctx: Context) -> None:
     member, unit = ctx.seated()
-    if await ctx.store.selfchecks.open_run(member.id) is not None:
+    if await _open_run(ctx, member, unit, tell=False) is not None:
         await start_or_resume(ctx)
         return
     campaign, stage_key, _ = await _campaign_and_stage(ctx, member, unit)
@@ -105,6 +108,52 @@ async def _start(
     await _show_next(ctx, run)
 
 
+async def _open_run(ctx: Context, member: Member, unit: Unit, *, tell: bool) -> SelfCheckRun | None:
+    """The member's unfinished run, if it belongs to the stage under way: a self-check counts for
+    its stage, so one left in a stage that has ended is not carried into the next. It stays as it
+    was, unscored, and (``tell``) the person learns why a fresh one starts, once."""
+    run = await ctx.store.selfchecks.open_run(member.id)
+    if run is None:
+        return None
+    stage = await _stage_now(ctx, unit)
+    if run.stage_id == (stage.id if stage else None):
+        return run
+    latest = await ctx.store.selfchecks.latest_run(member.id)
+    if tell and latest is not None and latest.id == run.id:
+        campaign = await ctx.current_campaign(unit)
+        ended = next(
+            (s for s in await ctx.store.campaigns.stages(campaign.id) if s.id == run.stage_id), None
+        )
+        ctx.reply(
+            "selfchecks/stage_over",
+            to=ctx.personal,
+            done=len(await ctx.store.selfchecks.answers(run.id)),
+            started=local_date(unit, run.started_at),
+            stage_zh=ended.name_zh if ended else None,
+            stage_en=ended.name_en if ended else None,
+            ended=ended.ends_on if ended else None,
+            current_zh=stage.name_zh if stage else None,
+            current_en=stage.name_en if stage else None,
+        )
+    return None
+
+
+async def _stage_now(ctx: Context, unit: Unit) -> Stage | None:
+    campaign = await ctx.current_campaign(unit)
+    return await ctx.store.campaigns.stage_on(campaign.id, local_date(unit, ctx.now()))
+
+
+async def _in_its_stage(ctx: Context, unit: Unit, run: SelfCheckRun) -> bool:
+    """Answers go to a run of the stage under way only: a button or a flow left from a stage
+    that has ended is turned down (the flow is left), and /check starts afresh."""
+    stage = await _stage_now(ctx, unit)
+    if run.stage_id == (stage.id if stage else None):
+        return True
+    await ctx.store.conversations.end(run.member_id)
+    ctx.reply("selfchecks/stage_ended", to=ctx.personal)
+    return False
+
+
 async def _resume(ctx: Context, member: Member, unit: Unit, run: SelfCheckRun) -> None:
     """Continue a run exactly where it was, keeping anything half-entered."""
     done = len(await ctx.store.selfchecks.answers(run.id))
@@ -124,7 +173,7 @@ async def _resume(ctx: Context, member: Member, unit: Unit, run: SelfCheckRun) -
             data = {"run_id": run.id, "failing_item_id": failing}
             await _ask_due(ctx, member, unit, data)
             return
-    elif conversation.step == "fail_due":
+    elif conversation.step in ("fail_due", "fail_due_check"):
         await _ask_due(ctx, member, unit, dict(conversation.data))
         return
     elif conversation.step == "fail_comment":
@@ -148,6 +197,8 @@ async def answer_item(ctx: Context) -> None:
     run = await ctx.records.selfcheck_run(run_id)
     if run.finished_at is not None:
         raise Refusal("selfchecks/already_finished")
+    if not await _in_its_stage(ctx, unit, run):
+        return
     item = await ctx.store.selfchecks.item(item_id)
     if item is None or item.checklist_id != run.checklist_id:
         raise Refusal("errors/stale_button")
@@ -205,6 +256,8 @@ async def typed(ctx: Context) -> None:
     if run is None or run.finished_at is not None:
         await ctx.store.conversations.end(member.id)
         raise Refusal("selfchecks/already_finished")
+    if not await _in_its_stage(ctx, unit, run):
+        return
     text = ctx.event.text.strip()
     if conversation.step == "fail_comment":
         answer = await _answer_for(ctx, run.id, int(data["failing_item_id"]))
@@ -215,7 +268,11 @@ async def typed(ctx: Context) -> None:
         )
         await _ask_due(ctx, member, unit, data)
         return
-    if conversation.step == "fail_due":
+    if conversation.step == "fail_due_check" and ctx.means(text, "selfchecks/keep_due"):
+        await _keep_due(ctx, member, unit, run, data)
+        return
+    if conversation.step in ("fail_due", "fail_due_check"):
+        # At the echo of a doubtful deadline, anything but "yes" is the deadline typed again.
         await _set_due(ctx, member, unit, run, data, text)
         return
     if text:
@@ -229,6 +286,7 @@ async def typed(ctx: Context) -> None:
 async def _ask_due(ctx: Context, member: Member, unit: Unit, data: dict[str, Any]) -> None:
     """Ask by when the failed item must be fixed; the next text typed is the deadline."""
     campaign = await ctx.current_campaign(unit)
+    data.pop("due", None)
     await ctx.store.conversations.start(member.id, FLOW, "fail_due", data, ctx.now())
     ctx.reply("selfchecks/ask_due", to=ctx.personal, days=deadlines_of(campaign).rectification_days)
 
@@ -242,12 +300,75 @@ async def _set_due(
             ctx.now() + dt.timedelta(days=deadlines_of(campaign).rectification_days), unit.timezone
         )
     else:
-        when = parse_when(text, ctx.now(), unit.timezone)
+        when = parse_when(text, ctx.now(), unit.timezone, calendar=unit.calendar)
         if when is None or when.kind == "recurring":
             raise Refusal("selfchecks/bad_date", given=text)
         due = when.at if when.has_time else end_of_day(when.at, unit.timezone)
         if due <= ctx.now():
             raise Refusal("selfchecks/date_past", due=due, zone=unit.timezone)
+        if when.to_confirm:
+            await _confirm_due(ctx, member, unit, run, data, when, due)
+            return
+    await _create_rectification(ctx, member, unit, run, data, due)
+
+
+async def _confirm_due(
+    ctx: Context,
+    member: Member,
+    unit: Unit,
+    run: SelfCheckRun,
+    data: dict[str, Any],
+    when: When,
+    due: dt.datetime,
+) -> None:
+    """Echo a deadline read with a guess, or on a day off, and save it only once confirmed."""
+    data["due"] = due.isoformat()
+    await ctx.store.conversations.start(member.id, FLOW, "fail_due_check", data, ctx.now())
+    ctx.reply(
+        "selfchecks/confirm_due",
+        to=ctx.personal,
+        buttons=(Button(Text("selfchecks/button_keep_due"), "check.keep_due", str(run.id)),),
+        due=due,
+        zone=unit.timezone,
+        notes=notes(when, unit.timezone),
+    )
+
+
+async def keep_due(ctx: Context) -> None:
+    """Yes to the echoed deadline: the rectification is created with it."""
+    member, unit = ctx.seated()
+    conversation = await ctx.store.conversations.current(member.id)
+    if (
+        conversation is None
+        or conversation.flow != FLOW
+        or conversation.step != "fail_due_check"
+        or str(conversation.data.get("run_id")) != ctx.event.value
+    ):
+        raise Refusal("errors/stale_button")
+    data = dict(conversation.data)
+    run = await ctx.records.selfcheck_run(int(data["run_id"]))
+    await _keep_due(ctx, member, unit, run, data)
+
+
+async def _keep_due(
+    ctx: Context, member: Member, unit: Unit, run: SelfCheckRun, data: dict[str, Any]
+) -> None:
+    """Create the rectification with the echoed deadline, unless it has passed meanwhile."""
+    due = dt.datetime.fromisoformat(str(data["due"]))
+    if due <= ctx.now():
+        raise Refusal("selfchecks/date_past", due=due, zone=unit.timezone)
+    await _create_rectification(ctx, member, unit, run, data, due)
+
+
+async def _create_rectification(
+    ctx: Context,
+    member: Member,
+    unit: Unit,
+    run: SelfCheckRun,
+    data: dict[str, Any],
+    due: dt.datetime,
+) -> None:
+    data.pop("due", None)
     item_id = int(data.pop("failing_item_id"))
     item = await ctx.store.selfchecks.item(item_id)
     answer = await _answer_for(ctx, run.id, item_id)
@@ -289,9 +410,11 @@ async def _set_due(
 
 
 async def pause(ctx: Context) -> None:
-    member, _ = ctx.seated()
+    member, unit = ctx.seated()
     await ctx.store.conversations.end(member.id)
-    ctx.reply("selfchecks/paused", to=ctx.personal, replace_pressed=True)
+    stage = await _stage_now(ctx, unit)  # it can be continued until its stage ends
+    until = stage.ends_on if stage else None
+    ctx.reply("selfchecks/paused", to=ctx.personal, replace_pressed=True, until=until)
 
 
 # --- showing the next item and finishing ---------------------------------------------------------

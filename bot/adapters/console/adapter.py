@@ -1,8 +1,18 @@
 """The console adapter: a chat in the terminal, and the fake backend tests talk to.
 
-Lines starting with ``/`` are commands; a number picks one of the last numbered choices (buttons,
-quiz options); a form is filled one field per line; anything else is free text. Pushes from the
-outbox (drills, notices) are printed under a header naming the group chat they went to.
+Lines starting with ``/`` are commands; a number picks a numbered choice (a button, a quiz
+option); a form is filled one field per line; anything else is free text. Pushes from the outbox
+(drills, notices) are printed under a header naming the group chat they went to.
+
+Numbers are unique among the choices waiting for an answer: a message's choices are numbered after
+those of every recent message not yet answered, so two notices each with a Claim button show [1]
+and [2]. A message answered by its number keeps its numbers (a second press gets the handler's own
+answer) until newer choices take them; the numbers of messages long scrolled away are given up
+(so a chat that runs for months keeps them short); anything else typed whose answer offers choices
+starts again at 1.
+
+A form checks each value as it is typed; a command typed inside a form leaves it, kept with its
+answers for the same command to go on with it.
 """
 
 from __future__ import annotations
@@ -14,6 +24,7 @@ from typing import TextIO
 
 from bot.delivery import Destination
 from bot.dispatcher import Dispatcher
+from handlers.framework.forms import still_fitting
 from kernel import Attachment, ChatRef, Clock, Event, EventKind, Form, Reply, SenderRef, Text
 from messages import Renderer, Target
 from messages.vocabulary import shipped_vocabulary
@@ -29,10 +40,28 @@ class _FormFilling:
     form: Form
     locale: str
     values: dict[str, str] = field(default_factory=dict)
+    command: str = ""  # the command that opened it, which opens it again to go on
 
     @property
     def index(self) -> int:
         return len(self.values)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.form.form_id, self.form.state
+
+
+ON_SCREEN = 8  # the latest messages with choices whose numbers can still be typed
+
+
+@dataclass(frozen=True)
+class _Offered:
+    """A numbered choice on the screen: what typing its number sends, and which message (by
+    its order) offered it, so the numbers of messages scrolled away are given up."""
+
+    action: str
+    value: str
+    message: int
 
 
 class ConsoleChat:
@@ -57,8 +86,12 @@ class ConsoleChat:
         self._chat = chat
         self._output = output
         self._attachments_dir = attachments_dir
-        self._choices: list[tuple[str, str]] = []  # (action, value) for typed numbers
+        self._choices: dict[int, _Offered] = {}  # by the number shown
+        self._offers = 0  # messages that offered choices so far
         self._form: _FormFilling | None = None
+        self._kept: dict[tuple[str, str], _FormFilling] = {}  # forms left for a command
+        self._answered: set[int] = set()  # messages answered by a number typed
+        self._opened_by = ""  # the command whose answers are being shown
         self._transcript: list[str] = []
 
     # --- input -------------------------------------------------------------------------------
@@ -68,11 +101,30 @@ class ConsoleChat:
         line = line.rstrip("\n")
         if not line.strip() and self._form is None:
             return
-        event = self._form_answer(line) if self._form else self._event_for(line)
-        if event is not None:
-            outcome = await self._dispatcher.handle(event)
+        if self._form is None and self._kept and self._cancels(line):
+            locale = next(iter(self._kept.values())).locale
+            self._kept.clear()
+            self._print(self._render(Text("console/form_cancelled"), locale))
+            return
+        left = self._form
+        event = await self._form_answer(line) if self._form else self._event_for(line)
+        if event is None:
+            return
+        left = left if left is not None and self._kept.get(left.key) is left else None
+        outcome = await self._dispatcher.handle(event)
+        opened = {(r.form.form_id, r.form.state) for r in outcome.replies if r.form is not None}
+        if left is not None and left.key not in opened:
+            self._tell_kept(left)  # unless the command goes on with that very form
+        if event.kind is not EventKind.ACTION and any(r.buttons or r.quiz for r in outcome.replies):
+            self._choices.clear()  # the person moved on: what they are asked now is numbered 1…
+            self._answered.clear()
+        command = event.kind is EventKind.COMMAND
+        self._opened_by = f"/{event.command}" if command else ""
+        try:
             for reply in outcome.replies:
-                self._show(reply, outcome.locale)
+                self._show(reply, outcome.locale_for(reply))
+        finally:
+            self._opened_by = ""
 
     def take_transcript(self) -> str:
         """Everything printed since the last call: what a test reads back."""
@@ -85,19 +137,27 @@ class ConsoleChat:
             head, _, args = text[1:].partition(" ")
             command = head.split("@", 1)[0].casefold()
             return self._event(EventKind.COMMAND, command=command, args=args.strip())
-        if text.isdigit() and 1 <= int(text) <= len(self._choices):
-            action, value = self._choices[int(text) - 1]
-            return self._event(EventKind.ACTION, action=action, value=value)
+        if text.isdigit() and int(text) in self._choices:
+            picked = self._choices[int(text)]
+            self._answered.add(picked.message)
+            return self._event(EventKind.ACTION, action=picked.action, value=picked.value)
         return self._event(EventKind.TEXT, text=text)
 
-    def _form_answer(self, line: str) -> Event | None:
+    @staticmethod
+    def _cancels(line: str) -> bool:
+        return shipped_vocabulary().means(line, "console/cancel")  # it strips
+
+    async def _form_answer(self, line: str) -> Event | None:
         filling = self._form
         assert filling is not None
         text = line.strip()
-        if shipped_vocabulary().means(text, "console/cancel"):
+        if self._cancels(text):
             self._form = None
             self._print(self._render(Text("console/form_cancelled"), filling.locale))
             return None
+        if text.startswith("/"):
+            self._put_aside(filling)
+            return self._event_for(text)
         current = filling.form.fields[filling.index]
         skipped = text in ("", "-")
         if skipped and current.required:
@@ -115,9 +175,9 @@ class ConsoleChat:
                 self._print(self._render(Text(template, count), filling.locale))
                 return None
             text = ",".join(current.choices[n - 1].value for n in picked)
-        elif current.max_length is not None and len(text) > current.max_length:
-            limit = {"limit": current.max_length}
-            self._print(self._render(Text("errors/too_long", limit), filling.locale))
+        elif problem := self._dispatcher.field_problem(filling.form, current.name, text):
+            self._print(self._render(problem, filling.locale))
+            self._prompt_field(filling)
             return None
         filling.values[current.name] = text
         if filling.index < len(filling.form.fields):
@@ -130,6 +190,24 @@ class ConsoleChat:
             value=filling.form.state,
             form=dict(filling.values),
         )
+
+    def _put_aside(self, filling: _FormFilling) -> None:
+        """A command typed inside a form: keep the form and its answers for it to go on later."""
+        self._form = None
+        self._kept[filling.key] = filling
+
+    def _tell_kept(self, filling: _FormFilling) -> None:
+        """Say how to go on with a form left for a command."""
+        said = Text(
+            "form/put_aside",
+            {
+                "title": filling.form.title,
+                "done": filling.index,
+                "count": len(filling.form.fields),
+                "command": filling.command,
+            },
+        )
+        self._print(self._render(said, filling.locale))
 
     def _event(self, kind: EventKind, **fields: object) -> Event:
         return Event(
@@ -168,15 +246,45 @@ class ConsoleChat:
             if attachment is not None:
                 self._save(attachment, locale)
         if reply.form is not None:
-            self._form = _FormFilling(reply.form, locale)
-            self._print(self._render(reply.form.title, locale))
+            self._open(reply.form, locale)
+
+    def _open(self, form: Form, locale: str) -> None:
+        """Start filling a form, or go on with the same form left earlier for a command."""
+        kept = self._kept.pop((form.form_id, form.state), None)
+        values = still_fitting(form, kept.values) if kept is not None else {}
+        if len(values) >= len(form.fields):
+            values = {}
+        command = (kept.command if kept is not None else "") or self._opened_by
+        filling = _FormFilling(form, locale, values, command)
+        self._form = filling
+        if values:
+            resumed = {"title": form.title, "done": len(values), "count": len(form.fields)}
+            self._print(self._render(Text("form/resumed", resumed), locale))
+        else:
+            self._print(self._render(form.title, locale))
             self._print(self._render(Text("console/form_intro"), locale))
-            self._prompt_field(self._form)
+        self._prompt_field(filling)
 
     def _offer(self, choices: list[tuple[str, str]], labels: list[str]) -> None:
-        self._choices = choices
-        for number, label in enumerate(labels, start=1):
+        """Number a message's choices after those of the messages still waiting for an answer
+        (and after the choices of the form field being asked): a number means one choice only."""
+        self._offers += 1
+        self._forget_scrolled_away()
+        waiting = [n for n, c in self._choices.items() if c.message not in self._answered]
+        taken = max(waiting, default=0)
+        if self._form is not None:
+            taken = max(taken, len(self._form.form.fields[self._form.index].choices))
+        offered = zip(choices, labels, strict=True)
+        for number, ((action, value), label) in enumerate(offered, start=taken + 1):
+            self._choices[number] = _Offered(action, value, self._offers)
             self._print(f"  [{number}] {label}")
+
+    def _forget_scrolled_away(self) -> None:
+        """Choices of messages long scrolled away are no longer typed by number (the commands
+        still reach them), so a long-running chat keeps its numbers short."""
+        oldest = self._offers - ON_SCREEN
+        for number in [n for n, c in self._choices.items() if c.message <= oldest]:
+            del self._choices[number]
 
     def _prompt_field(self, filling: _FormFilling) -> None:
         current = filling.form.fields[filling.index]

@@ -265,7 +265,8 @@ SCOPES = (X, Y, B)
 # id from outside to authorise; each is tested with its feature.
 OWN_STATE_ONLY = {
     "check.pause": "ends the sender's own self-check flow",
-    "lang.set": "the sender's own language",
+    "check.keep_due": "keeps the deadline echoed in the sender's own self-check flow",
+    "lang.set": "the sender's own language; in a group, the bound chat's (checked for cover)",
     "leaderboard.name": "whether the sender's own name shows",
     "remind.save": "saves the sender's own draft, kept in the database",
     "remind.drop": "drops the sender's own draft",
@@ -335,11 +336,12 @@ async def _prepare(url: str) -> dict[str, Any]:
                 ids["drill"][scope] = drill.id
                 [checklist, *_] = await store.selfchecks.checklists_for(campaign.id, None, None)
                 ids["checklist"][scope] = checklist.id
+                stage = await store.campaigns.stage_on(campaign.id, NOW.date())
                 run = await store.selfchecks.start(
                     member_id=owner_member.id,
                     unit_id=unit.id,
                     checklist_id=checklist.id,
-                    stage_id=None,
+                    stage_id=stage.id if stage else None,  # a run counts for its stage
                     now=NOW,
                 )
                 ids["run"][scope] = run.id

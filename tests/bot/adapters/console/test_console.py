@@ -235,7 +235,7 @@ async def test_clock_in_chinese(plan: Plan, tmp_path: Path) -> None:
     async with demo(plan, tmp_path / "demo.db", locale="zh") as chat:
         assert (await chat.say("/clock +30m")).startswith("现在是 ")
         assert (await chat.say("/clock 2001-01-01")).startswith("时钟只能往前拨")
-        assert (await chat.say("/clock 明天")).startswith('看不懂时间"明天"')
+        assert (await chat.say("/clock 明天")).startswith("看不懂时间“明天”")
 
 
 # --- `uplift demo --script` as a newcomer runs it ---------------------------------------------
@@ -483,7 +483,8 @@ async def test_form_is_filled_field_by_field(console: Console) -> None:
     assert await console.say("") == "This one is required."
     assert await console.say("-") == "This one is required."
     assert await console.say("x" * 41) == (
-        "That is too long: at most 40 characters. Please shorten it and send it again."
+        "That is too long: at most 40 characters. Please shorten it and send it again.\n"
+        "» What happened?"  # asked again, keeping what was entered before
     )
     assert await console.say("  Helped a guest fill in a form  ") == "» Anything to add? (optional)"
     assert await console.say("-") == (
