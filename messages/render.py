@@ -131,6 +131,7 @@ class Renderer:
         environment.filters["date"] = _format_date(locale)
         environment.filters["datetime"] = _format_datetime(locale)
         environment.filters["number"] = _format_number
+        environment.filters["plural"] = _counted
         environment.filters["join"] = _joiner(target)
         environment.globals["locale"] = locale
         return environment
@@ -182,3 +183,28 @@ def _joiner(target: Target) -> Callable[..., Safe]:
 
 def _format_number(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+
+
+def _counted(value: Any, singular: str, plural: str | None = None) -> str:
+    """``{{ n | plural("run") }}``: the count with its noun agreeing (``1 run``, ``2 runs``).
+
+    ``value`` may already be formatted (``{{ n | number | plural("point") }}``); an irregular
+    plural is given (``plural("person", "people")``). Words in Chinese have no plural: the Chinese
+    templates do not use it."""
+    return f"{value} {singular if _is_one(value) else plural or _plural_of(singular)}"
+
+
+def _is_one(value: Any) -> bool:
+    try:
+        return abs(float(str(value).replace(",", ""))) == 1
+    except ValueError:
+        return False
+
+
+def _plural_of(word: str) -> str:
+    """The regular English plural of the last word (``good deed`` → ``good deeds``)."""
+    if re.search(r"(s|x|z|ch|sh)$", word):
+        return word + "es"
+    if re.search(r"[^aeiou]y$", word):
+        return word[:-1] + "ies"
+    return word + "s"

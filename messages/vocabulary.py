@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from kernel import Role
 from messages.render import LOCALES, TEMPLATE_ROOT
 
 WORDS_FILE = "words.yaml"
@@ -54,6 +55,15 @@ class Vocabulary:
     def words_for(self, key: str) -> frozenset[str]:
         feature, _, meaning = key.partition("/")
         return self.words.get((feature, meaning), frozenset())
+
+    def role(self, text: str) -> Role | None:
+        """The role ``text`` names in any locale (``主管``, ``supervisor``), or None: each role
+        is shown by one word per language (``roles/<role>``) and read in every language."""
+        word = text.strip().casefold()
+        for role in Role:
+            if word == role.value or self.means(word, f"roles/{role.value}"):
+                return role
+        return None
 
 
 def load_vocabulary(root: Path = TEMPLATE_ROOT) -> Vocabulary:
