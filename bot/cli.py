@@ -20,13 +20,17 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from bot.cli_parser import parser_class, role_argument
 from bot.config import Settings, load_settings
 from campaigns.loader import PlanReading, read_plan_file
 from handlers.shared.locale import normalise_locale
+from handlers.shared.names import some_names
+from handlers.shared.units import unit_name, unit_named, units_like
 from kernel import Role, Text
 from messages import Renderer
-from storage.database import Database
+from storage.database import Database, database_problem
 from storage.migrate import upgrade
+from storage.models import Unit
 from storage.urls import is_sqlite
 
 DEFAULT_PLAN = Path(str(resources.files("campaigns") / "plans" / "postal-bank.yaml"))
@@ -70,9 +74,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.run(args, settings, say))
-    except Exception:  # through the log, so the traceback is masked too
+    except Exception as error:
+        if _said_database_problem(error, _database_url(args, settings), settings, say):
+            return 1
+        # through the log, so the traceback is masked too
         logging.getLogger("uplift").critical("uplift.failed", exc_info=True)
         return 1
+
+
+def _said_database_problem(error: Exception, url: str, settings: Settings, say: _Printer) -> bool:
+    """A database that cannot be reached (or has no schema, or a URL that is not one) is the
+    operator's to fix, not a bug: one line saying which database and why, password hidden."""
+    problem = database_problem(error, url)
+    if problem is None:
+        return False
+    line = say(f"db_{problem.kind}", url=problem.url, reason=problem.reason)
+    print(SecretMask(settings.secrets()).mask(line), file=sys.stderr, flush=True)
+    return True
+
+
+def _database_url(args: argparse.Namespace, settings: Settings) -> str:
+    """The database the command uses: DATABASE_URL, or the demo's own ``--db``."""
+    given = getattr(args, "db", None)
+    if not given:
+        return settings.database_url
+    return given if "://" in given else f"sqlite:///{given}"
 
 
 # --- logs --------------------------------------------------------------------------------------
@@ -137,21 +163,24 @@ def _set_up_logging(settings: Settings) -> SecretMask:
 
 
 def _parser(say: _Printer) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="uplift", description=say("help_uplift"))
+    parser = parser_class(say.locale)(prog="uplift", description=say("help_uplift"))
+    role = role_argument(lambda given: say("bad_role", given=given))
     commands = parser.add_subparsers(title=say("help_commands"), metavar="COMMAND")
 
     demo = commands.add_parser("demo", help=say("help_demo"), description=say("help_demo"))
     demo.add_argument(
         "--as",
         dest="role",
-        choices=[r.value for r in Role],
-        default="staff",
+        type=role,
+        default=Role.STAFF,
+        metavar="ROLE",
         help=say("help_demo_as"),
     )
     demo.add_argument("--plan", type=Path, default=DEFAULT_PLAN, help=say("help_demo_plan"))
     demo.add_argument("--db", default=None, help=say("help_demo_db"))
     demo.add_argument("--lang", choices=["zh", "en"], default=None, help=say("help_demo_lang"))
     demo.add_argument("--script", default=None, help=say("help_demo_script"))
+    demo.add_argument("--files", type=Path, default=None, help=say("help_demo_files"))
     demo.set_defaults(run=_demo)
 
     run = commands.add_parser("run", help=say("help_run"), description=say("help_run"))
@@ -179,12 +208,19 @@ def _parser(say: _Printer) -> argparse.ArgumentParser:
     member_add = member_commands.add_parser(
         "add", help=say("help_member_add"), description=say("help_member_add")
     )
-    member_add.add_argument("--platform", choices=["slack", "telegram"], required=True)
+    member_add.add_argument(
+        "--platform",
+        choices=["slack", "telegram"],
+        required=True,
+        help=say("help_member_platform"),
+    )
     member_add.add_argument("--user", required=True, help=say("help_member_user"))
     member_add.add_argument("--workspace", default="", help=say("help_member_workspace"))
     member_add.add_argument("--name", required=True, help=say("help_member_name"))
     member_add.add_argument("--unit", required=True, help=say("help_member_unit"))
-    member_add.add_argument("--role", choices=[r.value for r in Role], default="staff")
+    member_add.add_argument(
+        "--role", type=role, default=Role.STAFF, metavar="ROLE", help=say("help_member_role")
+    )
     member_add.set_defaults(run=_member_add)
 
     report = commands.add_parser("report", help=say("help_report"), description=say("help_report"))
@@ -357,6 +393,7 @@ def _report(args: argparse.Namespace, settings: Settings, say: _Printer) -> int:
     from bot.report_files import ReportError, write_report
 
     locale = args.lang or settings.locale
+    say = _Printer(locale)  # what it prints, as well as the report, in the language asked for
 
     async def report() -> int:
         if is_sqlite(settings.database_url):
@@ -394,21 +431,25 @@ def _member_add(args: argparse.Namespace, settings: Settings, say: _Printer) -> 
         now = dt.datetime.now(dt.UTC)
         try:
             async with database.store() as store:
-                units = [
+                every = [
                     u
                     for organisation in await store.units.organisations()
                     for u in await store.units.of_organisation(organisation.id)
-                    if u.key == args.unit
                 ]
-                if len(units) != 1:
-                    say.err("report_unknown_unit", given=args.unit, units="")
+                unit = unit_named(every, args.unit)  # its key, or its Chinese or English name
+                if unit is None:
+                    if not every:
+                        say.err("report_no_campaign")
+                    else:
+                        like = _units_like(every, args.unit, say)
+                        say.err("unknown_unit", given=args.unit, units=like)
                     return 1
                 if await store.members.by_identity(args.platform, args.workspace, args.user):
                     say.err("member_exists", user=args.user)
                     return 1
                 member = await store.members.add(
-                    organisation_id=units[0].organisation_id,
-                    unit_id=units[0].id,
+                    organisation_id=unit.organisation_id,
+                    unit_id=unit.id,
                     display_name=args.name,
                     role=Role(args.role),
                     is_unit_head=args.role == "supervisor",
@@ -424,10 +465,22 @@ def _member_add(args: argparse.Namespace, settings: Settings, say: _Printer) -> 
                 )
         finally:
             await database.dispose()
-        say.out("member_added", name=args.name, unit=args.unit, role=args.role)
+        say.out(
+            "member_added",
+            name=args.name,
+            unit=unit_name(unit, say.locale),
+            role=Text(f"roles/{args.role}"),
+        )
         return 0
 
     return asyncio.run(add())
+
+
+def _units_like(units: list[Unit], given: str, say: _Printer) -> Text:
+    """The units like what was typed (else all of them), each by its key and its name: a
+    handful named and the rest counted."""
+    like = units_like(units, given) or units
+    return some_names([f"{u.key} ({unit_name(u, say.locale)})" for u in like])
 
 
 def _slack_manifest(args: argparse.Namespace, settings: Settings, say: _Printer) -> int:
@@ -440,8 +493,13 @@ def _slack_manifest(args: argparse.Namespace, settings: Settings, say: _Printer)
 
 
 def _db_upgrade(args: argparse.Namespace, settings: Settings, say: _Printer) -> int:
-    upgrade(settings.database_url)
-    say.out("db_upgraded")
+    upgraded = upgrade(settings.database_url)
+    if upgraded.created:
+        say.out("db_created", revision=upgraded.after)
+    elif upgraded.changed:
+        say.out("db_migrated", before=upgraded.before, after=upgraded.after)
+    else:
+        say.out("db_upgraded")
     return 0
 
 
@@ -463,6 +521,8 @@ def _demo(args: argparse.Namespace, settings: Settings, say: _Printer) -> int:
         db_path=Path(args.db) if args.db and url is None else None,
         locale=locale,
         db_url=url,
+        lively=True,  # the whole cast: colleagues in other units, deeds and observations
+        files_dir=args.files,
     )
     if args.script is None:
         lines = _interactive_lines(_Printer(locale)("prompt"))

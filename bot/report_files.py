@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from handlers.reports import unit_report
-from kernel import Audience, Refusal
+from handlers.shared.calendar import local_date, local_time
+from kernel import Audience, Refusal, Text
 from messages import Renderer
 from storage.database import Database
-from storage.models import Unit
+from storage.models import Stage, Unit
 from storage.store import Store
 
 
@@ -41,6 +42,7 @@ async def write_report(
     renderer = Renderer()
     async with database.store() as store:
         unit = await _find_unit(store, unit_name)
+        period, now = await _chosen_period(store, unit, period, now, locale)
         try:
             text, files = await unit_report(store, unit, period, locale, now, Audience.CHAT)
         except Refusal as refusal:
@@ -64,6 +66,63 @@ async def write_report(
         path.write_bytes(content)
         paths.append(path)
     return ReportFiles(summary, paths)
+
+
+async def _chosen_period(
+    store: Store, unit: Unit, period: str, now: dt.datetime, locale: str
+) -> tuple[str, dt.datetime]:
+    """The period to report and the moment to report it at.
+
+    A stage named by its key or name is its whole stretch, as of its last day (or now, while it
+    runs). With no period: the stage running today; when none runs today (before the campaign,
+    between stages, or a demo's data in another year), which stages there are to choose from,
+    rather than a month of zeros."""
+    today = local_date(unit, now)
+    campaign = await store.campaigns.current(unit.organisation_id, today)
+    if campaign is None:
+        return period, now  # the report itself says there is no campaign
+    stages = await store.campaigns.stages(campaign.id)
+    if period.strip():
+        stage = _stage_named(stages, period)
+        return ("", _during(unit, stage, now)) if stage else (period, now)
+    if any(s.starts_on <= today <= s.ends_on for s in stages):
+        return period, now
+    raise ReportError(
+        "report_no_stage",
+        campaign=campaign.title_zh if locale == "zh" else campaign.title_en,
+        today=today,
+        stages=[
+            Text(
+                "cli/report_stage",
+                {
+                    "key": s.key,
+                    "name": s.name_zh if locale == "zh" else s.name_en,
+                    "first": s.starts_on,
+                    "last": s.ends_on,
+                },
+            )
+            for s in stages
+        ],
+    )
+
+
+def _stage_named(stages: list[Stage], text: str) -> Stage | None:
+    wanted = text.strip().casefold()
+    return next(
+        (
+            s
+            for s in stages
+            if wanted in (s.key.casefold(), s.name_zh.casefold(), s.name_en.casefold())
+        ),
+        None,
+    )
+
+
+def _during(unit: Unit, stage: Stage, now: dt.datetime) -> dt.datetime:
+    """Now while the stage runs; else the end of its last day, the moment its figures stand."""
+    first = local_time(unit, stage.starts_on, "00:00")
+    last = local_time(unit, stage.ends_on, "23:59")
+    return now if first <= now <= last else last
 
 
 async def _find_unit(store: Store, name: str | None) -> Unit:

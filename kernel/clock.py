@@ -4,7 +4,7 @@ scheduler tick covers."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 
@@ -46,10 +46,23 @@ def _utc(moment: dt.datetime) -> dt.datetime:
 
 @dataclass(frozen=True)
 class Window:
-    """The stretch of time a scheduler tick covers: pushes due in (since, until] fire now."""
+    """The stretch of time a scheduler tick covers: pushes due in (since, until] fire now.
+
+    A window that looks ahead (``ahead`` is a list) pushes nothing: each job notes there the
+    moments something of its falls due in it, so the demo's clock can jump from one to the next
+    instead of walking through every hour."""
 
     since: dt.datetime
     until: dt.datetime
+    ahead: list[dt.datetime] | None = field(default=None, compare=False, repr=False)
 
     def covers(self, moment: dt.datetime) -> bool:
         return self.since < moment <= self.until
+
+    def looks_ahead(self, moment: dt.datetime) -> bool:
+        """In a window that looks ahead, note ``moment`` and say so: the job then does nothing
+        for it. In a real tick, False: the job goes on."""
+        if self.ahead is None:
+            return False
+        self.ahead.append(moment)
+        return True

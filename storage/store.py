@@ -60,6 +60,13 @@ class Store:
         self.health = Health(session)
         self.scheduler_marks = SchedulerMarks(session)
 
+    def hold_the_plan_still(self) -> None:
+        """For the rest of this unit of work, read the campaigns, their stages and the units
+        (and which have a chat) once: nothing in it changes them, and every job of a scheduler
+        tick asks for them again (four queries a job, a dozen jobs a tick)."""
+        self.campaigns.keep_answers()
+        self.units.keep_answers()
+
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
         """Work that may fail on its own: an error undoes only what was done inside."""

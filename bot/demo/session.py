@@ -1,8 +1,10 @@
 """``uplift demo``: the whole bot in the terminal, on a local SQLite file, with a movable clock.
 
 The newcomer is a member of the plan's demo unit (in the role they chose) beside a few simulated
-colleagues; the unit's group chat is printed inline. ``/clock`` moves demo time forward and the
-scheduler fires whatever fell due in between, exactly as ``uplift run`` would.
+colleagues (in ``uplift demo``, colleagues in other units too, who now and then report a deed or an
+observation); the unit's group chat is printed inline. ``/clock`` moves demo time forward and the
+scheduler fires whatever fell due in between, exactly as ``uplift run`` would: the clock jumps from
+one push to the next, so a simulated month takes seconds.
 """
 
 from __future__ import annotations
@@ -10,31 +12,44 @@ from __future__ import annotations
 import datetime as dt
 import re
 import tempfile
+import uuid
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from bot.adapters.console import PLATFORM, ConsoleChat
+from bot.delivery import Destination
 from bot.delivery import Sender as OutboxSender
-from bot.demo.colleagues import Colleague, Colleagues
+from bot.demo.colleagues import Colleague, Colleagues, Workplace
 from bot.dispatcher import Dispatcher, DispatcherSettings
 from bot.scheduler import MARK as SCHEDULER_MARK
 from bot.scheduler import Scheduler
-from campaigns.schema import Plan
+from campaigns.schema import DemoColleague, Plan
 from handlers import JOBS, build_router
 from handlers.framework.context import Context
 from handlers.framework.router import Router
-from kernel import EVERYONE, ChatRef, MovableClock, Refusal, Role, SenderRef, Text
+from kernel import (
+    EVERYONE,
+    SUPERVISORS,
+    ChatRef,
+    MovableClock,
+    Refusal,
+    Reply,
+    Role,
+    SenderRef,
+    Text,
+)
 from messages import Renderer
 from messages.vocabulary import shipped_vocabulary
 from storage.database import Database
 from storage.migrate import upgrade_async
+from storage.models import Unit
+from storage.store import Store
 
 YOU = "you"
-DEMO_FILES = Path(tempfile.gettempdir()) / "uplift-demo-files"  # charts and sheets the demo saves
 
 
 @dataclass(frozen=True)
@@ -44,6 +59,11 @@ class DemoOptions:
     db_path: Path | None
     locale: str
     db_url: str | None = None  # any database (PostgreSQL too); wins over db_path
+    # The whole cast, as ``uplift demo`` shows it: the plan's colleagues in other units too, and
+    # colleagues who now and then report a deed or an observation. Off, only the demo unit's
+    # colleagues are seated and they only answer drills: what a test of one feature expects.
+    lively: bool = False
+    files_dir: Path | None = None  # where charts and sheets go (see _files_dir)
 
 
 @dataclass(frozen=True)
@@ -54,7 +74,12 @@ class DemoPeople:
     your_name: str
     unit_chat: str
     timezone: str
-    colleagues: tuple[tuple[int, str], ...]  # (member id, console user id)
+    colleagues: tuple[Colleague, ...]
+    # each unit with people: its group chat (the demo unit's first)
+    chats: dict[int, ChatRef] = field(default_factory=dict)
+    # chats the newcomer is not in (other units' chats, colleagues' own messages, in a lively
+    # demo): delivered to, not printed
+    quiet_chats: frozenset[str] = frozenset()
 
 
 def group_chat_id(unit_key: str) -> str:
@@ -82,20 +107,19 @@ class DemoSession:
         self.locale = options.locale
         self.people = people
         self.clock_control = ClockControl(clock)
+        self.files_dir = files_dir
         router = build_router(lambda r: register_clock(r, self.clock_control, people.timezone))
         dispatcher = Dispatcher(
             database, router, clock, DispatcherSettings(default_locale=options.locale)
         )
+        workplace = Workplace(
+            chats=people.chats or {people.unit_id: ChatRef(PLATFORM, people.unit_chat, True)},
+            observed_unit_id=people.unit_id,
+            deed_asks={c.key: tuple(c.asks) for c in options.plan.scoring.deed_categories},
+            locale=options.locale,
+        )
         self.colleagues = Colleagues(
-            dispatcher,
-            database,
-            clock,
-            people.unit_id,
-            ChatRef(PLATFORM, people.unit_chat, is_group=True),
-            [
-                Colleague(member_id, SenderRef(PLATFORM, user_id))
-                for member_id, user_id in people.colleagues
-            ],
+            dispatcher, database, clock, list(people.colleagues), workplace
         )
         self.scheduler = Scheduler(database, clock, JOBS)
         self.console = ConsoleChat(
@@ -107,24 +131,44 @@ class DemoSession:
             output,
             attachments_dir=files_dir,
         )
-        self.sender = OutboxSender(database, clock, {PLATFORM: self.console})
+        desk = DemoDesk(self.console, people.quiet_chats)
+        self.sender = OutboxSender(database, clock, {PLATFORM: desk})
 
     async def fire_due(self) -> None:
-        """What ``uplift run`` does on its timers: push what fell due, then let colleagues act."""
+        """What ``uplift run`` does on its timers: push what fell due, then let colleagues act,
+        and deliver what they set off (a deed to approve) at once, not at the next push."""
         await self.scheduler.tick()
-        await self.sender.flush()
-        await self.colleagues.answer_open_drills()
+        await self.deliver()
+        if await self.colleagues.act():
+            await self.deliver()
+
+    async def deliver(self) -> None:
+        """Send everything due now: the clock may jump a day before the sender runs again, and
+        a push that waits longer than the sender's staleness limit is dropped."""
+        while await self.sender.flush(SENDER_BATCH) >= SENDER_BATCH:
+            pass
 
     async def say(self, line: str) -> str:
         await self.console.say(line)
         target = self.clock_control.take_target()
-        while target is not None and self.clock.now() < target:
-            # Walk time forward the way a running process lives through it, so every push falls
-            # due on time and colleagues answer each day's drill.
-            self.clock.set(min(target, self.clock.now() + DEMO_STEP))
-            await self.fire_due()
+        if target is not None:
+            await self.live_until(target)
         await self.fire_due()
         return self.console.take_transcript()
+
+    async def live_until(self, target: dt.datetime) -> None:
+        """Live through time up to ``target`` as a running process would, so every push goes
+        out at its moment and colleagues answer each day's drill, without ticking through the
+        empty hours: the jobs say when their next push is due and the clock jumps there."""
+        while self.clock.now() < target:
+            now = self.clock.now()
+            horizon = min(target, now + LOOK_AHEAD)
+            due = await self.scheduler.next_due(horizon)
+            step = horizon if due is None else due
+            if step <= now:  # a job failed or left something due: walk, as a process would
+                step = min(target, now + DEMO_STEP)
+            self.clock.set(step)
+            await self.fire_due()
 
     def welcome(self, role: Role) -> str:
         text = Text(
@@ -135,9 +179,31 @@ class DemoSession:
                 "unit": self.people.unit_name,
                 "moment": self.clock.now(),
                 "zone": self.people.timezone,
+                "files": str(self.files_dir),
             },
         )
         return self.renderer.render(text, self.locale)
+
+
+class DemoDesk:
+    """The console as the demo's platform for the sender: a push to you, to your unit's chat or
+    to any other chat is printed under its chat's name; one to the colleagues seated in other
+    units (their group chats, their own messages) is delivered without a word, as to people you
+    do not sit with."""
+
+    platform = PLATFORM
+
+    def __init__(self, console: ConsoleChat, quiet_chats: frozenset[str]) -> None:
+        self._console = console
+        self._quiet = quiet_chats
+
+    def pace(self, destination: Destination) -> dt.timedelta:
+        return self._console.pace(destination)
+
+    async def push(self, destination: Destination, reply: Reply, locale: str) -> str | None:
+        if destination.chat_id in self._quiet:
+            return None
+        return await self._console.push(destination, reply, locale)
 
 
 @asynccontextmanager
@@ -150,13 +216,26 @@ async def demo_session(options: DemoOptions, output: TextIO) -> AsyncIterator[De
     try:
         people = await _prepare(database, options)
         clock = MovableClock(await _start_time(database, options.plan, people.timezone))
-        session = DemoSession(database, options, people, clock, output, DEMO_FILES)
+        files = _files_dir(options)
+        session = DemoSession(database, options, people, clock, output, files)
         await session.fire_due()
         session.console.take_transcript()
         yield session
     finally:
         await database.dispose()
         scratch.cleanup()
+
+
+def _files_dir(options: DemoOptions) -> Path:
+    """Where this demo saves the charts and sheets it is sent (the folder is made with the first
+    one): the one asked for; beside a kept database file (``uplift-demo-files`` in its folder);
+    else a new folder of this run's own, kept after it ends so they can be opened. Never one
+    folder shared by every run on the machine."""
+    if options.files_dir is not None:
+        return options.files_dir
+    if options.db_url is None and options.db_path is not None:
+        return options.db_path.parent / "uplift-demo-files"
+    return Path(tempfile.gettempdir()) / f"uplift-demo-files-{uuid.uuid4().hex[:8]}"
 
 
 async def run_demo(
@@ -186,7 +265,8 @@ async def _prepare(database: Database, options: DemoOptions) -> DemoPeople:
         unit = await store.units.by_key(summary.organisation_id, plan.demo.unit)
         assert unit is not None
         chat_id = group_chat_id(unit.key)
-        await store.units.bind_chat(unit.id, PLATFORM, "", chat_id, now)
+        # The group chat speaks the demo's language, as if its binder did.
+        await store.units.bind_chat(unit.id, PLATFORM, "", chat_id, now, locale=options.locale)
         found = await store.members.by_identity(PLATFORM, "", YOU)
         if found is None:
             you = await store.members.add(
@@ -204,31 +284,44 @@ async def _prepare(database: Database, options: DemoOptions) -> DemoPeople:
             you = found[0]
         store.members.set_role(you, options.role)
         store.members.set_head(you, options.role is Role.SUPERVISOR)
+        chats = {unit.id: ChatRef(PLATFORM, chat_id, is_group=True)}
+        quiet: set[str] = set()
         colleagues = []
         for number, colleague in enumerate(plan.demo.colleagues, start=1):
             external_id = f"colleague-{number}"
-            existing = await store.members.by_identity(PLATFORM, "", external_id)
-            if existing is not None:
-                colleagues.append((existing[0].id, external_id))
-            else:
-                member = await store.members.add(
-                    organisation_id=summary.organisation_id,
-                    unit_id=unit.id,
-                    display_name=colleague.name.in_locale(options.locale),
-                    role=Role(colleague.role),
-                    is_unit_head=colleague.role == "supervisor"
-                    and options.role is not Role.SUPERVISOR,
-                    locale=options.locale,
-                    now=now,
+            home = unit
+            if colleague.unit not in (None, unit.key):
+                if not options.lively:
+                    continue  # the demo unit's colleagues only
+                found_home = await store.units.by_key(summary.organisation_id, colleague.unit)
+                assert found_home is not None, "validated plans name units of their own"
+                home = found_home
+                quiet.add(group_chat_id(home.key))
+            if options.lively:
+                quiet.add(external_id)  # you see your own messages, not your colleagues'
+            if home.id not in chats:
+                chats[home.id] = ChatRef(PLATFORM, group_chat_id(home.key), is_group=True)
+                await store.units.bind_chat(
+                    home.id, PLATFORM, "", group_chat_id(home.key), now, locale=options.locale
                 )
-                await store.members.add_identity(
-                    member,
-                    platform=PLATFORM,
-                    external_id=external_id,
-                    private_chat_id=external_id,
-                    now=now,
+            # a supervisor heads their unit, unless you lead it
+            heads = colleague.role == "supervisor" and not (
+                options.role is Role.SUPERVISOR and home.id == unit.id
+            )
+            member_id = await _seat(store, options, colleague, home, external_id, heads, now)
+            colleagues.append(
+                Colleague(
+                    member_id,
+                    SenderRef(PLATFORM, external_id),
+                    home.id,
+                    Role(colleague.role),
+                    tuple(colleague.reports) if options.lively else (),
+                    # approves the unit's deeds when the newcomer cannot
+                    decides=options.lively
+                    and colleague.role == "supervisor"
+                    and options.role not in SUPERVISORS,
                 )
-                colleagues.append((member.id, external_id))
+            )
         unit_name = unit.name_zh if options.locale == "zh" else unit.name_en
         return DemoPeople(
             unit.id,
@@ -238,7 +331,37 @@ async def _prepare(database: Database, options: DemoOptions) -> DemoPeople:
             chat_id,
             unit.timezone,
             tuple(colleagues),
+            chats,
+            frozenset(quiet),
         )
+
+
+async def _seat(
+    store: Store,
+    options: DemoOptions,
+    colleague: DemoColleague,
+    home: Unit,
+    external_id: str,
+    heads: bool,
+    now: dt.datetime,
+) -> int:
+    """A simulated colleague's member id: seated in ``home`` the first time (idempotent)."""
+    existing = await store.members.by_identity(PLATFORM, "", external_id)
+    if existing is not None:
+        return existing[0].id
+    member = await store.members.add(
+        organisation_id=home.organisation_id,
+        unit_id=home.id,
+        display_name=colleague.name.in_locale(options.locale),
+        role=Role(colleague.role),
+        is_unit_head=heads,
+        locale=options.locale,
+        now=now,
+    )
+    await store.members.add_identity(
+        member, platform=PLATFORM, external_id=external_id, private_chat_id=external_id, now=now
+    )
+    return member.id
 
 
 async def _start_time(database: Database, plan: Plan, zone: str) -> dt.datetime:
@@ -255,6 +378,8 @@ async def _start_time(database: Database, plan: Plan, zone: str) -> dt.datetime:
 
 _RELATIVE = re.compile(r"^\+(\d+)\s*([dhm])$")
 DEMO_STEP = dt.timedelta(hours=2)  # no longer than the plans' push grace window
+LOOK_AHEAD = dt.timedelta(days=7)  # how far the jobs are asked for their next push at once
+SENDER_BATCH = 100  # pushes the sender takes at a time
 
 
 class ClockControl:

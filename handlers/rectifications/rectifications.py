@@ -221,7 +221,7 @@ async def remind_rectification_owners(store: Store, window: Window) -> None:
         for kind, moment in _reminder_moments(
             rectification, deadlines.rectification_remind_hours_before
         ):
-            if window.covers(moment) and moment >= stale_before:
+            if window.covers(moment) and not window.looks_ahead(moment) and moment >= stale_before:
                 group = (rectification.owner_member_id, moment, kind)
                 due_now.setdefault(group, []).append((rectification, unit.timezone))
     for (owner_id, moment, kind), found in due_now.items():

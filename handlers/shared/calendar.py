@@ -5,6 +5,7 @@ China's make-up working weekends (调休), and the plan's own holidays and make-
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from typing import Any
@@ -25,7 +26,16 @@ def _official(country: str, subdivision: str | None, year: int) -> holidays.Holi
 
 
 def is_working_day(calendar: Mapping[str, Any], day: dt.date) -> bool:
-    """Whether ``day`` is a working day under a plan's Calendar (as stored on the unit)."""
+    """Whether ``day`` is a working day under a plan's Calendar (as stored on the unit).
+
+    Asked thousands of times a simulated month (each scheduler tick, for every unit and day it
+    looks at), so the answer is kept per calendar (its stored form) and day."""
+    return _working_day(json.dumps(calendar, sort_keys=True, default=str), day)
+
+
+@lru_cache(maxsize=8192)
+def _working_day(calendar_json: str, day: dt.date) -> bool:
+    calendar = json.loads(calendar_json)
     iso = day.isoformat()
     if iso in {str(d) for d in calendar.get("make_up_days", ())}:
         return True

@@ -14,7 +14,7 @@ import os
 import re
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +24,17 @@ import yaml
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
-from campaigns.schema import ASSESSMENT_NAMES
+from bot.cli import main
+from bot.report_files import ReportError, write_report
+from campaigns.schema import ASSESSMENT_NAMES, Plan
 from kernel import Text
 from messages import Renderer, Target
+from storage.database import Database
 from storage.models import Base
 from storage.urls import sync_url
 from tests.harness import PLANS as PLANS_DIR
-from tests.harness import ROOT, newest_revision
-from tests.harness.cli import cli_env, uplift, uplift_command
+from tests.harness import ROOT, at, newest_revision
+from tests.harness.cli import cli_env, free_port, uplift, uplift_command
 
 MESSAGES = ROOT / "messages"
 PLANS = sorted(PLANS_DIR.glob("*.yaml"))
@@ -39,6 +42,28 @@ POSTAL_BANK = PLANS_DIR / "postal-bank.yaml"
 LOCALES = ("zh", "en")
 
 # --- running the command -----------------------------------------------------------------------
+
+Cli = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
+    """``uplift`` in this process (``bot.cli.main``), as a person runs it in ``tmp_path`` with
+    only DATABASE_URL and UPLIFT_LOCALE set: its exit status, stdout and stderr."""
+
+    def run(*args: str | Path, database_url: str, locale: str = "en") -> tuple[int, str, str]:
+        for name in list(os.environ):
+            if name.startswith(("SLACK_", "TELEGRAM_", "UPLIFT_")) or name == "DATABASE_URL":
+                monkeypatch.delenv(name)
+        monkeypatch.setenv("DATABASE_URL", database_url)
+        monkeypatch.setenv("UPLIFT_LOCALE", locale)
+        monkeypatch.chdir(tmp_path)  # no .env of the developer's
+        capsys.readouterr()
+        code = main([str(arg) for arg in args])
+        printed = capsys.readouterr()
+        return code, printed.out, printed.err
+
+    return run
 
 
 # --- expected sentences ------------------------------------------------------------------------
@@ -164,7 +189,8 @@ def test_help_is_in_the_chosen_language(tmp_path: Path, locale: str) -> None:
         args, templates = HELP[command]
         assert running[command].returncode == 0, (command, stderr)
         assert stderr == "", command
-        assert stdout.startswith(" ".join(["usage: uplift", *args])), command
+        usage = render(locale, "cli/argparse/usage")  # argparse's own words too
+        assert stdout.startswith(" ".join([usage, "uplift", *args])), command
         shown = squeeze(stdout)
         for name in templates:
             assert squeeze(render(locale, f"cli/{name}")) in shown, (command, name)
@@ -548,18 +574,142 @@ def schema_state(url: str) -> tuple[set[str], list[str]]:
         engine.dispose()
 
 
-def test_db_upgrade_creates_the_schema_and_is_idempotent(tmp_path: Path, empty_db_url: str) -> None:
+def test_db_upgrade_creates_the_schema_and_is_idempotent(cli: Cli, empty_db_url: str) -> None:
     head = newest_revision()
     assert schema_state(empty_db_url) == (set(), [])
 
-    for locale in LOCALES:
-        result = uplift(tmp_path, "db", "upgrade", locale=locale, database_url=empty_db_url)
+    # Said as it is: the schema was created; then, run again, that it was already up to date.
+    for locale, said_template, data in (
+        ("zh", "cli/db_created", {"revision": head}),
+        ("en", "cli/db_upgraded", {}),
+    ):
+        code, out, err = cli("db", "upgrade", locale=locale, database_url=empty_db_url)
 
-        assert result.returncode == 0, result.stderr
-        assert result.stdout.strip() == render(locale, "cli/db_upgraded")
+        assert code == 0, err
+        assert out.strip() == render(locale, said_template, **data)
         tables, versions = schema_state(empty_db_url)
         assert tables == {*Base.metadata.tables, "alembic_version"}
         assert versions == [head]
+
+
+# --- errors of the database: one line, in the CLI's language, the password hidden ---------------
+
+
+def unreachable(kind: str, tmp_path: Path) -> tuple[str, str]:
+    """A database URL that cannot be used, and the URL as it may be shown."""
+    if kind == "closed port":  # nothing listens there
+        port = free_port()
+        url = f"postgresql://uplift:s3cret-word@127.0.0.1:{port}/uplift"
+        return url, f"postgresql://uplift:***@127.0.0.1:{port}/uplift"
+    if kind == "no such database":
+        dsn = _admin_dsn()
+        if dsn is None:
+            pytest.skip("TEST_DATABASE_URL is not set: PostgreSQL tests need it (.ci/run sets it)")
+        url = make_url(dsn).set(database=f"uplift_none_{uuid.uuid4().hex[:8]}", password="pw")
+        return url.render_as_string(hide_password=False), url.render_as_string()
+    url = f"sqlite:///{tmp_path / 'no' / 'such' / 'folder' / 'uplift.db'}"
+    return url, url
+
+
+@pytest.mark.parametrize(
+    ("kind", "command", "locale"),
+    [
+        ("closed port", ("db", "upgrade"), "en"),
+        ("closed port", ("campaign", "load", str(POSTAL_BANK)), "zh"),
+        ("no such database", ("db", "upgrade"), "zh"),
+        ("missing folder", ("campaign", "load", str(POSTAL_BANK)), "en"),
+    ],
+)
+def test_a_database_that_cannot_be_used_is_one_line(
+    cli: Cli, tmp_path: Path, kind: str, command: tuple[str, ...], locale: str
+) -> None:
+    url, shown = unreachable(kind, tmp_path)
+
+    code, out, err = cli(*command, locale=locale, database_url=url)
+
+    assert code == 1
+    assert out == ""
+    [line] = err.splitlines()
+    head, tail = around(locale, "cli/db_unreachable", "reason", url=shown)
+    assert line.startswith(head) and line.endswith(tail), line
+    assert line[len(head) : len(line) - len(tail)].strip(), line  # the driver's reason is said
+    assert "s3cret" not in err and "Traceback" not in err
+
+
+# --- member add ----------------------------------------------------------------------------------
+
+
+def test_member_add_lists_the_units_and_takes_a_units_chinese_name(
+    cli: Cli, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'members.db'}"
+    assert cli("campaign", "load", POSTAL_BANK, database_url=url)[0] == 0
+    add = ("member", "add", "--platform", "slack", "--user", "U0123", "--name", "Li Ming")
+
+    code, out, err = cli(*add, "--unit", "nope", database_url=url)
+
+    assert (code, out) == (1, "")
+    [line] = err.splitlines()
+    assert line.startswith(before("en", "cli/unknown_unit", "units", given="nope"))
+    data = yaml.safe_load(POSTAL_BANK.read_text(encoding="utf-8"))
+    for unit in walk_units(data["units"]):
+        assert f"{unit['key']} ({unit['name']['en']})" in line
+
+    code, out, err = cli(*add, "--unit", "东关网点", locale="zh", database_url=url)
+
+    assert code == 0, err
+    added = render(
+        "zh", "cli/member_added", name="Li Ming", unit="东关网点", role=Text("roles/staff")
+    )
+    assert out.strip() == added
+    assert query(url, "SELECT u.key FROM member m JOIN unit u ON u.id = m.unit_id") == [
+        ("dongguan",)
+    ]
+
+
+def walk_units(units: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for unit in units:
+        yield unit
+        yield from walk_units(unit.get("children", []))
+
+
+# --- report: with no stage running, the stages to choose from -------------------------------------
+
+
+async def test_a_report_with_no_stage_running_offers_the_stages(
+    plan: Plan, sqlite_url: str, tmp_path: Path
+) -> None:
+    database = Database(sqlite_url)
+    before_it = at("2026-12-03 12:00")  # a month before the campaign: no stage runs
+    try:
+        async with database.store() as store:
+            await store.plans.load(plan, before_it)
+        with pytest.raises(ReportError) as refused:
+            await write_report(
+                database, unit_name=None, period="", out=tmp_path, locale="en", now=before_it
+            )
+        assert refused.value.template == "report_no_stage"
+        said = render("en", "cli/report_no_stage", **refused.value.data)
+        for stage in plan.stages:
+            assert f"{stage.key}  {stage.name.en}" in said
+
+        # A stage is picked by its key, and reported whole whatever today is.
+        files = await write_report(
+            database,
+            unit_name="renmin-road",
+            period="stage2-software",
+            out=tmp_path,
+            locale="en",
+            now=before_it,
+        )
+    finally:
+        await database.dispose()
+    assert [p.name for p in files.paths] == [
+        f"report-renmin-road-2027-05-01-2027-08-31{suffix}" for suffix in (".txt", ".png", ".xlsx")
+    ]
+    assert files.summary.splitlines()[0].startswith(
+        "📊 Renmin Road Outlet report: Sat 1 May 2027 to Tue 31 Aug 2027"
+    )
 
 
 # --- settings ------------------------------------------------------------------------------------

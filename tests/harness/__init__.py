@@ -21,6 +21,7 @@ import functools
 import io
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -90,23 +91,26 @@ async def open_demo(
     """The real demo session on ``db`` (a SQLite file or a database URL): move the clock to
     ``start`` first (firing what fell due), and let every member speak ``everyone_speaks``."""
     url = db if isinstance(db, str) and "://" in db else None
+    files = tempfile.TemporaryDirectory(prefix="uplift-test-files-")  # charts and sheets sent
     options = DemoOptions(
         role=role,
         plan=plan,
         db_path=None if url else Path(db),
         locale=locale,
         db_url=url,
+        files_dir=Path(files.name),
     )
-    async with demo_session(options, io.StringIO()) as bot:
-        moment = at(start) if isinstance(start, str) else start
-        if moment is not None and bot.clock.now() < moment:
-            bot.clock.set(moment)
-            await bot.fire_due()
-        if everyone_speaks is not None:
-            async with bot.database.transaction() as session:
-                await session.execute(update(Member).values(locale=everyone_speaks))
-        bot.console.take_transcript()
-        yield bot
+    with files:
+        async with demo_session(options, io.StringIO()) as bot:
+            moment = at(start) if isinstance(start, str) else start
+            if moment is not None and bot.clock.now() < moment:
+                bot.clock.set(moment)
+                await bot.fire_due()
+            if everyone_speaks is not None:
+                async with bot.database.transaction() as session:
+                    await session.execute(update(Member).values(locale=everyone_speaks))
+            bot.console.take_transcript()
+            yield bot
 
 
 @asynccontextmanager

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -71,7 +70,7 @@ class Office:
             SenderRef(PLATFORM, user_id, locale=self.locale),
             ChatRef(PLATFORM, user_id, is_group=False),
             io.StringIO(),
-            attachments_dir=Path("unused"),
+            attachments_dir=self.bot.files_dir,
         )
         self.desks.chats[user_id] = chat
         return chat

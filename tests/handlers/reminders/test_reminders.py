@@ -100,7 +100,7 @@ async def test_a_reminder_for_me_is_echoed_in_the_units_zone_and_saved_only_when
     [sent] = await reminders_sent(bot)
     assert sent.idempotency_key == f"remind:1:2027-01-05T01:00:00+00:00@{PLATFORM}::you"
     assert (sent.member_id, sent.status, sent.attempts) == (me.id, "sent", 1)
-    assert sent.sent_at == at("2027-01-05 10:59")  # the first tick after it fell due (08:59 + 2 h)
+    assert sent.sent_at == at("2027-01-05 09:00")  # when it fell due: /clock stops there
     [done] = await rows(bot, Reminder)
     assert done.active is False
 
@@ -123,12 +123,12 @@ async def test_a_reminder_for_me_is_echoed_in_the_units_zone_and_saved_only_when
         ),
         (
             "/remind all every Friday 17:00 hand in the ledger",
-            "I understood: remind everyone in Renmin Road Outlet and below every 7 day(s) from "
+            "I understood: remind everyone in Renmin Road Outlet and below every 7 days from "
             "Fri 8 Jan 2027 17:00 (Asia/Shanghai): hand in the ledger",
         ),
         (
             "/remind renmin-road 每周五17:00 交台账",
-            "I understood: remind Renmin Road Outlet every 7 day(s) from Fri 8 Jan 2027 17:00 "
+            "I understood: remind Renmin Road Outlet every 7 days from Fri 8 Jan 2027 17:00 "
             "(Asia/Shanghai): 交台账",
         ),
     ],
@@ -170,7 +170,7 @@ async def test_in_two_hours_is_delivered_two_hours_later(plan: Plan, demo_db: Pa
         (
             "zh",
             "/remind 所有人 开会",
-            '看不懂"开会"里的时间。可以写:明天上午9点、下周一下午3点、每周五17:00、2小时后、'
+            "看不懂“开会”里的时间。可以写:明天上午9点、下周一下午3点、每周五17:00、2小时后、"
             "tomorrow 9am、next Monday 3pm、every Friday 17:00、in 2 hours,后面再写提醒内容。",
         ),
         (
@@ -248,7 +248,9 @@ async def test_reminders_are_listed_and_a_cancelled_one_never_fires(
         assert await bot.say("/reminders") == "You have no reminders."
 
     assert "check the machines" not in walked
-    assert "── 群聊 group:renmin-road ──\n⏰ 提醒(Alex Li):stock the leaflets" in walked
+    assert (
+        "── group chat group:renmin-road ──\n⏰ Reminder from Alex Li: stock the leaflets" in walked
+    )
     sent = await reminders_sent(bot)
     assert [m.idempotency_key for m in sent] == [
         f"remind:2:2027-01-05T02:00:00+00:00:{bot.people.unit_id}@{PLATFORM}::group:renmin-road"
@@ -286,7 +288,7 @@ async def test_everyone_below_gets_it_in_every_unit_chat_once(plan: Plan, demo_d
         for key in ("chengdong", "renmin-road", "dongguan")
     )
     assert {(m.status, m.attempts, m.sent_at) for m in sent} == {
-        ("sent", 1, at("2027-01-11 16:00"))
+        ("sent", 1, at("2027-01-11 15:00"))
     }
     for key in ("chengdong", "renmin-road", "dongguan"):
         assert f"── 群聊 group:{key} ──\n⏰ 提醒(小李):开会" in due
@@ -307,7 +309,7 @@ async def test_a_weekly_reminder_keeps_its_local_time_across_daylight_saving(
         await jump(bot, at("2027-03-26 10:00", SYDNEY))  # a Friday
         asked = await bot.say("/remind all every Friday 17:00 hand in the ledger")
         assert asked.splitlines()[0] == (
-            "I understood: remind everyone in Front Office (Sydney) and below every 7 day(s) "
+            "I understood: remind everyone in Front Office (Sydney) and below every 7 days "
             "from Fri 26 Mar 2027 17:00 (Australia/Sydney): hand in the ledger"
         )
         await bot.say("1")
@@ -321,16 +323,16 @@ async def test_a_weekly_reminder_keeps_its_local_time_across_daylight_saving(
     chat = f"{PLATFORM}::group:sydney-front-office"
     unit = bot.people.unit_id
     assert [(m.idempotency_key, m.sent_at) for m in sent] == [
-        (f"remind:1:2027-03-26T06:00:00+00:00:{unit}@{chat}", at("2027-03-26 18:00", SYDNEY)),
-        (f"remind:1:2027-04-02T06:00:00+00:00:{unit}@{chat}", at("2027-04-02 18:00", SYDNEY)),
-        (f"remind:1:2027-04-09T07:00:00+00:00:{unit}@{chat}", at("2027-04-09 18:00", SYDNEY)),
+        (f"remind:1:2027-03-26T06:00:00+00:00:{unit}@{chat}", at("2027-03-26 17:00", SYDNEY)),
+        (f"remind:1:2027-04-02T06:00:00+00:00:{unit}@{chat}", at("2027-04-02 17:00", SYDNEY)),
+        (f"remind:1:2027-04-09T07:00:00+00:00:{unit}@{chat}", at("2027-04-09 17:00", SYDNEY)),
     ]
     assert at("2027-04-09 17:00", SYDNEY) == dt.datetime(2027, 4, 9, 7, 0, tzinfo=dt.UTC)
     for out in printed:
         assert out.count("⏰ Reminder from Alex Li: hand in the ledger") == 1
     [reminder] = await rows(bot, Reminder)
     assert reminder.active and reminder.next_at == at("2027-04-16 17:00", SYDNEY)
-    assert "• #1 every 7 day(s), next Fri 16 Apr 2027 17:00 → everyone in Front Office" in listed
+    assert "• #1 every 7 days, next Fri 16 Apr 2027 17:00 → everyone in Front Office" in listed
 
 
 # --- missed while down: the plan's grace window ------------------------------------------------
