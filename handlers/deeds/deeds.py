@@ -122,13 +122,16 @@ async def open_form(ctx: Context) -> None:
                 ),
             ),
         ),
-        FormField(
-            "category",
-            Text("deeds/field_category"),
-            "choice",
-            choices=tuple(Choice(c.key, c.label) for c in kinds),
-        ),
     ]
+    if len(kinds) > 1:  # the only category is taken without asking
+        fields.append(
+            FormField(
+                "category",
+                Text("deeds/field_category"),
+                "choice",
+                choices=tuple(Choice(c.key, c.label) for c in kinds),
+            )
+        )
     if "amount" in asks:
         fields.append(FormField("amount", Text("deeds/field_amount"), "number", required=False))
     if "days" in asks:
@@ -159,7 +162,9 @@ async def submit(ctx: Context) -> None:
     if len(description) > MAX_DESCRIPTION:  # the form says so, but not every platform checks
         raise Refusal("errors/too_long", limit=MAX_DESCRIPTION)
     doers = await _doers(ctx, member, values.get("who", ""))
-    category = next((c for c in categories(campaign) if c.key == values.get("category")), None)
+    kinds = categories(campaign)
+    picked = values.get("category") or (kinds[0].key if len(kinds) == 1 else "")
+    category = next((c for c in kinds if c.key == picked), None)
     if category is None:
         raise Refusal("errors/stale_button")
     draft: dict[str, Any] = {"what": description, "who": doers, "category": category.key}

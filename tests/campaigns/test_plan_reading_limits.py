@@ -263,7 +263,7 @@ def test_a_date_that_does_not_exist_is_reported_on_its_line(date: str) -> None:
     reading = read_plan_text(text)
     problem = only(reading, "date_invalid")
     assert (problem.line, problem.path, problem.data) == (number, ("starts_on",), {"value": date})
-    assert_in_words(problem, en=f'"{date}" is not a real date', zh=f'"{date}" 不是有效的日期')
+    assert_in_words(problem, en=f'"{date}" is not a real date', zh=f"“{date}”不是有效的日期")
     # once: the schema does not report the same value again
     assert [p for p in reading.problems if p.line == number] == [problem]
 

@@ -189,7 +189,7 @@ def test_an_assessment_formula_that_fails_refuses_the_inspection(
         "detail": "",
         "limit": 0,
     }
-    for locale, words in (("en", '"Rank bonus" cannot be worked out'), ("zh", '"排名奖励"')):
+    for locale, words in (("en", '"Rank bonus" cannot be worked out'), ("zh", "“排名奖励”")):
         assert words in said(refused.value.template, locale, **refused.value.data)
     [record] = caplog.records
     assert record.exc_info is None

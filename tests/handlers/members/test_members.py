@@ -12,8 +12,8 @@ from pathlib import Path
 from sqlalchemy import select, update
 
 from campaigns.schema import Plan
-from kernel import MAX_BUTTONS, EventKind, Role
-from storage.models import JoinRequest, Member, Organisation, PlatformIdentity, Unit
+from kernel import MAX_BUTTONS, EventKind, Role, Text
+from storage.models import JoinCode, JoinRequest, Member, Organisation, PlatformIdentity, Unit
 from tests.harness import Office, open_office, private, rows, said
 
 START = "2027-01-04 09:00"
@@ -169,3 +169,41 @@ async def test_an_organisation_of_many_outlets_offers_a_few_and_finds_the_rest(
         assert sent == said("members/request_sent", unit="Outlet No. 47")
         nothing = await here.say(asker, "/join Atlantis")
         assert nothing == said("members/no_unit_found", text="Atlantis")
+
+
+# --- roles, in the words of either language ----------------------------------------------------
+
+
+async def test_an_admin_types_a_role_in_either_language(plan: Plan, db_url: str) -> None:
+    """One word per role per language (主管 is the supervisor, nowhere 负责人), and every
+    language's word is read: /role and /invite take 主管 as well as supervisor."""
+    async with open_office(plan, db_url, role=Role.ADMIN, locale="zh", start=START) as here:
+        wang = here.chat("colleague-1")
+        supervisor = Text("roles/supervisor")
+        assert said("roles/supervisor", "zh") == "主管"
+        assert await here.you("/role 王芳 主管") == said(
+            "members/role_set", "zh", name="王芳", role=supervisor
+        )
+        assert (await here.member("colleague-1")).role == Role.SUPERVISOR
+        assert wang.take_transcript() == "\n".join(
+            [private("colleague-1", "zh"), said("members/role_notice", "zh", role=supervisor)]
+        )
+        # An English word in a Chinese chat, and the role is said back in Chinese.
+        assert await here.you("/role 王芳 volunteer") == said(
+            "members/role_set", "zh", name="王芳", role=Text("roles/volunteer")
+        )
+        assert (await here.member("colleague-1")).role == Role.VOLUNTEER
+        assert await here.you("/role 王芳 老板") == said("members/role_usage", "zh")
+        invitation = await here.you("/invite renmin-road 监督员")
+        assert "(监督员)" in invitation, invitation
+        [code] = await rows(here, JoinCode)
+        assert code.role == Role.VOLUNTEER
+
+    # The same office in English: a Chinese word is understood, the answer says the English one.
+    async with open_office(plan, db_url, role=Role.ADMIN, locale="en") as here:
+        here.chat("colleague-1")  # where the notice goes
+        assert await here.you("/role 王芳 主管") == said(
+            "members/role_set", name="王芳", role=Text("roles/supervisor")
+        )
+        assert (await here.member("colleague-1")).role == Role.SUPERVISOR
+        assert await here.you("/role 王芳 boss") == said("members/role_usage")
