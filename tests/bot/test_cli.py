@@ -1,4 +1,5 @@
-"""The ``uplift`` command as a real subprocess: help, plan validation and loading, db upgrade.
+"""The ``uplift`` command: help and a bad setting as a real subprocess (the installed script);
+plan validation and loading, db upgrade, member add and report in this process through ``main``.
 
 Every expected sentence is rendered from the templates in ``messages/<locale>/cli`` and
 ``messages/<locale>/plan_error`` by ``messages.Renderer`` (plain text, includes resolved), and every
@@ -34,7 +35,7 @@ from storage.models import Base
 from storage.urls import sync_url
 from tests.harness import PLANS as PLANS_DIR
 from tests.harness import ROOT, at, newest_revision
-from tests.harness.cli import cli_env, free_port, uplift, uplift_command
+from tests.harness.cli import cli_env, free_port, uplift_command
 
 MESSAGES = ROOT / "messages"
 PLANS = sorted(PLANS_DIR.glob("*.yaml"))
@@ -62,6 +63,24 @@ def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureF
         code = main([str(arg) for arg in args])
         printed = capsys.readouterr()
         return code, printed.out, printed.err
+
+    return run
+
+
+Runner = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def uplift_here(cli: Cli) -> Runner:
+    """``uplift`` run as ``tests.harness.cli.uplift`` runs it, but in this process: each start of
+    a new process costs about a second, and the help test already runs the installed script."""
+
+    def run(
+        cwd: Path, *args: str | Path, locale: str = "en", database_url: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        url = database_url or f"sqlite:///{cwd / 'unused.db'}"
+        code, out, err = cli(*args, database_url=url, locale=locale)
+        return subprocess.CompletedProcess(["uplift", *map(str, args)], code, out, err)
 
     return run
 
@@ -201,10 +220,10 @@ def test_help_is_in_the_chosen_language(tmp_path: Path, locale: str) -> None:
 
 
 @pytest.mark.parametrize("plan", PLANS, ids=[p.name for p in PLANS])
-def test_every_shipped_plan_is_valid(tmp_path: Path, plan: Path) -> None:
+def test_every_shipped_plan_is_valid(uplift_here: Runner, tmp_path: Path, plan: Path) -> None:
     data = yaml.safe_load(plan.read_text(encoding="utf-8"))
 
-    result = uplift(tmp_path, "campaign", "validate", plan)
+    result = uplift_here(tmp_path, "campaign", "validate", plan)
 
     assert result.returncode == 0, result.stderr
     # only warnings: drills Telegram cannot send as a quiz poll go out with lettered buttons
@@ -328,46 +347,54 @@ def assert_problems(
 
 
 @pytest.mark.parametrize("locale", LOCALES)
-def test_shape_problems_are_reported_with_their_lines(tmp_path: Path, locale: str) -> None:
+def test_shape_problems_are_reported_with_their_lines(
+    uplift_here: Runner, tmp_path: Path, locale: str
+) -> None:
     text, expected = break_the_shape(POSTAL_BANK.read_text(encoding="utf-8"))
     (tmp_path / "shape.yaml").write_text(text, encoding="utf-8")
 
-    result = uplift(tmp_path, "campaign", "validate", "shape.yaml", locale=locale)
+    result = uplift_here(tmp_path, "campaign", "validate", "shape.yaml", locale=locale)
 
     assert_problems(result, "shape.yaml", locale, text, expected)
 
 
 @pytest.mark.parametrize("locale", LOCALES)
-def test_meaning_problems_are_reported_with_their_lines(tmp_path: Path, locale: str) -> None:
+def test_meaning_problems_are_reported_with_their_lines(
+    uplift_here: Runner, tmp_path: Path, locale: str
+) -> None:
     text, expected = break_the_meaning(POSTAL_BANK.read_text(encoding="utf-8"))
     (tmp_path / "meaning.yaml").write_text(text, encoding="utf-8")
 
-    result = uplift(tmp_path, "campaign", "validate", "meaning.yaml", locale=locale)
+    result = uplift_here(tmp_path, "campaign", "validate", "meaning.yaml", locale=locale)
 
     assert_problems(result, "meaning.yaml", locale, text, expected)
     assert "bonus" in problem_lines(result.stderr, "meaning.yaml")[-1]
 
 
 @pytest.mark.parametrize("locale", LOCALES)
-def test_shape_and_meaning_problems_are_reported_together(tmp_path: Path, locale: str) -> None:
+def test_shape_and_meaning_problems_are_reported_together(
+    uplift_here: Runner, tmp_path: Path, locale: str
+) -> None:
     text, meaning = break_the_meaning(POSTAL_BANK.read_text(encoding="utf-8"))
     text, shape = break_the_shape(text)
     (tmp_path / "broken.yaml").write_text(text, encoding="utf-8")
 
-    result = uplift(tmp_path, "campaign", "validate", "broken.yaml", locale=locale)
+    result = uplift_here(tmp_path, "campaign", "validate", "broken.yaml", locale=locale)
 
     # every problem of both kinds, each once, in line order, and nothing else
     assert_problems(result, "broken.yaml", locale, text, shape + meaning)
 
 
 @pytest.mark.parametrize("locale", LOCALES)
-def test_bad_indentation_is_a_yaml_error_on_its_line(tmp_path: Path, locale: str) -> None:
+def test_bad_indentation_is_a_yaml_error_on_its_line(
+    uplift_here: Runner, tmp_path: Path, locale: str
+) -> None:
     text = POSTAL_BANK.read_text(encoding="utf-8")
     organisation_en = line_of(text, "en: ", start=line_of(text, "organisation:"))
     text = set_line(text, organisation_en, " " + text.splitlines()[organisation_en - 1])
     (tmp_path / "indent.yaml").write_text(text, encoding="utf-8")
 
-    result = uplift(tmp_path, "campaign", "validate", "indent.yaml", locale=locale)
+    result = uplift_here(tmp_path, "campaign", "validate", "indent.yaml", locale=locale)
 
     with pytest.raises(yaml.MarkedYAMLError) as error:
         yaml.safe_load(text)
@@ -385,14 +412,16 @@ def test_bad_indentation_is_a_yaml_error_on_its_line(tmp_path: Path, locale: str
 
 
 @pytest.mark.parametrize("locale", LOCALES)
-def test_a_plan_that_is_not_utf8_is_reported_not_a_crash(tmp_path: Path, locale: str) -> None:
+def test_a_plan_that_is_not_utf8_is_reported_not_a_crash(
+    uplift_here: Runner, tmp_path: Path, locale: str
+) -> None:
     # a plan saved as GBK, as Windows editors in Chinese offices often do
     content = "key: x\ntitle:\n  zh: 服务\n".encode("gbk")
     (tmp_path / "gbk.yaml").write_bytes(content)
     with pytest.raises(UnicodeDecodeError) as error:
         content.decode("utf-8")
 
-    result = uplift(tmp_path, "campaign", "validate", "gbk.yaml", locale=locale)
+    result = uplift_here(tmp_path, "campaign", "validate", "gbk.yaml", locale=locale)
 
     assert result.returncode == 1
     assert result.stdout == ""
@@ -406,8 +435,8 @@ def test_a_plan_that_is_not_utf8_is_reported_not_a_crash(tmp_path: Path, locale:
 
 
 @pytest.mark.parametrize("locale", LOCALES)
-def test_a_missing_plan_file_is_named(tmp_path: Path, locale: str) -> None:
-    result = uplift(tmp_path, "campaign", "validate", "no-such-plan.yaml", locale=locale)
+def test_a_missing_plan_file_is_named(uplift_here: Runner, tmp_path: Path, locale: str) -> None:
+    result = uplift_here(tmp_path, "campaign", "validate", "no-such-plan.yaml", locale=locale)
 
     assert result.returncode == 1
     assert result.stdout == ""
@@ -472,13 +501,15 @@ def edit_plan(text: str) -> tuple[str, str, str, str]:
     return text, last, item["key"], reworded
 
 
-def test_load_is_idempotent_and_applies_edits(tmp_path: Path, db_url: str) -> None:
+def test_load_is_idempotent_and_applies_edits(
+    uplift_here: Runner, tmp_path: Path, db_url: str
+) -> None:
     original = POSTAL_BANK.read_text(encoding="utf-8")
     data = yaml.safe_load(original)
     (tmp_path / "plan.yaml").write_text(original, encoding="utf-8")
     url = db_url.replace("postgresql+psycopg://", "postgresql://")  # as a person would write it
 
-    first = uplift(tmp_path, "campaign", "load", "plan.yaml", locale="en", database_url=url)
+    first = uplift_here(tmp_path, "campaign", "load", "plan.yaml", locale="en", database_url=url)
 
     assert first.returncode == 0, first.stderr
     created = {
@@ -501,7 +532,7 @@ def test_load_is_idempotent_and_applies_edits(tmp_path: Path, db_url: str) -> No
     rows = row_counts(db_url)
     assert rows == {table: created[table] for table in PLAN_TABLES}
 
-    again = uplift(tmp_path, "campaign", "load", "plan.yaml", locale="zh", database_url=url)
+    again = uplift_here(tmp_path, "campaign", "load", "plan.yaml", locale="zh", database_url=url)
 
     assert again.returncode == 0, again.stderr
     assert again.stdout.strip() == render("zh", "cli/plan_unchanged", title=data["title"]["zh"])
@@ -510,7 +541,7 @@ def test_load_is_idempotent_and_applies_edits(tmp_path: Path, db_url: str) -> No
     edited, removed, item_key, reworded = edit_plan(original)
     (tmp_path / "edited.yaml").write_text(edited, encoding="utf-8")
 
-    third = uplift(tmp_path, "campaign", "load", "edited.yaml", locale="zh", database_url=url)
+    third = uplift_here(tmp_path, "campaign", "load", "edited.yaml", locale="zh", database_url=url)
 
     assert third.returncode == 0, third.stderr
     assert third.stdout.strip() == render(
