@@ -11,6 +11,7 @@ from typing import Any
 from handlers.reports.reports import report_replies
 from handlers.reports.sections import build_report
 from handlers.shared.calendar import is_working_day, local_days, local_time
+from handlers.shared.locale import pick_locale
 from handlers.shared.outbox import due_now, push_to_unit, queue_private
 from handlers.shared.plan import deadlines_of, group_leaders_of
 from handlers.shared.standing import standing_text
@@ -75,10 +76,15 @@ async def monthly_reports(store: Store, window: Window) -> None:
         first = max(last.replace(day=1), campaign.starts_on)
         if last < campaign.starts_on:
             continue
-        report = await build_report(store, campaign, unit, first, last, unit.locale, window.until)
-        replies = await report_replies(report, unit.locale, Audience.PRIVATE)
+        built: dict[str, list[Reply]] = {}  # names and words in each supervisor's language
         for person in supervisors:
-            for index, reply in enumerate(replies):
+            locale = pick_locale(person.locale, fallback=unit.locale)
+            if locale not in built:
+                report = await build_report(
+                    store, campaign, unit, first, last, locale, window.until
+                )
+                built[locale] = await report_replies(report, locale, Audience.PRIVATE)
+            for index, reply in enumerate(built[locale]):
                 await queue_private(
                     store,
                     member_id=person.id,

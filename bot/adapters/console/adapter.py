@@ -7,9 +7,9 @@ option); a form is filled one field per line; anything else is free text. Pushes
 Numbers are unique among the choices waiting for an answer: a message's choices are numbered after
 those of every recent message not yet answered, so two notices each with a Claim button show [1]
 and [2]. A message answered by its number keeps its numbers (a second press gets the handler's own
-answer) until newer choices take them; the numbers of messages long scrolled away are given up
-(so a chat that runs for months keeps them short); anything else typed whose answer offers choices
-starts again at 1.
+answer) until newer choices take them. Past 30 the numbers start again from the lowest ones free
+on the screen (the numbers of messages long scrolled away are given up), so a chat that runs for
+months keeps them short; anything else typed whose answer offers choices starts again at 1.
 
 A form checks each value as it is typed; a command typed inside a form leaves it, kept with its
 answers for the same command to go on with it.
@@ -52,6 +52,15 @@ class _FormFilling:
 
 
 ON_SCREEN = 8  # the latest messages with choices whose numbers can still be typed
+WRAP_AFTER = 30  # numbers go on up to here, then start again from the lowest free ones
+
+
+def _first_free_run(taken: set[int], length: int) -> int:
+    """The smallest number from which ``length`` numbers in a row are all free."""
+    first = 1
+    while any(n in taken for n in range(first, first + length)):
+        first += 1
+    return first
 
 
 @dataclass(frozen=True)
@@ -271,11 +280,12 @@ class ConsoleChat:
         self._offers += 1
         self._forget_scrolled_away()
         waiting = [n for n, c in self._choices.items() if c.message not in self._answered]
-        taken = max(waiting, default=0)
-        if self._form is not None:
-            taken = max(taken, len(self._form.form.fields[self._form.index].choices))
+        asked = len(self._form.form.fields[self._form.index].choices) if self._form else 0
+        first = max(*waiting, asked, 0) + 1
+        if first + len(choices) - 1 > WRAP_AFTER:  # start again from the lowest numbers free
+            first = _first_free_run(set(self._choices) | set(range(1, asked + 1)), len(choices))
         offered = zip(choices, labels, strict=True)
-        for number, ((action, value), label) in enumerate(offered, start=taken + 1):
+        for number, ((action, value), label) in enumerate(offered, start=first):
             self._choices[number] = _Offered(action, value, self._offers)
             self._print(f"  [{number}] {label}")
 

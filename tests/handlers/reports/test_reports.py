@@ -48,7 +48,7 @@ from storage.models import (
 )
 from storage.points import Award
 from storage.store import Store
-from tests.harness import Office, at, open_demo, rows, seat_at, shown
+from tests.harness import Office, at, jump, open_demo, rows, seat_at, shown
 from tests.harness.cli import uplift as run_uplift
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -667,3 +667,18 @@ async def test_report_on_each_database(db_url: str, plan: Plan) -> None:
         # Renmin Road's four members; you inspected it from the branch, so you earn nothing.
         assert sum(1 for e in entries if e.rule == "inspection_target_reached") == 4
         assert png_size(png) == (1200, 500)
+
+
+async def test_the_monthly_report_comes_in_each_supervisors_language(plan: Plan, db: Path) -> None:
+    """The unit speaks Chinese; its supervisor reads English: the report pushed on the month's
+    first working day names the unit and the stage in English, its captions too."""
+    async with open_demo(
+        plan, db, role=Role.SUPERVISOR, locale="en", start="2027-01-29 10:00"
+    ) as bot:
+        printed = await jump(bot, "2027-02-01 09:30")
+    reports = [part for part in printed.split("── ") if "📊 " in part]
+    assert reports, printed
+    ours = [part for part in reports if "📊 Renmin Road Outlet report: Fri 1 Jan 2027" in part]
+    assert ours and "Renmin Road Outlet: trend and ranking" in printed
+    for report in reports:
+        assert not re.search(r"[\u4e00-\u9fff]", report), report

@@ -400,6 +400,14 @@ async def test_every_push_arrives_once_on_time_in_the_units_zone(uninterrupted: 
     assert uninterrupted.warnings == []
 
 
+async def test_the_numbers_to_type_stay_short_over_months(uninterrupted: Run) -> None:
+    """Pushes nobody answers pile up for months; the console's numbers start again from the
+    lowest free ones instead of climbing into the hundreds."""
+    numbers = [int(n) for n in re.findall(r"^  \[(\d+)\] ", uninterrupted.transcript, re.M)]
+    assert len(numbers) > 60
+    assert max(numbers) <= 40, max(numbers)
+
+
 async def test_the_transcript_shows_each_push_once(uninterrupted: Run) -> None:
     printed = pushes(uninterrupted.transcript)
     maintenance = [body for header, body in printed if header == "── 群聊 group:maintenance ──"]
