@@ -33,9 +33,13 @@ def parse_period(
 ) -> tuple[dt.date, dt.date] | None:
     """The first and last local dates ``text`` names; None when it cannot be read.
 
-    An empty text means the current stage, or this month outside any stage."""
+    An empty text means the current stage; after the campaign, the whole campaign (its last
+    month would be empty); else this month."""
     text = text.strip()
-    name = named_period(text) if text else ("stage" if stage else "month")
+    if text:
+        name = named_period(text)
+    else:
+        name = "stage" if stage else "campaign" if today > campaign[1] else "month"
     if name == "week":
         start = today - dt.timedelta(days=today.weekday())
         return start, start + dt.timedelta(days=6)

@@ -1,11 +1,13 @@
 """What follows /report: a unit and a period, in either order, each optional (``unit_and_period``,
-a pure function, on the postal bank's units)."""
+a pure function, on the postal bank's units); and the period meant when none is typed."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
-from handlers.reports.periods import unit_and_period
+from handlers.reports.periods import parse_period, unit_and_period
 from storage.models import Unit
 
 UNITS = [
@@ -52,3 +54,22 @@ UNITS = [
 def test_a_unit_and_a_period_in_either_order(typed: str, unit: str | None, period: str) -> None:
     found, rest = unit_and_period(typed, UNITS)
     assert (found.key if found else None, rest) == (unit, period)
+
+
+CAMPAIGN = (dt.date(2027, 1, 1), dt.date(2027, 12, 31))
+STAGE_1 = (dt.date(2027, 1, 1), dt.date(2027, 4, 30))
+
+
+@pytest.mark.parametrize(
+    ("today", "stage", "expected"),
+    [
+        (dt.date(2027, 2, 10), STAGE_1, STAGE_1),  # in a stage: the stage
+        (dt.date(2026, 12, 20), None, (dt.date(2026, 12, 1), dt.date(2026, 12, 31))),  # before
+        (dt.date(2028, 1, 5), None, CAMPAIGN),  # after the campaign: all of it, not an empty month
+    ],
+)
+def test_no_period_typed_means_what_is_worth_reading(
+    today: dt.date, stage: tuple[dt.date, dt.date] | None, expected: tuple[dt.date, dt.date]
+) -> None:
+    now = dt.datetime.combine(today, dt.time(10), dt.UTC)
+    assert parse_period("", today, now, "Asia/Shanghai", stage, CAMPAIGN) == expected
