@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Awaitable, Callable, Sequence
 
 from handlers.framework.context import Context
 from handlers.framework.router import ANYWHERE, Router
 from handlers.reports.periods import parse_period, unit_and_period
 from handlers.reports.sections import build_report
 from handlers.shared.calendar import local_date
+from handlers.shared.locale import pick_locale
 from handlers.shared.names import some_names
+from handlers.shared.outbox import queue_private
 from handlers.shared.standing import standing_text
 from handlers.shared.units import unit_label
 from kernel import SUPERVISORS, Attachment, Audience, Refusal, Reply, Role, Text
@@ -147,3 +150,31 @@ async def _units_in_scope(ctx: Context, member: Member, home: Unit) -> list[Unit
 def _root(units: list[Unit], home: Unit) -> Unit:
     roots = [u for u in units if u.parent_id is None]
     return roots[0] if len(roots) == 1 else home
+
+
+async def queue_report_privately(
+    store: Store,
+    people: Sequence[Member],
+    fallback_locale: str,
+    build: Callable[[str], Awaitable[list[Reply]]],
+    key: str,
+    due_at: dt.datetime,
+    now: dt.datetime,
+) -> None:
+    """Queue a pushed report (its text, chart and sheet) to each person in their own language:
+    built once per language, since names and words are chosen as it is built; each person and
+    part has its own key under ``key``."""
+    built: dict[str, list[Reply]] = {}
+    for person in people:
+        locale = pick_locale(person.locale, fallback=fallback_locale)
+        if locale not in built:
+            built[locale] = await build(locale)
+        for index, reply in enumerate(built[locale]):
+            await queue_private(
+                store,
+                member_id=person.id,
+                reply=reply,
+                key=f"{key}:{person.id}:{index}",
+                due_at=due_at,
+                now=now,
+            )

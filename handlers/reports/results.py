@@ -16,12 +16,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from handlers.reports.reports import report_replies
+from handlers.reports.reports import queue_report_privately, report_replies
 from handlers.reports.sections import build_report
 from handlers.shared.calendar import first_working_day_from, local_time
-from handlers.shared.locale import pick_locale
 from handlers.shared.outbox import due_now, push_to_unit, queue_private
 from handlers.shared.plan import campaign_units, stage_units
+from handlers.shared.standing import official_text, stage_label, stage_result_lines
 from handlers.shared.units import unit_label
 from kernel import SUPERVISORS, Audience, Reply, Text, Window
 from messages.reports.model import Report
@@ -64,9 +64,9 @@ async def unit_stage_results(
     return Text(
         "results/stage_unit",
         {
-            "stage": _stage_name(stage),
+            "stage": stage_label(stage),
             "unit": unit_label(unit),
-            "official": _official(scores.get(unit.id), stage.target_score),
+            "official": official_text(scores.get(unit.id), stage.target_score),
             **_participation(report),
             "weakest": await _weakest(store, report),
             "open_fixes": report.follow_ups.rectifications_open,
@@ -97,7 +97,7 @@ async def _send_ranking(
             {
                 "rank": rank,
                 "unit": unit_label(line.unit),
-                "official": _official(line.score, stage.target_score),
+                "official": official_text(line.score, stage.target_score),
                 "per_member": line.per_member,
                 "own": line.unit.id == unit.id,
             },
@@ -106,7 +106,7 @@ async def _send_ranking(
     ]
     text = Text(
         "results/stage_ranking",
-        {"stage": _stage_name(stage), "scope": unit_label(scope), "lines": lines},
+        {"stage": stage_label(stage), "scope": unit_label(scope), "lines": lines},
     )
     for person in supervisors:
         await queue_private(
@@ -182,24 +182,12 @@ async def _closing(
     report = await build_report(
         store, campaign, unit, campaign.starts_on, campaign.ends_on, campaign.locale, now
     )
-    lines = []
-    for stage in stages:
-        scores = await store.inspections.latest_scores([unit.id], stage.id)
-        lines.append(
-            Text(
-                "results/stage_line",
-                {
-                    "stage": _stage_name(stage),
-                    "official": _official(scores.get(unit.id), stage.target_score),
-                },
-            )
-        )
     return Text(
         "results/campaign_unit",
         {
             "campaign": _campaign_name(campaign),
             "unit": unit_label(unit),
-            "stages": lines,
+            "stages": await stage_result_lines(store, stages, unit),
             **_participation(report),
         },
     )
@@ -209,31 +197,22 @@ async def _send_campaign_report(
     store: Store, campaign: Campaign, unit: Unit, moment: dt.datetime, now: dt.datetime
 ) -> None:
     """The whole campaign's report of the unit and below, in each supervisor's language."""
+    opening = Reply(
+        text=Text(
+            "results/campaign_report",
+            {"campaign": _campaign_name(campaign), "unit": unit_label(unit)},
+        ),
+        to=Audience.PRIVATE,
+    )
+
+    async def build(locale: str) -> list[Reply]:
+        first, last = campaign.starts_on, campaign.ends_on
+        report = await build_report(store, campaign, unit, first, last, locale, now)
+        return [opening, *await report_replies(report, locale, Audience.PRIVATE)]
+
     supervisors = await _supervisors(store, unit)
-    built: dict[str, list[Reply]] = {}
-    for person in supervisors:
-        locale = pick_locale(person.locale, fallback=unit.locale)
-        if locale not in built:
-            report = await build_report(
-                store, campaign, unit, campaign.starts_on, campaign.ends_on, locale, now
-            )
-            opening = Reply(
-                text=Text(
-                    "results/campaign_report",
-                    {"campaign": _campaign_name(campaign), "unit": unit_label(unit)},
-                ),
-                to=Audience.PRIVATE,
-            )
-            built[locale] = [opening, *await report_replies(report, locale, Audience.PRIVATE)]
-        for index, reply in enumerate(built[locale]):
-            await queue_private(
-                store,
-                member_id=person.id,
-                reply=reply,
-                key=f"campaign-report:{campaign.id}:{unit.id}:{person.id}:{index}",
-                due_at=moment,
-                now=now,
-            )
+    key = f"campaign-report:{campaign.id}:{unit.id}"
+    await queue_report_privately(store, supervisors, unit.locale, build, key, moment, now)
 
 
 # --- shared pieces ---------------------------------------------------------------------------
@@ -246,11 +225,6 @@ async def _supervisors(store: Store, unit: Unit) -> list[Member]:
         seen = {m.id for m in people}
         people += [m for m in await store.members.admins(unit.organisation_id) if m.id not in seen]
     return people
-
-
-def _official(score: float | None, target: float | None) -> Text:
-    """The official standing: the latest inspection against the target, either may be absent."""
-    return Text("results/official", {"score": score, "target": target})
 
 
 def _participation(report: Report) -> dict[str, object]:
@@ -278,13 +252,6 @@ async def _weakest(store: Store, report: Report) -> list[Text]:
                 )
             )
     return lines
-
-
-def _stage_name(stage: Stage) -> Text:
-    return Text(
-        "results/stage_name",
-        {"zh": stage.name_zh, "en": stage.name_en, "first": stage.starts_on, "last": stage.ends_on},
-    )
 
 
 def _campaign_name(campaign: Campaign) -> Text:

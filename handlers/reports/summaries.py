@@ -8,11 +8,10 @@ from collections.abc import AsyncIterator, Sequence
 from functools import partial
 from typing import Any
 
-from handlers.reports.reports import report_replies
+from handlers.reports.reports import queue_report_privately, report_replies
 from handlers.reports.sections import build_report
 from handlers.shared.calendar import is_working_day, local_days, local_time
-from handlers.shared.locale import pick_locale
-from handlers.shared.outbox import due_now, push_to_unit, queue_private
+from handlers.shared.outbox import due_now, push_to_unit
 from handlers.shared.plan import deadlines_of, group_leaders_of
 from handlers.shared.standing import standing_text
 from handlers.shared.units import unit_name
@@ -76,23 +75,24 @@ async def monthly_reports(store: Store, window: Window) -> None:
         first = max(last.replace(day=1), campaign.starts_on)
         if last < campaign.starts_on:
             continue
-        built: dict[str, list[Reply]] = {}  # names and words in each supervisor's language
-        for person in supervisors:
-            locale = pick_locale(person.locale, fallback=unit.locale)
-            if locale not in built:
-                report = await build_report(
-                    store, campaign, unit, first, last, locale, window.until
-                )
-                built[locale] = await report_replies(report, locale, Audience.PRIVATE)
-            for index, reply in enumerate(built[locale]):
-                await queue_private(
-                    store,
-                    member_id=person.id,
-                    reply=reply,
-                    key=f"monthly:{unit.id}:{last:%Y-%m}:{person.id}:{index}",
-                    due_at=moment,
-                    now=window.until,
-                )
+        build = partial(_private_report, store, campaign, unit, first, last, window.until)
+        key = f"monthly:{unit.id}:{last:%Y-%m}"
+        await queue_report_privately(
+            store, supervisors, unit.locale, build, key, moment, window.until
+        )
+
+
+async def _private_report(
+    store: Store,
+    campaign: Campaign,
+    unit: Unit,
+    first: dt.date,
+    last: dt.date,
+    now: dt.datetime,
+    locale: str,
+) -> list[Reply]:
+    report = await build_report(store, campaign, unit, first, last, locale, now)
+    return await report_replies(report, locale, Audience.PRIVATE)
 
 
 def _top_in_a_group(members: Sequence[MemberLine], leaders: int) -> list[Text]:

@@ -201,21 +201,32 @@ def assemble(
         kind: Kind = "deadline" if deadline else "point"
         moment = dt.datetime.combine(date, END_OF_DAY if deadline else dt.time())
         return Reading(kind, moment, deadline, doubts=ordered(doubts))
-    if clock is None:
-        assert part is not None
-        hour, minute = PART_HOURS[part], 0
-        doubts.add("default_hour")
-    else:
-        read = hour_in_part(clock, part)
-        if read is None:
-            return None
-        hour, minute = read[0], clock.minute
-        doubts.update(read[1])
+    said = _time_of_day(clock, part, doubts)
+    if said is None:
+        return None
+    hour, minute = said
     moment = dt.datetime.combine(date, dt.time()) + dt.timedelta(hours=hour, minutes=minute)
     if day is None and future and moment <= local_now:
         moment += dt.timedelta(days=1)
         doubts.add("next_day")
     return Reading("deadline" if deadline else "point", moment, True, doubts=ordered(doubts))
+
+
+def _time_of_day(
+    clock: Clock | None, part: Part | None, doubts: set[Doubt]
+) -> tuple[int, int] | None:
+    """The hour and minute said: a part of the day alone gives its default hour (a doubt, noted
+    in ``doubts``); None when neither is said or the hour does not fit the part."""
+    if clock is None:
+        if part is None:
+            return None
+        doubts.add("default_hour")
+        return PART_HOURS[part], 0
+    read = hour_in_part(clock, part)
+    if read is None:
+        return None
+    doubts.update(read[1])
+    return read[0], clock.minute
 
 
 def span(local_now: dt.datetime, last: dt.date) -> Reading | None:
@@ -230,17 +241,10 @@ def recurring(
 ) -> Reading | None:
     """Every day or every ``weekday`` at a time: the first occurrence after now."""
     doubts: set[Doubt] = set()
-    if clock is None:
-        if part is None:
-            return None
-        hour, minute = PART_HOURS[part], 0
-        doubts.add("default_hour")
-    else:
-        read = hour_in_part(clock, part)
-        if read is None:
-            return None
-        hour, minute = read[0], clock.minute
-        doubts.update(read[1])
+    said = _time_of_day(clock, part, doubts)
+    if said is None:
+        return None
+    hour, minute = said
     first = dt.datetime.combine(local_now.date(), dt.time()) + dt.timedelta(
         hours=hour, minutes=minute
     )

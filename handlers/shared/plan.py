@@ -39,19 +39,9 @@ async def stage_units(
 ) -> AsyncIterator[tuple[Campaign, Stage, Unit, dt.timedelta]]:
     """Every (campaign, stage, unit, grace) the window could concern; units with a chat only,
     unless ``with_chat`` is False."""
-    first = window.since.date() - dt.timedelta(days=40)
-    last = window.until.date() + dt.timedelta(days=40)
-    for campaign in await store.campaigns.overlapping(first, last):
-        grace = dt.timedelta(minutes=deadlines_of(campaign).push_grace_minutes)
-        stages = await store.campaigns.stages(campaign.id)
-        units = (
-            await store.units.with_chats(campaign.organisation_id)
-            if with_chat
-            else await store.units.of_organisation(campaign.organisation_id)
-        )
-        for unit in units:
-            for stage in stages:
-                yield campaign, stage, unit, grace
+    async for campaign, stages, unit, grace in campaign_units(store, window, with_chat=with_chat):
+        for stage in stages:
+            yield campaign, stage, unit, grace
 
 
 async def campaign_units(

@@ -65,3 +65,28 @@ def _official(standing: Standing, official: OfficialScore) -> dict[str, object]:
         "reached": standing.reached(official),
         "short": standing.shortfall(official),
     }
+
+
+def stage_label(stage: Stage) -> Text:
+    """The stage's name and dates, in whatever language the message is read in."""
+    return Text(
+        "results/stage_name",
+        {"zh": stage.name_zh, "en": stage.name_en, "first": stage.starts_on, "last": stage.ends_on},
+    )
+
+
+def official_text(score: float | None, target: float | None) -> Text:
+    """The official standing: the latest inspection against the target, either may be absent."""
+    return Text("results/official", {"score": score, "target": target})
+
+
+async def stage_result_lines(store: Store, stages: Sequence[Stage], unit: Unit) -> list[Text]:
+    """The unit's official score against the target, stage by stage: the closing summary's
+    lines, and what /stage shows once every stage is over."""
+    lines = []
+    for stage in stages:
+        scores = await store.inspections.latest_scores([unit.id], stage.id)
+        official = official_text(scores.get(unit.id), stage.target_score)
+        said = {"stage": stage_label(stage), "official": official}
+        lines.append(Text("results/stage_line", said))
+    return lines

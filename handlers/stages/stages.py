@@ -23,6 +23,7 @@ from handlers.shared.calendar import (
 from handlers.shared.names import some_names
 from handlers.shared.outbox import due_now, push_to_unit
 from handlers.shared.plan import awards_day, stage_units
+from handlers.shared.standing import stage_result_lines
 from kernel import EVERYONE, SUPERVISORS, Refusal, Reply, Role, Text, Window
 from storage.models import Stage, Unit
 from storage.store import Store
@@ -55,30 +56,10 @@ async def show_stage(ctx: Context) -> None:
         days_left=(stage.ends_on - today).days if stage else None,
         upcoming=_stage_text(upcoming, ctx.locale) if upcoming and not stage else None,
         due=due,
-        results=await _results(ctx, stages, unit) if over and unit is not None else [],
+        # once every stage is over: the same lines as the closing summary
+        results=await stage_result_lines(ctx.store, stages, unit) if over and unit else [],
         supervisor=ctx.member.role in SUPERVISORS,
     )
-
-
-async def _results(ctx: Context, stages: list[Stage], unit: Unit) -> list[Text]:
-    """Once every stage is over: the unit's official score against the target, stage by stage
-    (the same lines as the closing summary, ``results/``)."""
-    lines = []
-    for stage in stages:
-        scores = await ctx.store.inspections.latest_scores([unit.id], stage.id)
-        name = {"zh": stage.name_zh, "en": stage.name_en}
-        period = {"first": stage.starts_on, "last": stage.ends_on}
-        official = {"score": scores.get(unit.id), "target": stage.target_score}
-        lines.append(
-            Text(
-                "results/stage_line",
-                {
-                    "stage": Text("results/stage_name", {**name, **period}),
-                    "official": Text("results/official", official),
-                },
-            )
-        )
-    return lines
 
 
 def _stage_text(stage: Stage, locale: str) -> Text:
