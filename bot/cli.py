@@ -245,6 +245,11 @@ def _parser(say: _Printer) -> argparse.ArgumentParser:
         "upgrade", help=say("help_db_upgrade"), description=say("help_db_upgrade")
     )
     db_upgrade.set_defaults(run=_db_upgrade)
+    rebuild = db_commands.add_parser(
+        "rebuild-totals", help=say("help_db_rebuild"), description=say("help_db_rebuild")
+    )
+    rebuild.add_argument("--check", action="store_true", help=say("help_db_rebuild_check"))
+    rebuild.set_defaults(run=_db_rebuild_totals)
     return parser
 
 
@@ -501,6 +506,40 @@ def _db_upgrade(args: argparse.Namespace, settings: Settings, say: _Printer) -> 
     else:
         say.out("db_upgraded")
     return 0
+
+
+def _db_rebuild_totals(args: argparse.Namespace, settings: Settings, say: _Printer) -> int:
+    """Recompute the points totals from the ledger (or, with --check, only say where they
+    differ): the ledger is the source, the totals only a faster way to read it."""
+
+    async def rebuild() -> int:
+        database = Database(settings.database_url)
+        try:
+            async with database.store() as store:
+                if args.check:
+                    wrong = await store.ledger.totals.disagreements()
+                    for one in wrong[:20]:
+                        say.out(
+                            "totals_wrong",
+                            kind=one.kind,
+                            owner=one.owner_id,
+                            stored=one.stored,
+                            ledger=one.ledger,
+                        )
+                    say.out("totals_checked", wrong=len(wrong))
+                    return 1 if wrong else 0
+                rebuilt = await store.ledger.totals.rebuild()
+        finally:
+            await database.dispose()
+        say.out(
+            "totals_rebuilt",
+            members=rebuilt.members,
+            units=rebuilt.units,
+            corrected=rebuilt.corrected,
+        )
+        return 0
+
+    return asyncio.run(rebuild())
 
 
 def _demo(args: argparse.Namespace, settings: Settings, say: _Printer) -> int:

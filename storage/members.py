@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import Role
 from storage.models import JoinCode, JoinRequest, Member, PlatformIdentity, Visitor
+from storage.totals import Totals
 from storage.upsert import insert_once
 
 
@@ -132,11 +133,12 @@ class Members:
         """The language the member chose (/lang)."""
         member.locale = locale
 
-    @staticmethod
-    def set_role(member: Member, role: Role) -> None:
-        """A new role (/role); only a supervisor stays the head of their unit."""
+    async def set_role(self, member: Member, role: Role) -> None:
+        """A new role (/role); only a supervisor stays the head of their unit. The member's
+        points totals follow: a volunteer is not ranked, staff are."""
         member.role = role
         member.is_unit_head = role == Role.SUPERVISOR and member.is_unit_head
+        await Totals(self._session).follow_member(member)
 
     @staticmethod
     def set_head(member: Member, is_unit_head: bool) -> None:

@@ -411,7 +411,8 @@ class PointEntry(Base):
 
     __tablename__ = "point_entry"
     __table_args__ = (
-        Index("ix_point_entry_campaign_member", "campaign_id", "member_id"),
+        # /score detail reads a member's newest rows: the member's own index, in time order.
+        Index("ix_point_entry_campaign_member_time", "campaign_id", "member_id", "occurred_at"),
         Index("ix_point_entry_campaign_unit", "campaign_id", "unit_id"),
         Index("ix_point_entry_campaign_occurred", "campaign_id", "occurred_at"),
     )
@@ -427,6 +428,36 @@ class PointEntry(Base):
     ref_id: Mapped[int | None] = mapped_column(Integer)
     occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     local_date: Mapped[dt.date] = mapped_column(Date)
+
+
+class MemberPoints(Base):
+    """A member's running total in a campaign: the read model every rank and leaderboard counts
+    over. Written in the same transaction as each ledger row it sums (``Ledger.award``); the
+    ledger stays the source and ``uplift db rebuild-totals`` recomputes this from it.
+
+    ``unit_id`` and ``ranked`` (active and not a volunteer) copy the member's, so a rank is a
+    count over one index: how many in the unit (or the campaign) have more points."""
+
+    __tablename__ = "member_points"
+    __table_args__ = (
+        Index("ix_member_points_rank", "campaign_id", "ranked", "points"),
+        Index("ix_member_points_unit_rank", "campaign_id", "unit_id", "ranked", "points"),
+    )
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), primary_key=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"))
+    ranked: Mapped[bool] = mapped_column(Boolean)
+    points: Mapped[int] = mapped_column(Integer)
+
+
+class UnitPoints(Base):
+    """A unit's running total in a campaign (every ledger row booked to it, members' and the
+    unit's own), written with each ledger row; recomputed by ``uplift db rebuild-totals``."""
+
+    __tablename__ = "unit_points"
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), primary_key=True)
+    points: Mapped[int] = mapped_column(Integer)
 
 
 class OutboxMessage(Base):

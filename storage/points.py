@@ -1,5 +1,9 @@
 """The points ledger (积分台账): append-only rows with unique idempotency keys, and the sums
-every score, rank and leaderboard is made of. Nothing here updates or deletes a row."""
+every score, rank and leaderboard is made of. Nothing here updates or deletes a ledger row.
+
+Campaign totals, ranks and leaderboards read the running totals (``storage/totals.py``) written
+with each row; sums over a period (a stage, a week) and a member's own rows read the ledger
+through the member's index (a few dozen rows each)."""
 
 from __future__ import annotations
 
@@ -10,7 +14,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import Role
-from storage.models import Member, PointEntry
+from storage.models import Member, MemberPoints, PointEntry, UnitPoints
+from storage.totals import Totals, ranked
 from storage.upsert import insert_once
 
 
@@ -40,6 +45,19 @@ class Standing:
 
 
 @dataclass(frozen=True)
+class Rank:
+    """Where a member stands: competition ranks (equal points share a rank) in their unit and in
+    the campaign, each with how many are ranked there. Ranks are None for one not ranked (a
+    volunteer, someone no longer active)."""
+
+    points: int
+    unit_rank: int | None
+    unit_size: int
+    campaign_rank: int | None
+    campaign_size: int
+
+
+@dataclass(frozen=True)
 class UnitStanding:
     unit_id: int
     points: int
@@ -53,6 +71,7 @@ class UnitStanding:
 class Ledger:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        self.totals = Totals(session)
 
     async def award(self, award: Award) -> bool:
         """Write the points once; False if this key was written before (a repeat)."""
@@ -74,7 +93,10 @@ class Ledger:
             },
             ("idempotency_key",),
         )
-        return new_id is not None
+        if new_id is None:
+            return False
+        await self.totals.add(award.campaign_id, award.unit_id, award.member_id, award.points)
+        return True
 
     async def member_total(
         self,
@@ -83,6 +105,17 @@ class Ledger:
         first: dt.date | None = None,
         last: dt.date | None = None,
     ) -> int:
+        """The member's points in the campaign, or in the days from ``first`` to ``last``."""
+        if first is None and last is None:
+            return int(
+                await self._session.scalar(
+                    select(MemberPoints.points).where(
+                        MemberPoints.campaign_id == campaign_id,
+                        MemberPoints.member_id == member_id,
+                    )
+                )
+                or 0
+            )
         query = select(func.coalesce(func.sum(PointEntry.points), 0)).where(
             PointEntry.campaign_id == campaign_id, PointEntry.member_id == member_id
         )
@@ -109,21 +142,52 @@ class Ledger:
         )
         return list(rows)
 
-    async def standings(self, campaign_id: int, unit_ids: list[int]) -> list[Standing]:
-        """Members of these units by campaign points, highest first; volunteers are not ranked."""
-        points = (
-            select(PointEntry.member_id, func.sum(PointEntry.points).label("points"))
-            .where(PointEntry.campaign_id == campaign_id)
-            .group_by(PointEntry.member_id)
-            .subquery()
+    async def rank(self, campaign_id: int, member: Member) -> Rank:
+        """The member's ranks as counts over the totals' indexes: one more than those with more
+        points. Members with no points yet have no totals row and count as 0."""
+        points = await self.member_total(campaign_id, member.id)
+        unit_size = await self._ranked_members(Member.unit_id == member.unit_id)
+        campaign_size = await self._ranked_members(Member.organisation_id == member.organisation_id)
+        if not (member.active and member.role != Role.VOLUNTEER):
+            return Rank(points, None, unit_size, None, campaign_size)
+        in_unit = MemberPoints.unit_id == member.unit_id
+        return Rank(
+            points,
+            await self._place(campaign_id, points, unit_size, in_unit),
+            unit_size,
+            await self._place(campaign_id, points, campaign_size),
+            campaign_size,
         )
+
+    async def _ranked_members(self, scope: object) -> int:
+        return int(await self._session.scalar(select(func.count()).where(scope, ranked())) or 0)
+
+    async def _place(self, campaign_id: int, points: int, size: int, *scope: object) -> int:
+        """1 + how many ranked totals in ``scope`` are above ``points``; below zero, those
+        ranked with no totals row (0 points) are above too."""
+        counted = (MemberPoints.campaign_id == campaign_id, MemberPoints.ranked, *scope)
+        above = await self._session.scalar(
+            select(func.count()).where(*counted, MemberPoints.points > points)
+        )
+        place = 1 + int(above or 0)
+        if points < 0:
+            with_row = await self._session.scalar(select(func.count()).where(*counted))
+            place += size - int(with_row or 0)
+        return place
+
+    async def top_of_unit(self, campaign_id: int, unit_id: int, limit: int) -> list[Standing]:
+        """The unit's ranked members by campaign points, highest first (ties by who joined
+        first): one unit's members, read with their totals."""
+        points = func.coalesce(MemberPoints.points, 0)
         rows = await self._session.execute(
-            select(
-                Member.id, Member.display_name, Member.hide_name, func.coalesce(points.c.points, 0)
+            select(Member.id, Member.display_name, Member.hide_name, points)
+            .outerjoin(
+                MemberPoints,
+                (MemberPoints.member_id == Member.id) & (MemberPoints.campaign_id == campaign_id),
             )
-            .outerjoin(points, points.c.member_id == Member.id)
-            .where(Member.unit_id.in_(unit_ids), Member.active, Member.role != Role.VOLUNTEER)
-            .order_by(func.coalesce(points.c.points, 0).desc(), Member.id)
+            .where(Member.unit_id == unit_id, ranked())
+            .order_by(points.desc(), Member.id)
+            .limit(limit)
         )
         return [Standing(m, name, hide, int(p)) for m, name, hide, p in rows.all()]
 
@@ -131,14 +195,14 @@ class Ledger:
         """Units by points per member, so size does not decide; highest first."""
         member_rows = await self._session.execute(
             select(Member.unit_id, func.count())
-            .where(Member.unit_id.in_(unit_ids), Member.active, Member.role != Role.VOLUNTEER)
+            .where(Member.unit_id.in_(unit_ids), ranked())
             .group_by(Member.unit_id)
         )
         members = {unit_id: count for unit_id, count in member_rows.all()}
         point_rows = await self._session.execute(
-            select(PointEntry.unit_id, func.sum(PointEntry.points))
-            .where(PointEntry.campaign_id == campaign_id, PointEntry.unit_id.in_(unit_ids))
-            .group_by(PointEntry.unit_id)
+            select(UnitPoints.unit_id, UnitPoints.points).where(
+                UnitPoints.campaign_id == campaign_id, UnitPoints.unit_id.in_(unit_ids)
+            )
         )
         points = {unit_id: total for unit_id, total in point_rows.all()}
         standings = [

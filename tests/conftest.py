@@ -1,4 +1,4 @@
 """The suite's one harness lives in ``tests/harness.py``: databases, plans, the clock, the demo
 session and the people in it."""
 
-pytest_plugins = ("tests.harness",)
+pytest_plugins = ("tests.harness", "tests.harness.cli")

@@ -282,7 +282,7 @@ async def _prepare(database: Database, options: DemoOptions) -> DemoPeople:
             )
         else:
             you = found[0]
-        store.members.set_role(you, options.role)
+        await store.members.set_role(you, options.role)
         store.members.set_head(you, options.role is Role.SUPERVISOR)
         chats = {unit.id: ChatRef(PLATFORM, chat_id, is_group=True)}
         quiet: set[str] = set()

@@ -326,7 +326,7 @@ async def set_role(ctx: Context) -> None:
     if len(people) != 1:
         raise Refusal("members/which_member", given=name.strip(), count=len(people))
     person = people[0]
-    ctx.store.members.set_role(person, role)
+    await ctx.store.members.set_role(person, role)
     ctx.reply(
         "members/role_set", to=ctx.personal, name=person.display_name, role=Text(f"roles/{role}")
     )

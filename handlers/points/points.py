@@ -52,11 +52,7 @@ async def show_score(ctx: Context) -> None:
     stage = await ctx.store.campaigns.stage_on(campaign.id, today)
     week_start = today - dt.timedelta(days=today.weekday())
     by_source = await ledger.member_by_source(campaign.id, member.id)
-    unit_ranking = await ledger.standings(campaign.id, [unit.id])
-    organisation_units = [
-        u.id for u in await ctx.store.units.of_organisation(member.organisation_id)
-    ]
-    organisation_ranking = await ledger.standings(campaign.id, organisation_units)
+    rank = await ledger.rank(campaign.id, member)
     answered = await ctx.store.drills.answered_dates(member.id, today - dt.timedelta(days=400))
     standing = None
     if stage is not None:  # the unit's official score against the target, as /report says it
@@ -66,7 +62,7 @@ async def show_score(ctx: Context) -> None:
     ctx.private(
         "points/score",
         standing=standing,
-        total=sum(by_source.values()),
+        total=rank.points,
         stage_points=await ledger.member_total(
             campaign.id, member.id, stage.starts_on, stage.ends_on
         )
@@ -74,10 +70,10 @@ async def show_score(ctx: Context) -> None:
         else None,
         stage=_stage_name(stage, ctx.locale) if stage else None,
         week=await ledger.member_total(campaign.id, member.id, week_start, today),
-        unit_rank=_rank_of(unit_ranking, member.id),
-        unit_size=len(unit_ranking),
-        organisation_rank=_rank_of(organisation_ranking, member.id),
-        organisation_size=len(organisation_ranking),
+        unit_rank=rank.unit_rank,
+        unit_size=rank.unit_size,
+        organisation_rank=rank.campaign_rank,
+        organisation_size=rank.campaign_size,
         sources=[
             Text("points/source_line", {"source": Text(f"sources/{s}"), "points": by_source[s]})
             for s in SOURCES
@@ -93,7 +89,8 @@ async def show_leaderboard(ctx: Context) -> None:
     if ctx.means(choice, "points/hide") or ctx.means(choice, "points/show"):
         _show_name(ctx, member, shown=ctx.means(choice, "points/show"))
         return
-    members = await ctx.store.ledger.standings(campaign.id, [unit.id])
+    members = await ctx.store.ledger.top_of_unit(campaign.id, unit.id, LEADERBOARD_SIZE)
+    rank = await ctx.store.ledger.rank(campaign.id, member)
     units = await ctx.store.units.of_organisation(member.organisation_id)
     names = {u.id: (u.name_zh if ctx.locale == "zh" else u.name_en) for u in units}
     unit_rows = await ctx.store.ledger.unit_standings(campaign.id, [u.id for u in units])
@@ -107,15 +104,15 @@ async def show_leaderboard(ctx: Context) -> None:
             Text(
                 "points/member_line",
                 {
-                    "rank": _rank_of(members, row.member_id),
+                    "rank": _rank_in(members, row),
                     "name": shown_name(row),
                     "points": row.points,
                     "me": row.member_id == member.id,
                 },
             )
-            for row in members[:LEADERBOARD_SIZE]
+            for row in members
         ],
-        my_rank=_rank_of(members, member.id),
+        my_rank=rank.unit_rank,
         units=[
             Text(
                 "points/unit_line",
@@ -156,12 +153,10 @@ def shown_name(row: Standing) -> str:
     return row.display_name[:1] + "*" * max(1, len(row.display_name) - 1)
 
 
-def _rank_of(rows: list[Standing], member_id: int) -> int | None:
-    """Competition ranking (equal points share a rank)."""
-    for row in rows:
-        if row.member_id == member_id:
-            return 1 + sum(1 for other in rows if other.points > row.points)
-    return None
+def _rank_in(top: list[Standing], row: Standing) -> int:
+    """Competition ranking (equal points share a rank) within the top of a unit: everyone with
+    more points is listed before ``row``."""
+    return 1 + sum(1 for other in top if other.points > row.points)
 
 
 def _stage_name(stage: Stage, locale: str) -> str:

@@ -25,7 +25,6 @@ import yaml
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
-from bot.cli import main
 from bot.report_files import ReportError, write_report
 from campaigns.schema import ASSESSMENT_NAMES, Plan
 from kernel import Text
@@ -35,7 +34,7 @@ from storage.models import Base
 from storage.urls import sync_url
 from tests.harness import PLANS as PLANS_DIR
 from tests.harness import ROOT, at, newest_revision
-from tests.harness.cli import cli_env, free_port, uplift_command
+from tests.harness.cli import Cli, cli_env, free_port, uplift_command
 
 MESSAGES = ROOT / "messages"
 PLANS = sorted(PLANS_DIR.glob("*.yaml"))
@@ -43,28 +42,6 @@ POSTAL_BANK = PLANS_DIR / "postal-bank.yaml"
 LOCALES = ("zh", "en")
 
 # --- running the command -----------------------------------------------------------------------
-
-Cli = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
-    """``uplift`` in this process (``bot.cli.main``), as a person runs it in ``tmp_path`` with
-    only DATABASE_URL and UPLIFT_LOCALE set: its exit status, stdout and stderr."""
-
-    def run(*args: str | Path, database_url: str, locale: str = "en") -> tuple[int, str, str]:
-        for name in list(os.environ):
-            if name.startswith(("SLACK_", "TELEGRAM_", "UPLIFT_")) or name == "DATABASE_URL":
-                monkeypatch.delenv(name)
-        monkeypatch.setenv("DATABASE_URL", database_url)
-        monkeypatch.setenv("UPLIFT_LOCALE", locale)
-        monkeypatch.chdir(tmp_path)  # no .env of the developer's
-        capsys.readouterr()
-        code = main([str(arg) for arg in args])
-        printed = capsys.readouterr()
-        return code, printed.out, printed.err
-
-    return run
 
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]

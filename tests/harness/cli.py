@@ -9,7 +9,34 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+
+Cli = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
+    """``uplift`` in this process (``bot.cli.main``), as a person runs it in ``tmp_path`` with
+    only DATABASE_URL and UPLIFT_LOCALE set: its exit status, stdout and stderr."""
+
+    def run(*args: str | Path, database_url: str, locale: str = "en") -> tuple[int, str, str]:
+        for name in list(os.environ):
+            if name.startswith(("SLACK_", "TELEGRAM_", "UPLIFT_")) or name == "DATABASE_URL":
+                monkeypatch.delenv(name)
+        monkeypatch.setenv("DATABASE_URL", database_url)
+        monkeypatch.setenv("UPLIFT_LOCALE", locale)
+        monkeypatch.chdir(tmp_path)  # no .env of the developer's
+        capsys.readouterr()
+        code = main([str(arg) for arg in args])
+        printed = capsys.readouterr()
+        return code, printed.out, printed.err
+
+    return run
 
 
 def uplift_command() -> list[str]:

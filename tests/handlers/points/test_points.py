@@ -350,6 +350,11 @@ async def test_volunteers_see_no_scores(plan: Plan, demo_db: Path) -> None:
             )
         # Nor is a volunteer ranked among the staff.
         async with bot.database.transaction() as session:
-            standings = await Store(session).ledger.standings(campaign, [bot.people.unit_id])
+            ledger = Store(session).ledger
+            standings = await ledger.top_of_unit(campaign, bot.people.unit_id, 10)
+            volunteer = await Store(session).members.get(me)
+            assert volunteer is not None
+            rank = await ledger.rank(campaign, volunteer)
         assert me not in {row.member_id for row in standings}
         assert len(standings) == 4
+        assert (rank.points, rank.unit_rank, rank.unit_size) == (5, None, 4)

@@ -1,0 +1,133 @@
+"""The points totals (the read model ranks and leaderboards count over) always agree with the
+ledger: written with each row, repeated and concurrent awards included, on SQLite and
+PostgreSQL; ``uplift db rebuild-totals`` finds and mends any that do not."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import delete, update
+
+from campaigns.schema import Plan
+from kernel import Role
+from storage.database import Database
+from storage.models import MemberPoints, UnitPoints
+from storage.points import Award
+from tests.handlers.points.test_points import ZONE, add_member, award, ids
+from tests.harness import open_demo
+from tests.harness.cli import Cli
+
+
+async def _award_at_once(database: Database, awards: list[Award]) -> list[bool]:
+    """Each award in its own transaction, all started together."""
+
+    async def one(award: Award) -> bool:
+        async with database.store() as store:
+            return await store.ledger.award(award)
+
+    return list(await asyncio.gather(*(one(a) for a in awards)))
+
+
+async def test_repeated_and_concurrent_awards_keep_totals_equal_to_the_ledger(
+    plan: Plan, db_url: str
+) -> None:
+    async with open_demo(plan, db_url) as bot:
+        me, campaign, _ = await ids(bot)
+        other = await add_member(bot, "renmin-road", "Bo")
+        now = bot.clock.now()
+        day = now.astimezone(ZONE).date()
+
+        def points(member: int, n: int, value: int) -> Award:
+            return Award(
+                campaign, bot.people.unit_id, member, "deed", "deed_approved", value,
+                f"test:{member}:{n}", now, day,
+            )  # fmt: skip
+
+        # 30 distinct awards, each sent twice, all at once: every key counts exactly once.
+        awards = [points(me if n % 2 else other, n, n - 10) for n in range(30)]
+        written = await _award_at_once(bot.database, awards + awards[::-1])
+
+        assert sum(written) == 30
+        async with bot.database.store() as store:
+            assert await store.ledger.totals.disagreements() == []
+            mine = await store.ledger.member_total(campaign, me)
+            theirs = await store.ledger.member_total(campaign, other)
+        assert mine == sum(n - 10 for n in range(30) if n % 2)
+        assert theirs == sum(n - 10 for n in range(30) if not n % 2)
+
+
+async def test_ranks_count_over_the_totals(plan: Plan, db_url: str) -> None:
+    async with open_demo(plan, db_url) as bot:
+        me, campaign, _ = await ids(bot)
+        tied = await add_member(bot, "renmin-road", "Tie")
+        below = await add_member(bot, "renmin-road", "Below")
+        await award(bot, "renmin-road", me, 12, "t:1")
+        await award(bot, "renmin-road", tied, 12, "t:2")
+        await award(bot, "renmin-road", below, -3, "t:3")
+        async with bot.database.store() as store:
+            size = len(await store.members.of_unit(bot.people.unit_id))
+            top = await store.ledger.top_of_unit(campaign, bot.people.unit_id, 10)
+            people = {m: await store.members.get(m) for m in (me, tied, below)}
+            ranks = {m: await store.ledger.rank(campaign, p) for m, p in people.items() if p}
+
+        # Equal points share a rank; a negative total ranks below everyone at 0, last.
+        assert [row.member_id for row in top[:2]] == sorted([me, tied])
+        assert len(top) == size <= 10 and top[-1].member_id == below
+        assert ranks[me].unit_rank == ranks[tied].unit_rank == 1
+        assert ranks[below].unit_rank == ranks[below].unit_size == size
+        assert ranks[me].campaign_rank == 1
+
+        # Made a volunteer, a member is no longer ranked, and no longer counted above others.
+        async with bot.database.store() as store:
+            person = await store.members.get(tied)
+            assert person is not None
+            await store.members.set_role(person, Role.VOLUNTEER)
+        async with bot.database.store() as store:
+            me_now = await store.members.get(me)
+            volunteer = await store.members.get(tied)
+            assert me_now is not None and volunteer is not None
+            mine = await store.ledger.rank(campaign, me_now)
+            theirs = await store.ledger.rank(campaign, volunteer)
+            assert await store.ledger.totals.disagreements() == []
+        assert (mine.unit_rank, mine.unit_size) == (1, size - 1)
+        assert (theirs.points, theirs.unit_rank) == (12, None)
+
+
+def test_rebuild_totals_finds_and_mends_what_differs(plan: Plan, db_url: str, cli: Cli) -> None:
+    async def spoil() -> None:
+        async with open_demo(plan, db_url, start="2027-01-11 09:00") as bot:
+            me, campaign, _ = await ids(bot)
+            await award(bot, "renmin-road", me, 8, "r:1")
+            await award(bot, "renmin-road", me, 5, "r:2")
+            async with bot.database.store() as store:
+                assert await store.ledger.totals.disagreements() == []
+            async with bot.database.transaction() as session:
+                await session.execute(
+                    update(MemberPoints)
+                    .where(MemberPoints.member_id == me)
+                    .values(points=MemberPoints.points + 7)
+                )
+                await session.execute(delete(UnitPoints).where(UnitPoints.campaign_id == campaign))
+
+    asyncio.run(spoil())
+
+    code, out, _ = cli("db", "rebuild-totals", "--check", database_url=db_url)
+    assert code == 1
+    assert "member " in out and "unit " in out
+    assert "totals differ from the ledger" in out
+
+    code, out, _ = cli("db", "rebuild-totals", database_url=db_url, locale="zh")
+    assert code == 0 and "已从台账重新计算积分汇总" in out
+
+    code, out, _ = cli("db", "rebuild-totals", "--check", database_url=db_url)
+    assert (code, out.strip()) == (0, "The points totals agree with the ledger.")
+
+    async def check() -> None:
+        database = Database(db_url)
+        try:
+            async with database.store() as store:
+                assert await store.ledger.totals.disagreements() == []
+        finally:
+            await database.dispose()
+
+    asyncio.run(check())
