@@ -60,6 +60,7 @@ class Members:
         )
         self._session.add(member)
         await self._session.flush()
+        await Totals(self._session).count_in(member)
         return member
 
     async def add_identity(
@@ -136,9 +137,20 @@ class Members:
     async def set_role(self, member: Member, role: Role) -> None:
         """A new role (/role); only a supervisor stays the head of their unit. The member's
         points totals follow: a volunteer is not ranked, staff are."""
+        totals = Totals(self._session)
+        await totals.count_in(member, -1)
         member.role = role
         member.is_unit_head = role == Role.SUPERVISOR and member.is_unit_head
-        await Totals(self._session).follow_member(member)
+        await totals.count_in(member)
+        await totals.follow_member(member)
+
+    async def move(self, member: Member, unit_id: int) -> None:
+        """Seat the member in another unit; their headcount and totals follow."""
+        totals = Totals(self._session)
+        await totals.count_in(member, -1)
+        member.unit_id = unit_id
+        await totals.count_in(member)
+        await totals.follow_member(member)
 
     @staticmethod
     def set_head(member: Member, is_unit_head: bool) -> None:

@@ -460,6 +460,17 @@ class UnitPoints(Base):
     points: Mapped[int] = mapped_column(Integer)
 
 
+class UnitHeadcount(Base):
+    """How many ranked members (active, not volunteers) a unit has: the size every rank and
+    per-member average divides by, kept as members join, move or change role, so no command
+    counts 50,000 members to say "of 50,000"; recomputed by ``uplift db rebuild-totals``."""
+
+    __tablename__ = "unit_headcount"
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    ranked: Mapped[int] = mapped_column(Integer)
+
+
 class OutboxMessage(Base):
     """A message to push (drill, notice, reminder, summary), delivered once by the sender."""
 

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel import Role
-from storage.models import Member, MemberPoints, PointEntry, UnitPoints
-from storage.totals import Totals, ranked
+from storage.models import Member, MemberPoints, PointEntry, UnitHeadcount, UnitPoints
+from storage.totals import Totals, is_ranked, ranked
 from storage.upsert import insert_once
 
 
@@ -142,25 +141,33 @@ class Ledger:
         )
         return list(rows)
 
-    async def rank(self, campaign_id: int, member: Member) -> Rank:
+    async def rank(self, campaign_id: int, member: Member, *, campaign_wide: bool = True) -> Rank:
         """The member's ranks as counts over the totals' indexes: one more than those with more
-        points. Members with no points yet have no totals row and count as 0."""
+        points. Members with no points yet have no totals row and count as 0. Without
+        ``campaign_wide`` only the unit's rank is counted (the campaign's is None, its size 0)."""
         points = await self.member_total(campaign_id, member.id)
-        unit_size = await self._ranked_members(Member.unit_id == member.unit_id)
-        campaign_size = await self._ranked_members(Member.organisation_id == member.organisation_id)
-        if not (member.active and member.role != Role.VOLUNTEER):
-            return Rank(points, None, unit_size, None, campaign_size)
-        in_unit = MemberPoints.unit_id == member.unit_id
-        return Rank(
-            points,
-            await self._place(campaign_id, points, unit_size, in_unit),
-            unit_size,
-            await self._place(campaign_id, points, campaign_size),
-            campaign_size,
+        counted = is_ranked(member)
+        unit_size = await self._headcount(UnitHeadcount.unit_id == member.unit_id)
+        unit_rank = (
+            await self._place(
+                campaign_id, points, unit_size, MemberPoints.unit_id == member.unit_id
+            )
+            if counted
+            else None
         )
+        if not campaign_wide:
+            return Rank(points, unit_rank, unit_size, None, 0)
+        campaign_size = await self._headcount(
+            UnitHeadcount.organisation_id == member.organisation_id
+        )
+        campaign_rank = await self._place(campaign_id, points, campaign_size) if counted else None
+        return Rank(points, unit_rank, unit_size, campaign_rank, campaign_size)
 
-    async def _ranked_members(self, scope: object) -> int:
-        return int(await self._session.scalar(select(func.count()).where(scope, ranked())) or 0)
+    async def _headcount(self, scope: object) -> int:
+        """Ranked members in the units ``scope`` picks."""
+        return int(
+            await self._session.scalar(select(func.sum(UnitHeadcount.ranked)).where(scope)) or 0
+        )
 
     async def _place(self, campaign_id: int, points: int, size: int, *scope: object) -> int:
         """1 + how many ranked totals in ``scope`` are above ``points``; below zero, those
@@ -191,23 +198,23 @@ class Ledger:
         )
         return [Standing(m, name, hide, int(p)) for m, name, hide, p in rows.all()]
 
-    async def unit_standings(self, campaign_id: int, unit_ids: list[int]) -> list[UnitStanding]:
-        """Units by points per member, so size does not decide; highest first."""
+    async def unit_standings(self, campaign_id: int, organisation_id: int) -> list[UnitStanding]:
+        """The organisation's units with ranked members, by points per member so size does not
+        decide; highest first."""
         member_rows = await self._session.execute(
-            select(Member.unit_id, func.count())
-            .where(Member.unit_id.in_(unit_ids), ranked())
-            .group_by(Member.unit_id)
+            select(UnitHeadcount.unit_id, UnitHeadcount.ranked).where(
+                UnitHeadcount.organisation_id == organisation_id, UnitHeadcount.ranked > 0
+            )
         )
-        members = {unit_id: count for unit_id, count in member_rows.all()}
+        members = dict(member_rows.all())
         point_rows = await self._session.execute(
             select(UnitPoints.unit_id, UnitPoints.points).where(
-                UnitPoints.campaign_id == campaign_id, UnitPoints.unit_id.in_(unit_ids)
+                UnitPoints.campaign_id == campaign_id
             )
         )
         points = {unit_id: total for unit_id, total in point_rows.all()}
         standings = [
-            UnitStanding(unit_id, int(points.get(unit_id, 0)), int(members.get(unit_id, 0)))
-            for unit_id in unit_ids
-            if members.get(unit_id)
+            UnitStanding(unit_id, int(points.get(unit_id, 0)), count)
+            for unit_id, count in members.items()
         ]
         return sorted(standings, key=lambda s: (-s.per_member, s.unit_id))

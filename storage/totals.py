@@ -1,4 +1,5 @@
-"""The points read model: running totals per member and per unit, kept beside the ledger.
+"""The points read model: running totals per member and per unit, kept beside the ledger, and
+each unit's headcount of ranked members.
 
 Every rank, leaderboard and campaign total reads these instead of summing the ledger: a rank is a
 count over an index (how many have more points), not 50,000 rows grouped and scanned. They are
@@ -19,17 +20,25 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import Role
-from storage.models import Member, MemberPoints, PointEntry, UnitPoints
+from storage.models import Member, MemberPoints, PointEntry, UnitHeadcount, UnitPoints
 
 
-def ranked(member: type[Member] = Member) -> object:
-    """Who is ranked: active members who are not volunteers (observers score nothing public)."""
+def ranked(member: type[Member] = Member) -> Any:
+    """Who is ranked, in SQL: active members who are not volunteers (observers score nothing
+    public)."""
     return and_(member.active, member.role != Role.VOLUNTEER)
+
+
+def is_ranked(member: Member) -> bool:
+    """Who is ranked, for one member in hand."""
+    return bool(member.active and member.role != Role.VOLUNTEER)
 
 
 @dataclass(frozen=True)
 class Disagreement:
-    """A total that differs from the ledger's sum: ``kind`` is ``member`` or ``unit``."""
+    """A total that differs from the ledger's sum (``kind`` ``member`` or ``unit``: owner_id
+    is the member or unit) or a unit's headcount that differs from its members (``headcount``:
+    campaign_id holds the organisation)."""
 
     kind: str
     campaign_id: int
@@ -49,7 +58,7 @@ class Totals:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    def _insert(self, model: type[MemberPoints] | type[UnitPoints]) -> Any:
+    def _insert(self, model: type[MemberPoints] | type[UnitPoints] | type[UnitHeadcount]) -> Any:
         """The dialect's INSERT, which knows ON CONFLICT."""
         dialect = self._session.get_bind().dialect.name
         return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
@@ -79,15 +88,30 @@ class Totals:
             )
         )
 
+    async def count_in(self, member: Member, change: int = 1) -> None:
+        """Count the member in (or, with -1, out of) their unit's headcount, if ranked."""
+        if member.unit_id is None or not is_ranked(member):
+            return
+        counted = self._insert(UnitHeadcount).values(
+            unit_id=member.unit_id, organisation_id=member.organisation_id, ranked=change
+        )
+        await self._session.execute(
+            counted.on_conflict_do_update(
+                index_elements=["unit_id"],
+                set_={"ranked": UnitHeadcount.ranked + counted.excluded.ranked},
+            )
+        )
+
     async def follow_member(self, member: Member) -> None:
-        """A member's unit, role or activity changed: their totals follow, so ranks count them
-        where they are now (points already earned stay booked to the unit that earned them)."""
+        """A member's unit, role or activity changed (the caller counted them out before and
+        in after): their totals follow, so ranks count them where they are now (points
+        already earned stay booked to the unit that earned them)."""
         await self._session.execute(
             update(MemberPoints)
             .where(MemberPoints.member_id == member.id)
             .values(
                 unit_id=member.unit_id,
-                ranked=bool(member.active and member.role != Role.VOLUNTEER),
+                ranked=is_ranked(member),
             )
         )
 
@@ -120,8 +144,26 @@ class Totals:
                 select(UnitPoints.campaign_id, UnitPoints.unit_id, UnitPoints.points)
             )
         }
-        return _differences("member", await self._member_sums(), stored_members) + _differences(
-            "unit", ledger_units, stored_units
+        counted = {
+            (o, u): (int(n),)
+            for o, u, n in await self._session.execute(
+                select(Member.organisation_id, Member.unit_id, func.count())
+                .where(Member.unit_id.is_not(None), ranked())
+                .group_by(Member.organisation_id, Member.unit_id)
+            )
+        }
+        stored_counts = {
+            (o, u): (int(n),)
+            for o, u, n in await self._session.execute(
+                select(
+                    UnitHeadcount.organisation_id, UnitHeadcount.unit_id, UnitHeadcount.ranked
+                ).where(UnitHeadcount.ranked != 0)
+            )
+        }
+        return (
+            _differences("member", await self._member_sums(), stored_members)
+            + _differences("unit", ledger_units, stored_units)
+            + _differences("headcount", counted, stored_counts)
         )
 
     async def rebuild(self) -> Rebuilt:
@@ -129,6 +171,15 @@ class Totals:
         corrected = len(await self.disagreements())
         await self._session.execute(delete(MemberPoints))
         await self._session.execute(delete(UnitPoints))
+        await self._session.execute(delete(UnitHeadcount))
+        await self._session.execute(
+            insert(UnitHeadcount).from_select(
+                ["unit_id", "organisation_id", "ranked"],
+                select(Member.unit_id, Member.organisation_id, func.count())
+                .where(Member.unit_id.is_not(None), ranked())
+                .group_by(Member.unit_id, Member.organisation_id),
+            )
+        )
         members = await self._session.execute(
             insert(MemberPoints).from_select(
                 ["campaign_id", "member_id", "unit_id", "ranked", "points"],

@@ -35,6 +35,10 @@ class Units:
             select(Unit).where(Unit.organisation_id == organisation_id, Unit.key == key)
         )
 
+    async def named(self, unit_ids: list[int]) -> list[Unit]:
+        """A few units by id (those a leaderboard shows), without reading the whole tree."""
+        return list(await self._session.scalars(select(Unit).where(Unit.id.in_(unit_ids))))
+
     async def of_organisation(self, organisation_id: int) -> list[Unit]:
         if self._kept is not None and ("all", organisation_id) in self._kept:
             return list(self._kept["all", organisation_id])

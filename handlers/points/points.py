@@ -90,10 +90,13 @@ async def show_leaderboard(ctx: Context) -> None:
         _show_name(ctx, member, shown=ctx.means(choice, "points/show"))
         return
     members = await ctx.store.ledger.top_of_unit(campaign.id, unit.id, LEADERBOARD_SIZE)
-    rank = await ctx.store.ledger.rank(campaign.id, member)
-    units = await ctx.store.units.of_organisation(member.organisation_id)
-    names = {u.id: (u.name_zh if ctx.locale == "zh" else u.name_en) for u in units}
-    unit_rows = await ctx.store.ledger.unit_standings(campaign.id, [u.id for u in units])
+    rank = await ctx.store.ledger.rank(campaign.id, member, campaign_wide=False)
+    unit_rows = await ctx.store.ledger.unit_standings(campaign.id, member.organisation_id)
+    shown = {row.unit_id for row in unit_rows[:LEADERBOARD_SIZE]} | {unit.id}
+    names = {
+        u.id: (u.name_zh if ctx.locale == "zh" else u.name_en)
+        for u in await ctx.store.units.named(sorted(shown))
+    }
     toggle = "show" if member.hide_name else "hide"
     ctx.reply(
         "points/leaderboard",

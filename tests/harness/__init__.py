@@ -161,8 +161,7 @@ async def seat_at(bot: DemoSession, unit_key: str, user: str = "you") -> None:
         member = found[0]
         unit = await store.units.by_key(member.organisation_id, unit_key)
         assert unit is not None
-    async with bot.database.transaction() as session:
-        await session.execute(update(Member).where(Member.id == member.id).values(unit_id=unit.id))
+        await store.members.move(member, unit.id)
 
 
 async def seat_people(

@@ -1,4 +1,4 @@
-"""Running points totals per member and per unit (the read model for ranks and leaderboards)
+"""Running points totals per member and per unit, and units' headcounts (the read model)
 
 Revision ID: 0005
 Revises: 0004
@@ -55,6 +55,27 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["unit_id"], ["unit.id"], name=op.f("fk_unit_points_unit_id_unit")),
         sa.PrimaryKeyConstraint("campaign_id", "unit_id", name=op.f("pk_unit_points")),
     )
+    op.create_table(
+        "unit_headcount",
+        sa.Column("unit_id", sa.Integer(), nullable=False),
+        sa.Column("organisation_id", sa.Integer(), nullable=False),
+        sa.Column("ranked", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["organisation_id"],
+            ["organisation.id"],
+            name=op.f("fk_unit_headcount_organisation_id_organisation"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["unit_id"], ["unit.id"], name=op.f("fk_unit_headcount_unit_id_unit")
+        ),
+        sa.PrimaryKeyConstraint("unit_id", name=op.f("pk_unit_headcount")),
+    )
+    op.create_index(
+        op.f("ix_unit_headcount_organisation_id"),
+        "unit_headcount",
+        ["organisation_id"],
+        unique=False,
+    )
     with op.batch_alter_table("point_entry", schema=None) as batch_op:
         batch_op.drop_index("ix_point_entry_campaign_member")
         batch_op.create_index(
@@ -74,6 +95,12 @@ def upgrade() -> None:
         "INSERT INTO unit_points (campaign_id, unit_id, points) "
         "SELECT campaign_id, unit_id, SUM(points) FROM point_entry GROUP BY campaign_id, unit_id"
     )
+    op.execute(
+        "INSERT INTO unit_headcount (unit_id, organisation_id, ranked) "
+        "SELECT unit_id, organisation_id, COUNT(*) FROM member "
+        "WHERE unit_id IS NOT NULL AND active AND role <> 'volunteer' "
+        "GROUP BY unit_id, organisation_id"
+    )
 
 
 def downgrade() -> None:
@@ -82,6 +109,8 @@ def downgrade() -> None:
         batch_op.create_index(
             "ix_point_entry_campaign_member", ["campaign_id", "member_id"], unique=False
         )
+    op.drop_index(op.f("ix_unit_headcount_organisation_id"), table_name="unit_headcount")
+    op.drop_table("unit_headcount")
     op.drop_table("unit_points")
     op.drop_index("ix_member_points_unit_rank", table_name="member_points")
     op.drop_index("ix_member_points_rank", table_name="member_points")

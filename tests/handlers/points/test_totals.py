@@ -11,7 +11,7 @@ from sqlalchemy import delete, update
 from campaigns.schema import Plan
 from kernel import Role
 from storage.database import Database
-from storage.models import MemberPoints, UnitPoints
+from storage.models import MemberPoints, UnitHeadcount, UnitPoints
 from storage.points import Award
 from tests.handlers.points.test_points import ZONE, add_member, award, ids
 from tests.harness import open_demo
@@ -92,6 +92,25 @@ async def test_ranks_count_over_the_totals(plan: Plan, db_url: str) -> None:
         assert (mine.unit_rank, mine.unit_size) == (1, size - 1)
         assert (theirs.points, theirs.unit_rank) == (12, None)
 
+        # Moved to another unit, a member is counted there, with their points.
+        async with bot.database.store() as store:
+            person = await store.members.get(below)
+            elsewhere = await store.units.by_key(person.organisation_id, "dongguan")
+            assert person is not None and elsewhere is not None
+            await store.members.move(person, elsewhere.id)
+        async with bot.database.store() as store:
+            moved = await store.members.get(below)
+            assert moved is not None
+            there = await store.ledger.rank(campaign, moved)
+            assert await store.ledger.totals.disagreements() == []
+            sizes = {
+                row.unit_id: row.members
+                for row in await store.ledger.unit_standings(campaign, moved.organisation_id)
+            }
+        assert there.points == -3 and there.unit_size == sizes[elsewhere.id]
+        assert there.unit_rank == there.unit_size
+        assert sizes[bot.people.unit_id] == size - 2
+
 
 def test_rebuild_totals_finds_and_mends_what_differs(plan: Plan, db_url: str, cli: Cli) -> None:
     async def spoil() -> None:
@@ -108,12 +127,13 @@ def test_rebuild_totals_finds_and_mends_what_differs(plan: Plan, db_url: str, cl
                     .values(points=MemberPoints.points + 7)
                 )
                 await session.execute(delete(UnitPoints).where(UnitPoints.campaign_id == campaign))
+                await session.execute(update(UnitHeadcount).values(ranked=UnitHeadcount.ranked + 1))
 
     asyncio.run(spoil())
 
     code, out, _ = cli("db", "rebuild-totals", "--check", database_url=db_url)
     assert code == 1
-    assert "member " in out and "unit " in out
+    assert all(f"{kind} " in out for kind in ("member", "unit", "headcount"))
     assert "totals differ from the ledger" in out
 
     code, out, _ = cli("db", "rebuild-totals", database_url=db_url, locale="zh")
