@@ -460,6 +460,18 @@ class UnitPoints(Base):
     points: Mapped[int] = mapped_column(Integer)
 
 
+class UnitDayPoints(Base):
+    """A unit's points on one local day: sums over a week, a month or a stage for many units
+    (the weekly ranking among sibling units, a report's unit ranking) read a row per unit and
+    day instead of every ledger row. Written with each ledger row, recomputed with the rest."""
+
+    __tablename__ = "unit_day_points"
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), primary_key=True)
+    local_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    points: Mapped[int] = mapped_column(Integer)
+
+
 class UnitHeadcount(Base):
     """How many ranked members (active, not volunteers) a unit has: the size every rank and
     per-member average divides by, kept as members join, move or change role, so no command

@@ -13,7 +13,14 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Member, MemberPoints, PointEntry, UnitHeadcount, UnitPoints
+from storage.models import (
+    Member,
+    MemberPoints,
+    PointEntry,
+    UnitDayPoints,
+    UnitHeadcount,
+    UnitPoints,
+)
 from storage.totals import Totals, is_ranked, ranked
 from storage.upsert import insert_once
 
@@ -94,7 +101,9 @@ class Ledger:
         )
         if new_id is None:
             return False
-        await self.totals.add(award.campaign_id, award.unit_id, award.member_id, award.points)
+        await self.totals.add(
+            award.campaign_id, award.unit_id, award.member_id, award.points, award.local_date
+        )
         return True
 
     async def member_total(
@@ -198,20 +207,47 @@ class Ledger:
         )
         return [Standing(m, name, hide, int(p)) for m, name, hide, p in rows.all()]
 
-    async def unit_standings(self, campaign_id: int, organisation_id: int) -> list[UnitStanding]:
-        """The organisation's units with ranked members, by points per member so size does not
-        decide; highest first."""
-        member_rows = await self._session.execute(
-            select(UnitHeadcount.unit_id, UnitHeadcount.ranked).where(
-                UnitHeadcount.organisation_id == organisation_id, UnitHeadcount.ranked > 0
-            )
+    async def unit_standings(
+        self,
+        campaign_id: int,
+        organisation_id: int,
+        *,
+        unit_ids: list[int] | None = None,
+        first: dt.date | None = None,
+        last: dt.date | None = None,
+    ) -> list[UnitStanding]:
+        """The organisation's units with ranked members (or those of ``unit_ids``), by points
+        per member so size does not decide, highest first: over the campaign, or over the days
+        from ``first`` to ``last`` (read from the units' day totals)."""
+        counted = [UnitHeadcount.organisation_id == organisation_id, UnitHeadcount.ranked > 0]
+        if unit_ids is not None:
+            counted.append(UnitHeadcount.unit_id.in_(unit_ids))
+        members = dict(
+            (
+                await self._session.execute(
+                    select(UnitHeadcount.unit_id, UnitHeadcount.ranked).where(*counted)
+                )
+            ).all()
         )
-        members = dict(member_rows.all())
-        point_rows = await self._session.execute(
-            select(UnitPoints.unit_id, UnitPoints.points).where(
-                UnitPoints.campaign_id == campaign_id
+        if first is None and last is None:
+            point_rows = await self._session.execute(
+                select(UnitPoints.unit_id, UnitPoints.points).where(
+                    UnitPoints.campaign_id == campaign_id
+                )
             )
-        )
+        else:
+            days = [UnitDayPoints.campaign_id == campaign_id]
+            if first is not None:
+                days.append(UnitDayPoints.local_date >= first)
+            if last is not None:
+                days.append(UnitDayPoints.local_date <= last)
+            if unit_ids is not None:
+                days.append(UnitDayPoints.unit_id.in_(unit_ids))
+            point_rows = await self._session.execute(
+                select(UnitDayPoints.unit_id, func.sum(UnitDayPoints.points))
+                .where(*days)
+                .group_by(UnitDayPoints.unit_id)
+            )
         points = {unit_id: total for unit_id, total in point_rows.all()}
         standings = [
             UnitStanding(unit_id, int(points.get(unit_id, 0)), count)

@@ -12,6 +12,7 @@ source: ``rebuild`` recomputes both tables from it (``uplift db rebuild-totals``
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +21,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import Role
-from storage.models import Member, MemberPoints, PointEntry, UnitHeadcount, UnitPoints
+from storage.models import (
+    Member,
+    MemberPoints,
+    PointEntry,
+    UnitDayPoints,
+    UnitHeadcount,
+    UnitPoints,
+)
 
 
 def ranked(member: type[Member] = Member) -> Any:
@@ -36,15 +44,16 @@ def is_ranked(member: Member) -> bool:
 
 @dataclass(frozen=True)
 class Disagreement:
-    """A total that differs from the ledger's sum (``kind`` ``member`` or ``unit``: owner_id
-    is the member or unit) or a unit's headcount that differs from its members (``headcount``:
-    campaign_id holds the organisation)."""
+    """A total that differs from the ledger's sum (``kind`` ``member``, ``unit`` or ``day``:
+    owner_id is the member or unit), or a unit's headcount that differs from its members
+    (``headcount``: campaign_id holds the organisation)."""
 
     kind: str
     campaign_id: int
     owner_id: int
     stored: int | None
     ledger: int | None
+    day: dt.date | None = None
 
 
 @dataclass(frozen=True)
@@ -58,13 +67,21 @@ class Totals:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    def _insert(self, model: type[MemberPoints] | type[UnitPoints] | type[UnitHeadcount]) -> Any:
+    def _insert(self, model: type[Any]) -> Any:
         """The dialect's INSERT, which knows ON CONFLICT."""
         dialect = self._session.get_bind().dialect.name
         return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
 
-    async def add(self, campaign_id: int, unit_id: int, member_id: int | None, points: int) -> None:
-        """Add one ledger row's points to its member's and its unit's totals."""
+    async def add(
+        self,
+        campaign_id: int,
+        unit_id: int,
+        member_id: int | None,
+        points: int,
+        local_date: dt.date,
+    ) -> None:
+        """Add one ledger row's points to its member's and its unit's totals, and to its unit's
+        day."""
         if member_id is not None:
             by_member = self._insert(MemberPoints).from_select(
                 ["campaign_id", "member_id", "unit_id", "ranked", "points"],
@@ -85,6 +102,15 @@ class Totals:
             by_unit.on_conflict_do_update(
                 index_elements=["campaign_id", "unit_id"],
                 set_={"points": UnitPoints.points + by_unit.excluded.points},
+            )
+        )
+        by_day = self._insert(UnitDayPoints).values(
+            campaign_id=campaign_id, unit_id=unit_id, local_date=local_date, points=points
+        )
+        await self._session.execute(
+            by_day.on_conflict_do_update(
+                index_elements=["campaign_id", "unit_id", "local_date"],
+                set_={"points": UnitDayPoints.points + by_day.excluded.points},
             )
         )
 
@@ -160,8 +186,31 @@ class Totals:
                 ).where(UnitHeadcount.ranked != 0)
             )
         }
+        ledger_days = {
+            (c, u, d): (int(p),)
+            for c, u, d, p in await self._session.execute(
+                select(
+                    PointEntry.campaign_id,
+                    PointEntry.unit_id,
+                    PointEntry.local_date,
+                    func.sum(PointEntry.points),
+                ).group_by(PointEntry.campaign_id, PointEntry.unit_id, PointEntry.local_date)
+            )
+        }
+        stored_days = {
+            (c, u, d): (int(p),)
+            for c, u, d, p in await self._session.execute(
+                select(
+                    UnitDayPoints.campaign_id,
+                    UnitDayPoints.unit_id,
+                    UnitDayPoints.local_date,
+                    UnitDayPoints.points,
+                )
+            )
+        }
         return (
             _differences("member", await self._member_sums(), stored_members)
+            + _differences("day", ledger_days, stored_days)
             + _differences("unit", ledger_units, stored_units)
             + _differences("headcount", counted, stored_counts)
         )
@@ -172,6 +221,18 @@ class Totals:
         await self._session.execute(delete(MemberPoints))
         await self._session.execute(delete(UnitPoints))
         await self._session.execute(delete(UnitHeadcount))
+        await self._session.execute(delete(UnitDayPoints))
+        await self._session.execute(
+            insert(UnitDayPoints).from_select(
+                ["campaign_id", "unit_id", "local_date", "points"],
+                select(
+                    PointEntry.campaign_id,
+                    PointEntry.unit_id,
+                    PointEntry.local_date,
+                    func.sum(PointEntry.points),
+                ).group_by(PointEntry.campaign_id, PointEntry.unit_id, PointEntry.local_date),
+            )
+        )
         await self._session.execute(
             insert(UnitHeadcount).from_select(
                 ["unit_id", "organisation_id", "ranked"],
@@ -233,16 +294,19 @@ class Totals:
 
 def _differences(
     kind: str,
-    ledger: dict[tuple[int, int], tuple[Any, ...]],
-    stored: dict[tuple[int, int], tuple[Any, ...]],
+    ledger: dict[tuple[Any, ...], tuple[Any, ...]],
+    stored: dict[tuple[Any, ...], tuple[Any, ...]],
 ) -> list[Disagreement]:
-    """Where ``stored`` is not what the ledger says; the first value of each is the points."""
+    """Where ``stored`` is not what the ledger says; the first value of each is the points.
+    A key is (campaign or organisation, owner[, day])."""
     return [
         Disagreement(
             kind,
-            *key,
+            key[0],
+            key[1],
             stored[key][0] if key in stored else None,
             ledger[key][0] if key in ledger else None,
+            key[2] if len(key) > 2 else None,
         )
         for key in sorted(ledger.keys() | stored.keys())
         if ledger.get(key) != stored.get(key)

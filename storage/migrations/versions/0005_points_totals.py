@@ -1,4 +1,5 @@
-"""Running points totals per member and per unit, and units' headcounts (the read model)
+"""Running points totals per member and per unit, per unit and day, and
+units' headcounts (the read model)
 
 Revision ID: 0005
 Revises: 0004
@@ -56,6 +57,22 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("campaign_id", "unit_id", name=op.f("pk_unit_points")),
     )
     op.create_table(
+        "unit_day_points",
+        sa.Column("campaign_id", sa.Integer(), nullable=False),
+        sa.Column("unit_id", sa.Integer(), nullable=False),
+        sa.Column("local_date", sa.Date(), nullable=False),
+        sa.Column("points", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"], ["campaign.id"], name=op.f("fk_unit_day_points_campaign_id_campaign")
+        ),
+        sa.ForeignKeyConstraint(
+            ["unit_id"], ["unit.id"], name=op.f("fk_unit_day_points_unit_id_unit")
+        ),
+        sa.PrimaryKeyConstraint(
+            "campaign_id", "unit_id", "local_date", name=op.f("pk_unit_day_points")
+        ),
+    )
+    op.create_table(
         "unit_headcount",
         sa.Column("unit_id", sa.Integer(), nullable=False),
         sa.Column("organisation_id", sa.Integer(), nullable=False),
@@ -96,6 +113,11 @@ def upgrade() -> None:
         "SELECT campaign_id, unit_id, SUM(points) FROM point_entry GROUP BY campaign_id, unit_id"
     )
     op.execute(
+        "INSERT INTO unit_day_points (campaign_id, unit_id, local_date, points) "
+        "SELECT campaign_id, unit_id, local_date, SUM(points) FROM point_entry "
+        "GROUP BY campaign_id, unit_id, local_date"
+    )
+    op.execute(
         "INSERT INTO unit_headcount (unit_id, organisation_id, ranked) "
         "SELECT unit_id, organisation_id, COUNT(*) FROM member "
         "WHERE unit_id IS NOT NULL AND active AND role <> 'volunteer' "
@@ -111,6 +133,7 @@ def downgrade() -> None:
         )
     op.drop_index(op.f("ix_unit_headcount_organisation_id"), table_name="unit_headcount")
     op.drop_table("unit_headcount")
+    op.drop_table("unit_day_points")
     op.drop_table("unit_points")
     op.drop_index("ix_member_points_unit_rank", table_name="member_points")
     op.drop_index("ix_member_points_rank", table_name="member_points")

@@ -5,14 +5,17 @@ PostgreSQL; ``uplift db rebuild-totals`` finds and mends any that do not."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+from pathlib import Path
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, func, select, update
 
 from campaigns.schema import Plan
 from kernel import Role
 from storage.database import Database
-from storage.models import MemberPoints, UnitHeadcount, UnitPoints
+from storage.models import Member, MemberPoints, PointEntry, UnitHeadcount, UnitPoints
 from storage.points import Award
+from storage.store import Store
 from tests.handlers.points.test_points import ZONE, add_member, award, ids
 from tests.harness import open_demo
 from tests.harness.cli import Cli
@@ -151,3 +154,50 @@ def test_rebuild_totals_finds_and_mends_what_differs(plan: Plan, db_url: str, cl
             await database.dispose()
 
     asyncio.run(check())
+
+
+async def test_the_weekly_summary_ranks_peer_units_as_the_ledger_does(
+    plan: Plan, demo_db: Path
+) -> None:
+    """The week's place among the units under the same parent, read from the units' day
+    totals, is the one the ledger's own rows and the members give."""
+    async with open_demo(plan, demo_db, start="2027-01-04 07:00") as bot:
+        for n, unit_key in enumerate(("dongguan", "dongguan", "dev-zone")):
+            peer = await add_member(bot, unit_key, f"Peer {n}")
+            await award(bot, unit_key, peer, 7 + n, f"peer:{n}")
+        out = await bot.say("/clock 2027-01-08 17:30")
+        _, campaign, _ = await ids(bot)
+        async with bot.database.transaction() as session:
+            store = Store(session)
+            mine = await store.units.get(bot.people.unit_id)
+            assert mine is not None and mine.parent_id is not None
+            peers = [
+                u for u in await store.units.subtree_ids(mine.parent_id) if u != mine.parent_id
+            ]
+            counts = dict(
+                (
+                    await session.execute(
+                        select(Member.unit_id, func.count())
+                        .where(Member.unit_id.in_(peers), Member.active, Member.role != "volunteer")
+                        .group_by(Member.unit_id)
+                    )
+                ).all()
+            )
+            sums = dict(
+                (
+                    await session.execute(
+                        select(PointEntry.unit_id, func.sum(PointEntry.points))
+                        .where(
+                            PointEntry.campaign_id == campaign,
+                            PointEntry.local_date.between(dt.date(2027, 1, 4), dt.date(2027, 1, 8)),
+                        )
+                        .group_by(PointEntry.unit_id)
+                    )
+                ).all()
+            )
+    per_member = {u: sums.get(u, 0) / n for u, n in counts.items() if n}
+    order = sorted(per_member, key=lambda u: (-per_member[u], u))
+    assert len(order) > 1 and len({per_member[u] for u in order}) > 1  # a real ranking
+    summary = next(part for part in out.split("── ") if ": the week of " in part)
+    place = order.index(bot.people.unit_id) + 1
+    assert f"Number {place} of {len(order)} peer units by points per member." in summary
