@@ -228,6 +228,7 @@ def _parser(say: _Printer) -> argparse.ArgumentParser:
     report.add_argument("--period", default="", help=say("help_report_period"))
     report.add_argument("--out", type=Path, default=Path("."), help=say("help_report_out"))
     report.add_argument("--lang", choices=["zh", "en"], default=None, help=say("help_demo_lang"))
+    report.add_argument("--ledger", action="store_true", help=say("help_report_ledger"))
     report.set_defaults(run=_report)
 
     slack = commands.add_parser("slack", help=say("help_slack"), description=say("help_slack"))
@@ -412,6 +413,7 @@ def _report(args: argparse.Namespace, settings: Settings, say: _Printer) -> int:
                 out=args.out,
                 locale=locale,
                 now=dt.datetime.now(dt.UTC),
+                ledger=args.ledger,
             )
         except ReportError as error:
             say.err(error.template, **error.data)

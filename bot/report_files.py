@@ -10,6 +10,7 @@ from handlers.reports import unit_report
 from handlers.shared.calendar import local_date, local_time
 from kernel import Audience, Refusal, Text
 from messages import Renderer
+from messages.reports.model import Report
 from storage.database import Database
 from storage.models import Stage, Unit
 from storage.store import Store
@@ -38,13 +39,34 @@ async def write_report(
     out: Path,
     locale: str,
     now: dt.datetime,
+    ledger: bool = False,
+    max_rows: int | None = None,
 ) -> ReportFiles:
+    """The summary, chart and workbook of the report, and with ``ledger`` every ledger row too:
+    in a sheet of the workbook, or beside it as ``<stem>-ledger.csv.gz`` when there are more
+    than a sheet holds (``max_rows``: Excel's limit unless a test says otherwise)."""
     renderer = Renderer()
     async with database.store() as store:
         unit = await _find_unit(store, unit_name)
         period, now = await _chosen_period(store, unit, period, now, locale)
+
+        def ledger_csv(report: Report) -> Path:
+            path = _ledger_path(_stem(out, unit, report.headline.first, report.headline.last))
+            out.mkdir(parents=True, exist_ok=True)
+            path.unlink(missing_ok=True)  # an earlier run's: listed only if written again
+            return path
+
         try:
-            text, files = await unit_report(store, unit, period, locale, now, Audience.CHAT)
+            text, files = await unit_report(
+                store,
+                unit,
+                period,
+                locale,
+                now,
+                Audience.CHAT,
+                full_ledger=ledger_csv if ledger else None,
+                max_rows=max_rows,
+            )
         except Refusal as refusal:
             if refusal.template == "reports/bad_period":
                 raise ReportError("report_bad_period", given=period) from None
@@ -65,7 +87,18 @@ async def write_report(
         path = stem.with_suffix(suffix)
         path.write_bytes(content)
         paths.append(path)
+    beside = _ledger_path(stem)
+    if ledger and beside.exists():
+        paths.append(beside)
     return ReportFiles(summary, paths)
+
+
+def _stem(out: Path, unit: Unit, first: dt.date, last: dt.date) -> Path:
+    return out / f"report-{unit.key}-{first.isoformat()}-{last.isoformat()}"
+
+
+def _ledger_path(stem: Path) -> Path:
+    return stem.with_name(f"{stem.name}-ledger.csv.gz")
 
 
 async def _chosen_period(

@@ -7,11 +7,12 @@ sum over them, so every number in a report can be traced to these rows."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, cast, func, select
+from sqlalchemy import Integer, Row, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import Role
@@ -31,6 +32,8 @@ from storage.models import (
     SelfCheckAnswer,
     SelfCheckRun,
     Stage,
+    UnitDayPoints,
+    UnitHeadcount,
 )
 
 
@@ -107,6 +110,9 @@ class StageStanding:
     selfchecks: int
 
 
+STREAM_BATCH = 5_000  # rows fetched at a time when a report streams the ledger
+
+
 class ReportRows:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -178,29 +184,42 @@ class ReportRows:
             .where(*_runs_in(scope))
             .group_by(SelfCheckRun.member_id)
         )
+        members = await self._session.execute(  # columns, not objects: a branch has thousands
+            select(Member.id, Member.display_name, Member.unit_id, Member.hide_name)
+            .where(*_members_in(scope))
+            .order_by(Member.unit_id, Member.id)
+        )
         return [
             MemberFigures(
-                m.id,
-                m.display_name,
-                m.unit_id or 0,
-                int(points.get(m.id, 0)),
-                drills.get(m.id, (0, 0))[0],
-                drills.get(m.id, (0, 0))[1],
-                int(runs.get(m.id, 0)),
-                m.hide_name,
+                member_id,
+                name,
+                unit_id or 0,
+                int(points.get(member_id, 0)),
+                drills.get(member_id, (0, 0))[0],
+                drills.get(member_id, (0, 0))[1],
+                int(runs.get(member_id, 0)),
+                hide_name,
             )
-            for m in await self.members(scope)
+            for member_id, name, unit_id, hide_name in members.all()
         ]
 
     async def unit_figures(self, scope: Scope) -> dict[int, UnitFigures]:
-        """Every unit of the scope, by id."""
+        """Every unit of the scope, by id: members from the units' headcounts, points from
+        their day totals (a row per unit and day, not every ledger row)."""
         members = await self._grouped(
-            select(Member.unit_id, func.count()).where(*_members_in(scope)).group_by(Member.unit_id)
+            select(UnitHeadcount.unit_id, UnitHeadcount.ranked).where(
+                UnitHeadcount.unit_id.in_(scope.unit_ids)
+            )
         )
         points = await self._grouped(
-            select(PointEntry.unit_id, func.sum(PointEntry.points))
-            .where(*_ledger_in(scope))
-            .group_by(PointEntry.unit_id)
+            select(UnitDayPoints.unit_id, func.sum(UnitDayPoints.points))
+            .where(
+                UnitDayPoints.campaign_id == scope.campaign_id,
+                UnitDayPoints.unit_id.in_(scope.unit_ids),
+                UnitDayPoints.local_date >= scope.first,
+                UnitDayPoints.local_date <= scope.last,
+            )
+            .group_by(UnitDayPoints.unit_id)
         )
         averages = await self._grouped(
             select(SelfCheckRun.unit_id, func.avg(SelfCheckRun.score))
@@ -257,6 +276,133 @@ class ReportRows:
             .order_by(PointEntry.local_date, PointEntry.id)
         )
         return list(rows)
+
+    async def ledger_size(self, scope: Scope) -> tuple[int, int]:
+        """How many ledger rows the period has, and the sum of their points."""
+        count, points = (
+            await self._session.execute(
+                select(func.count(), func.coalesce(func.sum(PointEntry.points), 0)).where(
+                    *_ledger_in(scope)
+                )
+            )
+        ).one()
+        return int(count), int(points)
+
+    async def daily_points(
+        self, scope: Scope, sources: Sequence[str], batch: int = STREAM_BATCH
+    ) -> AsyncIterator[Sequence[Row[Any]]]:
+        """The ledger summed per member per day, grouped in SQL and streamed in batches (a
+        server-side cursor on PostgreSQL): each row is the day, the member's id and name (None
+        for a unit's own points), the unit's id, the points of each of ``sources`` in that
+        order, and the day's total."""
+        by_source = [
+            func.sum(case((PointEntry.source == source, PointEntry.points), else_=0)).label(
+                f"s{index}"
+            )
+            for index, source in enumerate(sources)
+        ]
+        days = (
+            select(
+                PointEntry.local_date.label("day"),
+                PointEntry.member_id.label("member_id"),
+                PointEntry.unit_id.label("unit_id"),
+                *by_source,
+                func.sum(PointEntry.points).label("points"),
+            )
+            .where(*_ledger_in(scope))
+            .group_by(PointEntry.local_date, PointEntry.unit_id, PointEntry.member_id)
+            .subquery()
+        )
+        query = (
+            select(
+                days.c.day,
+                days.c.member_id,
+                Member.display_name,
+                days.c.unit_id,
+                *(days.c[f"s{index}"] for index in range(len(sources))),
+                days.c.points,
+            )
+            .outerjoin(Member, Member.id == days.c.member_id)
+            .order_by(days.c.day, days.c.unit_id, days.c.member_id)
+        )
+        async for rows in self._stream(query, batch):
+            yield rows
+
+    async def ledger_entries(
+        self, scope: Scope, batch: int = STREAM_BATCH
+    ) -> AsyncIterator[Sequence[Row[Any]]]:
+        """Every ledger row of the period with its member's name, by date and id, streamed."""
+        query = (
+            select(
+                PointEntry.id,
+                PointEntry.local_date,
+                Member.display_name,
+                PointEntry.unit_id,
+                PointEntry.source,
+                PointEntry.rule,
+                PointEntry.points,
+            )
+            .outerjoin(Member, Member.id == PointEntry.member_id)
+            .where(*_ledger_in(scope))
+            .order_by(PointEntry.local_date, PointEntry.id)
+        )
+        async for rows in self._stream(query, batch):
+            yield rows
+
+    async def _stream(self, query: Any, batch: int) -> AsyncIterator[Sequence[Row[Any]]]:
+        result = await self._session.stream(query.execution_options(yield_per=batch))
+        try:
+            async for rows in result.partitions(batch):
+                yield rows
+        finally:
+            await result.close()
+
+    async def deed_points(self, scope: Scope) -> dict[int, int]:
+        """Points each deed of the period earned when approved, by deed id."""
+        return await self._grouped(
+            select(PointEntry.ref_id, func.sum(PointEntry.points))
+            .where(
+                *_ledger_in(scope),
+                PointEntry.source == "deed",
+                PointEntry.rule == "deed_approved",
+                PointEntry.ref_id.is_not(None),
+            )
+            .group_by(PointEntry.ref_id)
+        )
+
+    async def drill_figures(self, scope: Scope) -> list[Row[Any]]:
+        """Every drill of the units in the period with its question, answers and right answers
+        counted in SQL: id, local_date, unit_id, question_zh, question_en, kind, answers,
+        correct."""
+        rows = await self._session.execute(
+            select(
+                Drill.id,
+                Drill.local_date,
+                Drill.unit_id,
+                DrillItem.question_zh,
+                DrillItem.question_en,
+                DrillItem.kind,
+                func.count(DrillAnswer.id).label("answers"),
+                func.coalesce(func.sum(cast(DrillAnswer.correct, Integer)), 0).label("correct"),
+            )
+            .join(DrillItem, DrillItem.id == Drill.drill_item_id)
+            .outerjoin(DrillAnswer, DrillAnswer.drill_id == Drill.id)
+            .where(*_drills_in(scope))
+            .group_by(Drill.id, DrillItem.id)  # the other columns depend on these keys
+            .order_by(Drill.local_date, Drill.id)
+        )
+        return list(rows.all())
+
+    async def failures(self, scope: Scope) -> list[tuple[int, int, int]]:
+        """The failed items of the period's finished self-checks, counted in SQL: (run id, item
+        id, failures)."""
+        rows = await self._session.execute(
+            select(SelfCheckAnswer.run_id, SelfCheckAnswer.item_id, func.count())
+            .join(SelfCheckRun, SelfCheckRun.id == SelfCheckAnswer.run_id)
+            .where(*_runs_in(scope), SelfCheckAnswer.result == "fail")
+            .group_by(SelfCheckAnswer.run_id, SelfCheckAnswer.item_id)
+        )
+        return [(run_id, item_id, int(count)) for run_id, item_id, count in rows.all()]
 
     async def drill_answers(
         self, scope: Scope

@@ -105,3 +105,21 @@ def test_the_check_catches(house: Path, breach: str) -> None:
         target.write_text(original, encoding="utf-8")
     assert any(path in line and expected in line for line in found), found
     assert violations(house) == []  # and the copy is whole again
+
+
+def test_heavy_libraries_load_when_a_report_is_made_not_at_start() -> None:
+    """matplotlib, openpyxl and XlsxWriter (and jionlp) cost tens of megabytes and most of a
+    second: `uplift run` must not pay for them before a report or a date phrase needs them."""
+    import subprocess
+    import sys
+
+    heavy = ("matplotlib", "openpyxl", "xlsxwriter", "jionlp")
+    probe = (
+        "import sys, bot.service, bot.cli, handlers; "
+        f"print(','.join(m for m in {heavy!r} if m in sys.modules))"
+    )
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "", f"imported at start: {done.stdout.strip()}"

@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 from handlers.framework.context import Context
 from handlers.framework.router import ANYWHERE, Router
@@ -48,10 +50,19 @@ async def show_report(ctx: Context) -> None:
 
 
 async def unit_report(
-    store: Store, unit: Unit, period: str, locale: str, now: dt.datetime, to: Audience
+    store: Store,
+    unit: Unit,
+    period: str,
+    locale: str,
+    now: dt.datetime,
+    to: Audience,
+    *,
+    full_ledger: Callable[[Report], Path] | None = None,
+    max_rows: int | None = None,
 ) -> list[Reply]:
     """The report of ``unit`` and the units under it for the ``period`` typed (the current
-    stage when empty): what /report shows and ``uplift report`` writes to files."""
+    stage when empty): what /report shows and ``uplift report`` writes to files (with every
+    ledger row when asked: see ``report_replies``)."""
     today = local_date(unit, now)
     campaign = await store.campaigns.current(unit.organisation_id, today)
     if campaign is None:
@@ -68,7 +79,7 @@ async def unit_report(
     if dates is None:
         raise Refusal("reports/bad_period", given=period)
     report = await build_report(store, campaign, unit, dates[0], dates[1], locale, now)
-    return await report_replies(report, locale, to)
+    return await report_replies(report, locale, to, full_ledger=full_ledger, max_rows=max_rows)
 
 
 def _chart(report: Report, locale: str, renderer: Renderer) -> bytes:
@@ -78,19 +89,35 @@ def _chart(report: Report, locale: str, renderer: Renderer) -> bytes:
     return render_report_chart(report, locale, renderer)
 
 
-def _workbook(report: Report, locale: str, renderer: Renderer) -> bytes:
-    # openpyxl likewise, a fifth of a second
+def _workbook(report: Report, locale: str, renderer: Renderer, options: dict[str, Any]) -> bytes:
+    # XlsxWriter likewise; it streams the ledger from the database as it writes (see
+    # ledger_feed.py), which is why it runs in a thread of its own
     from messages.reports.sheet import render_report_workbook
 
-    return render_report_workbook(report, locale, renderer)
+    return render_report_workbook(report, locale, renderer, **options)
 
 
-async def report_replies(report: Report, locale: str, to: Audience) -> list[Reply]:
-    """The summary text, then the chart and the spreadsheet (rendered off the event loop)."""
+async def report_replies(
+    report: Report,
+    locale: str,
+    to: Audience,
+    *,
+    full_ledger: Callable[[Report], Path] | None = None,
+    max_rows: int | None = None,
+) -> list[Reply]:
+    """The summary text, then the chart and the spreadsheet (rendered off the event loop).
+
+    ``full_ledger``: every ledger row is asked for too, in a sheet, or in a compressed CSV at
+    the path it gives for the report when there are more than a sheet holds (``max_rows``,
+    Excel's limit unless a test says otherwise). Call it in the unit of work the report was
+    built in: the sheet reads the ledger from it."""
     renderer = Renderer()
+    options: dict[str, Any] = {"full_ledger": full_ledger(report) if full_ledger else None}
+    if max_rows is not None:
+        options["max_rows"] = max_rows
     chart, workbook = await asyncio.gather(
         asyncio.to_thread(_chart, report, locale, renderer),
-        asyncio.to_thread(_workbook, report, locale, renderer),
+        asyncio.to_thread(_workbook, report, locale, renderer, options),
     )
     headline = report.headline
     stem = f"report-{headline.first.isoformat()}-{headline.last.isoformat()}"

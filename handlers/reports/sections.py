@@ -1,6 +1,10 @@
 """A report, section by section: the records of a unit (and the units under it) over a period are
 read once into a ``Source``, and each section of the ``Report`` is one small function of it that
-returns typed rows (``messages/reports/model.py``)."""
+returns typed rows (``messages/reports/model.py``).
+
+What grows with the people and the days (the points ledger, drill answers, failed self-check
+items) is counted and summed in SQL; the ledger's rows are streamed to the sheet as it is
+written (``ledger_feed.py``), never held here."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from dataclasses import dataclass
 from statistics import mean
 from typing import Any
 
+from handlers.reports.ledger_feed import StreamedLedger
 from handlers.shared.calendar import local_date
 from handlers.shared.standing import stage_standing
 from messages.reports.model import (
@@ -20,7 +25,6 @@ from messages.reports.model import (
     Headline,
     InspectionRow,
     ItemLine,
-    LedgerRow,
     MemberLine,
     ObservationRow,
     Records,
@@ -37,13 +41,9 @@ from storage.models import (
     Checklist,
     ChecklistItem,
     Deed,
-    Drill,
-    DrillAnswer,
-    DrillItem,
     Inspection,
     Observation,
     Rectification,
-    SelfCheckAnswer,
     SelfCheckRun,
     Unit,
 )
@@ -66,10 +66,12 @@ class Source:
     headline: Headline
     member_figures: list[MemberFigures]
     ranking: list[UnitFigures]  # units by points per member (ReportRows.ranked_units)
-    ledger: list[Any]
-    drills: list[tuple[Drill, DrillAnswer | None, DrillItem]]
+    ledger: StreamedLedger
+    deed_points: dict[int, int]  # points each deed earned when approved, by deed id
+    # each drill: id, local_date, unit_id, question_zh, question_en, kind, answers, correct
+    drills: list[Any]
     runs: list[SelfCheckRun]
-    failed: list[SelfCheckAnswer]
+    failures: list[tuple[int, int, int]]  # (run id, item id, failures)
     items: dict[int, ChecklistItem]
     checklists: dict[int, Checklist]
     inspections: list[Inspection]
@@ -113,7 +115,7 @@ async def build_report(
         units=unit_lines(source),
         weakest_items=weakest_items(source),
         trend=trend(source),
-        ledger=ledger_rows(source),
+        ledger=source.ledger,
         records=Records(
             selfchecks=selfcheck_rows(source),
             rectifications=rectification_rows(source),
@@ -181,10 +183,13 @@ async def load_source(
         headline=headline,
         member_figures=member_figures,
         ranking=rows.ranked_units(unit_figures, unit.id),
-        ledger=await rows.ledger(scope),
-        drills=await rows.drill_answers(scope),
+        ledger=await StreamedLedger.of(
+            rows, scope, {u.id: u.name_zh if zh else u.name_en for u in units.values()}
+        ),
+        deed_points=await rows.deed_points(scope),
+        drills=await rows.drill_figures(scope),
         runs=runs,
-        failed=await rows.failed_answers([r.id for r in runs]),
+        failures=await rows.failures(scope),
         items={item.id: item for item, _ in item_rows},
         checklists={checklist.id: checklist for _, checklist in item_rows},
         inspections=await rows.inspections(scope),
@@ -205,11 +210,10 @@ async def load_source(
 
 
 def activity(source: Source) -> Activity:
-    answers = [answer for _, answer, _ in source.drills if answer is not None]
     scores = [run.score for run in source.runs if run.score is not None]
     return Activity(
-        drill_answers=len(answers),
-        drill_correct=sum(1 for answer in answers if answer.correct),
+        drill_answers=sum(drill.answers for drill in source.drills),
+        drill_correct=sum(drill.correct for drill in source.drills),
         selfcheck_runs=len(source.runs),
         selfcheck_average=round(mean(scores), 1) if scores else None,
     )
@@ -298,7 +302,9 @@ def unit_lines(source: Source) -> tuple[UnitLine, ...]:
 def weakest_items(source: Source) -> tuple[ItemLine, ...]:
     """The items that failed most, in self-checks and inspections alike."""
     by_key = {item.key: item for item in source.items.values()}
-    failures: Counter[int] = Counter(answer.item_id for answer in source.failed)
+    failures: Counter[int] = Counter()
+    for _, item_id, count in source.failures:
+        failures[item_id] += count
     for inspection in source.inspections:
         failures.update(by_key[k].id for k in inspection.deducted_item_keys if k in by_key)
     return tuple(
@@ -319,16 +325,17 @@ def trend(source: Source) -> tuple[TrendPoint, ...]:
     for run in source.runs:
         if run.score is not None and run.finished_at is not None:
             scores[bucket(source.day_of(run.finished_at))].append(run.score)
-    answers: dict[dt.date, list[bool]] = defaultdict(list)
-    for drill, answer, _ in source.drills:
-        if answer is not None:
-            answers[bucket(drill.local_date)].append(answer.correct)
+    answers: Counter[dt.date] = Counter()
+    correct: Counter[dt.date] = Counter()
+    for drill in source.drills:
+        answers[bucket(drill.local_date)] += drill.answers
+        correct[bucket(drill.local_date)] += drill.correct
     buckets = sorted({bucket(first + dt.timedelta(days=n)) for n in range((last - first).days + 1)})
     return tuple(
         TrendPoint(
             day,
             round(mean(scores[day]), 1) if scores.get(day) else None,
-            round(100 * sum(answers[day]) / len(answers[day]), 1) if answers.get(day) else None,
+            round(100 * correct[day] / answers[day], 1) if answers[day] else None,
         )
         for day in buckets
     )
@@ -337,23 +344,10 @@ def trend(source: Source) -> tuple[TrendPoint, ...]:
 # --- the ledger and the record sheets ------------------------------------------------------------
 
 
-def ledger_rows(source: Source) -> tuple[LedgerRow, ...]:
-    return tuple(
-        LedgerRow(
-            e.id,
-            e.local_date,
-            source.names.get(e.member_id or 0, ""),
-            source.unit_name(e.unit_id),
-            e.source,
-            e.rule,
-            e.points,
-        )
-        for e in source.ledger
-    )
-
-
 def selfcheck_rows(source: Source) -> tuple[SelfCheckRow, ...]:
-    failed_per_run: Counter[int] = Counter(answer.run_id for answer in source.failed)
+    failed_per_run: Counter[int] = Counter()
+    for run_id, _, count in source.failures:
+        failed_per_run[run_id] += count
     return tuple(
         SelfCheckRow(
             r.id,
@@ -387,10 +381,7 @@ def rectification_rows(source: Source) -> tuple[RectificationRow, ...]:
 
 
 def deed_rows(source: Source) -> tuple[DeedRow, ...]:
-    points: Counter[int] = Counter()
-    for entry in source.ledger:
-        if entry.source == "deed" and entry.rule == "deed_approved" and entry.ref_id is not None:
-            points[entry.ref_id] += entry.points
+    points = source.deed_points
     return tuple(
         DeedRow(
             d.id,
@@ -401,7 +392,7 @@ def deed_rows(source: Source) -> tuple[DeedRow, ...]:
             source.deed_categories.get(d.category_key, d.category_key),
             d.amount if d.amount is not None else d.days if d.days is not None else d.level,
             d.status,
-            points[d.id],
+            int(points.get(d.id, 0)),
         )
         for d, doers in source.deeds
     )
@@ -445,25 +436,17 @@ def inspection_rows(source: Source) -> tuple[InspectionRow, ...]:
 
 def drill_rows(source: Source) -> tuple[DrillRow, ...]:
     """One row per drill with its answers and right answers."""
-    answered: Counter[int] = Counter()
-    correct: Counter[int] = Counter()
-    drills: dict[int, tuple[Drill, DrillItem]] = {}
-    for drill, answer, item in source.drills:
-        drills.setdefault(drill.id, (drill, item))
-        if answer is not None:
-            answered[drill.id] += 1
-            correct[drill.id] += int(answer.correct)
     return tuple(
         DrillRow(
             drill.id,
             drill.local_date,
             source.unit_name(drill.unit_id),
-            item.question_zh if source.zh else item.question_en,
-            item.kind,
-            answered[drill.id],
-            correct[drill.id],
+            drill.question_zh if source.zh else drill.question_en,
+            drill.kind,
+            int(drill.answers),
+            int(drill.correct),
         )
-        for drill, item in drills.values()
+        for drill in source.drills
     )
 
 

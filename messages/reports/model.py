@@ -10,7 +10,10 @@ header is found under that name in ``messages/<locale>/reports/headers/<sheet>.j
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
 
 Cell = str | int | float | dt.date | None
 
@@ -190,6 +193,83 @@ class LedgerRow:
     points: int
 
 
+# The ledger's sources, each a column of the ledger sheet (its words are sources/<source>).
+SOURCES = ("drill", "streak", "check", "deed", "observation", "inspection")
+
+
+@dataclass(frozen=True)
+class DailyPoints:
+    """One member's points on one day, by source, and the day's total: a row of the ledger
+    sheet (积分台账), which sums the ledger per member per day so it stays readable (and within
+    what a sheet holds) however many rows the ledger has."""
+
+    day: dt.date
+    member: str
+    unit: str
+    drill: int = 0
+    streak: int = 0
+    check: int = 0
+    deed: int = 0
+    observation: int = 0
+    inspection: int = 0
+    points: int = 0  # the day's total, every source (a source not above counts here only)
+
+
+class LedgerFeed(Protocol):
+    """The points ledger of a report, read as the sheet is written rather than held: the
+    per-member-per-day sums and, when the full ledger is asked for, every row.
+
+    Each iterator may be read once, from a worker thread (the database feed reads the rows on
+    the event loop while the sheet is written in a thread)."""
+
+    @property
+    def points(self) -> int:
+        """The sum of every row."""
+        ...
+
+    @property
+    def entries(self) -> int:
+        """How many ledger rows there are."""
+        ...
+
+    def days(self) -> Iterator[DailyPoints]:
+        """The per-member-per-day sums, by day, unit and member."""
+        ...
+
+    def rows(self) -> Iterator[LedgerRow]:
+        """Every ledger row, by day and id."""
+        ...
+
+
+@dataclass(frozen=True)
+class ListedLedger:
+    """A ledger held in memory (tests, small reports): its daily sums are worked out here the
+    way the database groups them."""
+
+    listed: tuple[LedgerRow, ...] = ()
+
+    @property
+    def points(self) -> int:
+        return sum(row.points for row in self.listed)
+
+    @property
+    def entries(self) -> int:
+        return len(self.listed)
+
+    def rows(self) -> Iterator[LedgerRow]:
+        return iter(self.listed)
+
+    def days(self) -> Iterator[DailyPoints]:
+        sums: dict[tuple[dt.date, str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for row in self.listed:
+            day = sums[(row.day, row.unit, row.member)]
+            day[row.source] += row.points
+            day["points"] += row.points
+        for (day, unit, member), by_source in sorted(sums.items()):
+            known = {source: by_source.get(source, 0) for source in SOURCES}
+            yield DailyPoints(day, member, unit, **known, points=by_source["points"])
+
+
 @dataclass(frozen=True)
 class SelfCheckRow:
     run_id: int
@@ -291,7 +371,7 @@ class Report:
     units: tuple[UnitLine, ...] = ()
     weakest_items: tuple[ItemLine, ...] = ()
     trend: tuple[TrendPoint, ...] = ()
-    ledger: tuple[LedgerRow, ...] = ()
+    ledger: LedgerFeed = field(default_factory=ListedLedger)
     records: Records = Records()
 
     @property
@@ -309,4 +389,4 @@ class Report:
 
     @property
     def ledger_points(self) -> int:
-        return sum(row.points for row in self.ledger)
+        return self.ledger.points

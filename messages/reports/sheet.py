@@ -1,5 +1,10 @@
-"""The report's ledger spreadsheet (台账, XLSX): the headline numbers, the points ledger with its
-total, members, units, the weakest items, and one sheet per kind of record.
+"""The report's ledger spreadsheet (台账, XLSX): the headline numbers, the points ledger summed
+per member per day with its total, members, units, the weakest items, one sheet per kind of
+record and, when asked for, every ledger row (in a sheet when they fit, else in a compressed CSV
+beside the workbook that the sheet names).
+
+Written in XlsxWriter's ``constant_memory`` mode, row by row from iterators: the ledger is read
+from the database as the sheet is written, so memory stays flat however long the ledger is.
 
 Each sheet reads its rows by field name: its columns are names of the row's fields (or
 properties), and each column's header is the line ``<name>: <header>`` of
@@ -10,23 +15,26 @@ column B, so each number can be traced back.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import gzip
 import io
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import fields
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import IO, Any
 
-from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
+from xlsxwriter import Workbook
+from xlsxwriter.format import Format
+from xlsxwriter.worksheet import Worksheet
 
 from kernel import Text
 from messages.render import Renderer, Target
 from messages.reports.model import (
+    SOURCES,
+    DailyPoints,
     DeedRow,
     DrillRow,
     InspectionRow,
@@ -39,6 +47,8 @@ from messages.reports.model import (
 
 Cell = str | int | float | dt.date | dt.datetime | None
 
+SHEET_ROWS = 1_048_576  # Excel's limit on rows in a sheet, the header row included
+WIDTH_SAMPLE = 2_000  # column widths are fitted to the first rows of a sheet only
 MEMBER_COLUMNS = (
     "member_id",
     "name",
@@ -113,8 +123,8 @@ SUMMARY_FIELDS = (
 # Cells holding a code people do not read (a status, a kind, a rule), by sheet and column (the
 # summary sheet by row), with the name of the template holding its words, the code put in {}.
 WORDS: dict[tuple[str, str], str] = {
-    ("ledger", "source"): "sources/{}",
-    ("ledger", "rule"): "rules/{}",
+    ("entries", "source"): "sources/{}",
+    ("entries", "rule"): "rules/{}",
     ("units", "inspection_kind"): "inspections/kind_{}",
     ("units", "official_reached"): "reports/reached_{}",
     ("weakest_items", "kind"): "selfchecks/kind_{}",
@@ -140,11 +150,16 @@ _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?")
 
 
+# Characters XML 1.0 cannot hold (as openpyxl's ILLEGAL_CHARACTERS_RE).
+_ILLEGAL_CHARACTERS = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
+
+
 def columns_of(sheet: str) -> tuple[str, ...]:
     """The field names a sheet shows, in order."""
     fixed = {
         "summary": SUMMARY_COLUMNS,
-        "ledger": tuple(f.name for f in fields(LedgerRow)),
+        "ledger": tuple(f.name for f in fields(DailyPoints)),
+        "entries": tuple(f.name for f in fields(LedgerRow)),
         "members": MEMBER_COLUMNS,
         "units": UNIT_COLUMNS,
         "weakest_items": ITEM_COLUMNS,
@@ -155,47 +170,131 @@ def columns_of(sheet: str) -> tuple[str, ...]:
 
 
 SHEETS = ("summary", "ledger", "members", "units", "weakest_items", *RECORD_SHEETS)
+# With the full ledger asked for, its rows follow the per-day ledger.
+SHEETS_WITH_ENTRIES = ("summary", "ledger", "entries", *SHEETS[2:])
 
 
-def render_report_workbook(report: Report, locale: str, renderer: Renderer) -> bytes:
-    """The report's ledger as XLSX bytes."""
-    book = _Book(renderer, locale)
-    book.sheet(
-        "summary",
-        [
-            {
-                "item": book.say(f"summary_rows/{field}"),
-                "value": book.words("summary", field, value),
-            }.__getitem__
-            for field, value in summary_rows(report)
-        ],
+def render_report_workbook(
+    report: Report,
+    locale: str,
+    renderer: Renderer,
+    *,
+    full_ledger: Path | None = None,
+    max_rows: int = SHEET_ROWS,
+) -> bytes:
+    """The report's ledger as XLSX bytes (see ``write_report_workbook``)."""
+    buffer = io.BytesIO()
+    write_report_workbook(
+        report, locale, renderer, buffer, full_ledger=full_ledger, max_rows=max_rows
     )
-    book.sheet(
-        "ledger",
-        [_by_name(row) for row in report.ledger],
-        total={"entry_id": book.say("total"), "points": report.ledger_points},
-    )
-    book.sheet("members", [_by_name(m) for m in report.members])
-    standing = report.standing
-    book.sheet(
-        "units",
-        [
+    return buffer.getvalue()
+
+
+def write_report_workbook(
+    report: Report,
+    locale: str,
+    renderer: Renderer,
+    out: IO[bytes] | Path,
+    *,
+    full_ledger: Path | None = None,
+    max_rows: int = SHEET_ROWS,
+) -> None:
+    """Write the report's workbook to ``out``, a sheet at a time, streaming the ledger.
+
+    ``full_ledger``: every ledger row is asked for as well; they go in a sheet of their own
+    when they fit in ``max_rows`` (Excel's limit; a test passes a small one), else to this path
+    as a gzip-compressed CSV, which that sheet then names."""
+    book = _Book(renderer, locale, out, max_rows)
+    try:
+        book.sheet(
+            "summary",
+            (
+                (book.say(f"summary_rows/{field}"), book.words("summary", field, value))
+                for field, value in summary_rows(report)
+            ),
+        )
+        _ledger_sheet(book, report)
+        if full_ledger is not None:
+            _entries_sheet(book, report, full_ledger)
+        book.sheet("members", _by_name("members", book, report.members))
+        standing = report.standing
+        book.sheet(
+            "units",
             _by_name(
-                u,
-                {
+                "units",
+                book,
+                report.units,
+                lambda u: {
                     "per_member": round(u.per_member, 2),
                     "official_reached": standing.reached(u.official)
                     if standing and u.official
                     else None,
                 },
-            )
-            for u in report.units
-        ],
+            ),
+        )
+        book.sheet("weakest_items", _by_name("weakest_items", book, report.weakest_items))
+        for sheet in RECORD_SHEETS:
+            book.sheet(sheet, _by_name(sheet, book, getattr(report.records, sheet)))
+    finally:
+        book.close()
+
+
+def _ledger_sheet(book: _Book, report: Report) -> None:
+    """The ledger per member per day, each source a column, and the totals of every row (the
+    rows a full sheet could not show included)."""
+    columns = columns_of("ledger")
+    sums = dict.fromkeys((*SOURCES, "points"), 0)
+
+    def lines() -> Iterator[tuple[Cell, ...]]:
+        for day in report.ledger.days():
+            for name in sums:
+                sums[name] += getattr(day, name)
+            yield tuple(getattr(day, column) for column in columns)
+
+    book.sheet(
+        "ledger",
+        lines(),
+        total=lambda: {"day": book.say("total"), **sums},
+        cut="ledger_cut",
     )
-    book.sheet("weakest_items", [_by_name(i) for i in report.weakest_items])
-    for sheet in RECORD_SHEETS:
-        book.sheet(sheet, [_by_name(row) for row in getattr(report.records, sheet)])
-    return book.save()
+
+
+def _entries_sheet(book: _Book, report: Report, path: Path) -> None:
+    """Every ledger row: in the sheet when they fit (with their total), else in the CSV."""
+    count = report.ledger.entries
+    if count + 3 <= book.max_rows:  # the header, the total and room for a note
+        columns = columns_of("entries")
+        book.sheet(
+            "entries",
+            (
+                tuple(book.words("entries", c, getattr(row, c)) for c in columns)
+                for row in report.ledger.rows()
+            ),
+            total=lambda: {"entry_id": book.say("total"), "points": report.ledger.points},
+        )
+        return
+    write_ledger_csv(book, report, path)
+    book.note("entries", book.say("entries_in_csv", count=count, file=path.name))
+
+
+def write_ledger_csv(book: _Book, report: Report, path: Path) -> None:
+    """Every ledger row as gzip-compressed CSV (UTF-8 with a BOM, so Excel reads the Chinese),
+    under the headers and with the words of the entries sheet."""
+    columns = columns_of("entries")
+    with gzip.open(path, "wt", encoding="utf-8-sig", newline="", compresslevel=6) as file:
+        writer = csv.writer(file)
+        writer.writerow(book.headers("entries"))
+        for row in report.ledger.rows():
+            writer.writerow(
+                [
+                    _csv_cell(book.words("entries", column, getattr(row, column)))
+                    for column in columns
+                ]
+            )
+
+
+def _csv_cell(value: Cell) -> Cell:
+    return "" if value is None else value.isoformat() if isinstance(value, dt.date) else value
 
 
 def summary_rows(report: Report) -> list[tuple[str, Cell]]:
@@ -242,26 +341,57 @@ def summary_rows(report: Report) -> list[tuple[str, Cell]]:
     return [(field, values[field]) for field in SUMMARY_FIELDS]
 
 
-def _by_name(row: object, shown: dict[str, Cell] | None = None) -> Callable[[str], Cell]:
-    """A row's value for a column name: what ``shown`` says (a rounded or worked-out value),
-    else the row's field or property of that name."""
-    overrides = shown or {}
+def _by_name(
+    kind: str,
+    book: _Book,
+    rows: Iterable[object],
+    shown: Callable[[Any], dict[str, Cell]] | None = None,
+) -> Iterator[tuple[Cell, ...]]:
+    """Each row's values by column name, in people's words: what ``shown`` says (a rounded or
+    worked-out value), else the row's field or property of that name."""
+    columns = columns_of(kind)
+    for row in rows:
+        overrides = shown(row) if shown else {}
+        yield tuple(
+            book.words(
+                kind, column, overrides[column] if column in overrides else getattr(row, column)
+            )
+            for column in columns
+        )
 
-    def value(column: str) -> Cell:
-        return overrides[column] if column in overrides else getattr(row, column)
 
-    return value
+@dataclass(frozen=True)
+class _Formats:
+    bold: Format
+    date: Format
+    datetime: Format
 
 
 class _Book:
-    """A workbook being filled, with the renderer for its names and headers."""
+    """A workbook being written, a sheet at a time, with the renderer for its words."""
 
-    def __init__(self, renderer: Renderer, locale: str) -> None:
+    def __init__(
+        self, renderer: Renderer, locale: str, out: IO[bytes] | Path, max_rows: int
+    ) -> None:
         self._renderer = renderer
         self._locale = locale
-        self._workbook = Workbook()
-        self._workbook.remove(self._workbook.active)
+        self.max_rows = max_rows
+        self._workbook = Workbook(
+            str(out) if isinstance(out, Path) else out,
+            {
+                "constant_memory": True,  # each row goes to a temporary file as it is written
+                "strings_to_formulas": False,  # user text such as "=1+1" stays text
+                "strings_to_urls": False,
+                "strings_to_numbers": False,
+            },
+        )
+        self._formats = _Formats(
+            self._workbook.add_format({"bold": True}),
+            self._workbook.add_format({"num_format": DATE_FORMAT}),
+            self._workbook.add_format({"num_format": DATETIME_FORMAT}),
+        )
         self._names: set[str] = set()
+        self._words: dict[tuple[str, str, Cell], Cell] = {}
 
     def say(self, template: str, **data: Any) -> str:
         return self._renderer.render(Text(f"reports/{template}", data), self._locale, Target.PLAIN)
@@ -282,48 +412,72 @@ class _Book:
 
     def words(self, sheet: str, column: str, value: Cell) -> Cell:
         """A code (a status, a kind, a rule, yes or no) in the reader's words, found by
-        ``WORDS``; any other value as it is (a plan's own name has no template: it is words)."""
+        ``WORDS``; any other value as it is (a plan's own name has no template: it is words).
+        Each code is rendered once per workbook: a ledger repeats a few codes a million times."""
         named = WORDS.get((sheet, column))
         if named is None or value is None:
             return value
-        template = named.format(str(value).lower() if isinstance(value, bool) else value)
-        if not self._renderer.has(template, self._locale):
-            return str(value)
-        return self._renderer.render(Text(template), self._locale, Target.PLAIN)
+        key = (sheet, column, value)
+        if key not in self._words:
+            template = named.format(str(value).lower() if isinstance(value, bool) else value)
+            self._words[key] = (
+                self._renderer.render(Text(template), self._locale, Target.PLAIN)
+                if self._renderer.has(template, self._locale)
+                else str(value)
+            )
+        return self._words[key]
 
     def sheet(
         self,
         kind: str,
-        rows: Iterable[Callable[[str], Cell]],
-        total: Mapping[str, Cell] | None = None,
+        lines: Iterable[tuple[Cell, ...]],
+        total: Callable[[], Mapping[str, Cell]] | None = None,
+        cut: str = "rows_cut",
     ) -> Worksheet:
-        """One sheet: a row gives its value for each column name."""
+        """One sheet: the header row, then each line's values in column order, then the total
+        (asked for once every line is read). Lines past what a sheet holds are read (the total
+        counts them) but not written, and a last line says how many there were."""
         columns = columns_of(kind)
         headers = self.headers(kind)
-        sheet = self._workbook.create_sheet(self._sheet_name(self.say(f"sheet_{kind}")))
-        bold = Font(bold=True)
-        sheet.append(headers)
-        for cell in sheet[1]:
-            cell.font = bold
+        sheet = self._new_sheet(kind)
+        bold = self._formats.bold
+        for column, header in enumerate(headers):
+            sheet.write_string(0, column, header, bold)
+        sheet.freeze_panes(1, 0)
         widths = [_width(header) for header in headers]
-        lines = [[self.words(kind, column, row(column)) for column in columns] for row in rows]
+        room = self.max_rows - 1 - (1 if total is not None else 0) - 1  # header, total, a note
+        written = count = 0
+        for values in lines:
+            count += 1
+            if written >= room:
+                continue
+            written += 1
+            for column, value in enumerate(values):
+                self._put(sheet, written, column, value)
+                if written <= WIDTH_SAMPLE:
+                    widths[column] = max(widths[column], _width(value))
+        row = written + 1
+        if written:
+            sheet.autofilter(0, 0, written, len(columns) - 1)
         if total is not None:
-            lines.append([total.get(column) for column in columns])
-        for count, values in enumerate(lines, start=1):
-            for column, value in enumerate(values, start=1):
-                cell = sheet.cell(row=count + 1, column=column)
-                _put(cell, value)
-                widths[column - 1] = max(widths[column - 1], _width(cell.value))
-        if total is not None:
-            for cell in sheet[len(lines) + 1]:
-                cell.font = bold
-        sheet.freeze_panes = "A2"
-        last_data_row = len(lines) + (0 if total is not None else 1)
-        if lines:
-            sheet.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{last_data_row}"
-        for column, width in enumerate(widths, start=1):
-            sheet.column_dimensions[get_column_letter(column)].width = width
+            sums = total()
+            for column, name in enumerate(columns):
+                self._put(sheet, row, column, sums.get(name), bold)
+            row += 1
+        if count > written:
+            sheet.write_string(row, 0, self.say(cut, shown=written, count=count), bold)
+        for column, width in enumerate(widths):
+            sheet.set_column(column, column, width)
         return sheet
+
+    def note(self, kind: str, text: str) -> Worksheet:
+        """A sheet holding one sentence (where its rows went)."""
+        sheet = self._new_sheet(kind)
+        sheet.write_string(0, 0, text, self._formats.bold)
+        return sheet
+
+    def _new_sheet(self, kind: str) -> Worksheet:
+        return self._workbook.add_worksheet(self._sheet_name(self.say(f"sheet_{kind}")))
 
     def _sheet_name(self, wanted: str) -> str:
         """Excel's rules: at most 31 characters, none of []:*?/\\, unique in the workbook."""
@@ -337,31 +491,30 @@ class _Book:
         self._names.add(name.casefold())
         return name
 
-    def save(self) -> bytes:
-        buffer = io.BytesIO()
-        self._workbook.save(buffer)
-        return buffer.getvalue()
+    def _put(
+        self, sheet: Worksheet, row: int, column: int, value: Cell, style: Format | None = None
+    ) -> None:
+        """Write one value: dates as dates, text as text (never a formula), numbers as
+        numbers, nothing for None."""
+        if isinstance(value, str):
+            value = _ILLEGAL_CHARACTERS.sub("", value)
+            if _ISO_DATETIME.fullmatch(value):
+                value = dt.datetime.fromisoformat(value)
+            elif _ISO_DATE.fullmatch(value):
+                value = dt.date.fromisoformat(value)
+        if isinstance(value, dt.datetime):
+            sheet.write_datetime(row, column, value.replace(tzinfo=None), self._formats.datetime)
+        elif isinstance(value, dt.date):
+            sheet.write_datetime(row, column, value, self._formats.date)
+        elif isinstance(value, str):
+            sheet.write_string(row, column, value, style)
+        elif isinstance(value, bool):
+            sheet.write_boolean(row, column, value, style)
+        elif isinstance(value, int | float):
+            sheet.write_number(row, column, value, style)
 
-
-def _put(cell: Any, value: Cell) -> None:
-    """Write one value: dates as dates, text as text (never a formula), numbers as numbers."""
-    if isinstance(value, str):
-        value = ILLEGAL_CHARACTERS_RE.sub("", value)
-        if _ISO_DATETIME.fullmatch(value):
-            value = dt.datetime.fromisoformat(value)
-        elif _ISO_DATE.fullmatch(value):
-            value = dt.date.fromisoformat(value)
-    if isinstance(value, dt.datetime):
-        cell.value = value.replace(tzinfo=None)
-        cell.number_format = DATETIME_FORMAT
-    elif isinstance(value, dt.date):
-        cell.value = value
-        cell.number_format = DATE_FORMAT
-    elif isinstance(value, str):
-        cell.value = value
-        cell.data_type = "s"  # user text such as "=HYPERLINK(…)" stays text, never a formula
-    else:
-        cell.value = value
+    def close(self) -> None:
+        self._workbook.close()
 
 
 def _width(value: Any) -> float:

@@ -257,14 +257,35 @@ def png_size(png: bytes) -> tuple[int, int]:
 
 
 def ledger_sheet(xlsx: bytes, name: str = "Points ledger") -> tuple[list[tuple[Any, ...]], int]:
-    """The ledger's data rows and the total on its last row."""
+    """The ledger's data rows (one per member per day) and the total on its last row."""
     book = load_workbook(io.BytesIO(xlsx))
     sheet = book[name]
     values = list(sheet.iter_rows(values_only=True))
     header, *data, total = values
-    assert header[6] in ("Points", "积分")
+    assert header[9] in ("Points that day", "当日积分")
     assert total[0] in ("Total", "合计")
-    return data, int(total[6])
+    assert all(sum(row[3:9]) == row[9] for row in data)  # the sources add up to the day
+    return data, int(total[9])
+
+
+async def daily_ledger(
+    database: Database, unit_ids: set[int], first: dt.date, last: dt.date
+) -> dict[tuple[dt.date, str], int]:
+    """The ledger summed per member (by name) per day, as the sheet shows it."""
+    names = {m.id: m.display_name for m in await rows(database, Member)}
+    sums: Counter[tuple[dt.date, str]] = Counter()
+    for e in await rows(database, PointEntry, PointEntry.unit_id.in_(unit_ids)):
+        if first <= e.local_date <= last:
+            sums[(e.local_date, names.get(e.member_id or 0, ""))] += e.points
+    return dict(sums)
+
+
+def sheet_days(data: list[tuple[Any, ...]]) -> dict[tuple[dt.date, str], int]:
+    sums: Counter[tuple[dt.date, str]] = Counter()
+    for row in data:
+        sums[(row[0].date(), row[1] or "")] += row[9]
+    assert len(sums) == len(data)  # one row per member per day
+    return dict(sums)
 
 
 def number(value: float) -> str:
@@ -353,9 +374,9 @@ async def test_a_supervisor_gets_the_summary_chart_and_ledger_of_their_unit(
     data, total = ledger_sheet(xlsx)
     # The ledger total matches the table and every member's own /score for the stage.
     assert total == renmin_points == sum(s[1] for s in scores.values())
-    assert sum(row[6] for row in data) == total
-    entries = await rows(desk.database, PointEntry, PointEntry.unit_id == renmin.id)
-    assert sorted(row[0] for row in data) == sorted(e.id for e in entries)  # traceable by id
+    assert sum(row[9] for row in data) == total
+    # one row per member per day, each the sum of that member's ledger rows that day
+    assert sheet_days(data) == await daily_ledger(desk.database, {renmin.id}, *STAGE_1)
     assert scores["Sun Li"] == (0, 0, 0)
 
     assert summary in chat
@@ -417,7 +438,9 @@ async def test_an_admin_gets_the_whole_organisation_with_the_ranking(plan: Plan,
     data, total = ledger_sheet(xlsx)
     assert total == sum(points.values()) == sum(s[1] for s in scores.values())
     assert scores["Sun San"] == (50, 50, 50)
-    assert len(data) == len(await rows(desk.database, PointEntry))
+    assert len(data) == len(
+        {(e.local_date, e.member_id) for e in await rows(desk.database, PointEntry)}
+    )
     book = load_workbook(io.BytesIO(xlsx))
     assert book.sheetnames == [
         "Summary",
@@ -502,7 +525,7 @@ async def test_an_admin_names_any_unit_and_a_supervisor_only_their_own(
     ]
     assert "🏆 Top three: Dongguan Outlet (20 per member)" in summary
     data, total = ledger_sheet(xlsx)
-    assert total == 40 and {row[2] for row in data} == {"Zhou Yi", "Qian Er"}
+    assert total == 40 and {row[1] for row in data} == {"Zhou Yi", "Qian Er"}
     assert dongguan.name_en == "Dongguan Outlet"
     # A supervisor of Renmin Road cannot pick Dongguan, and is told so (not that the period is
     # unreadable), in whichever order the unit and the period come.

@@ -1,12 +1,15 @@
-"""The report's ledger spreadsheet (台账): localized sheets and headers from the templates, a total
-that matches the ledger, one row per record with its id, people's words for every code (no
-internal keys), the official score beside the self-check average, and an empty report that still
-opens."""
+"""The report's ledger spreadsheet (台账): localized sheets and headers from the templates, the
+ledger summed per member per day with a total that matches the ledger, every ledger row when
+asked for (in a sheet, or in a compressed CSV beside it that the sheet names when there are more
+than a sheet holds), one row per record with its id, people's words for every code (no internal
+keys), the official score beside the self-check average, and an empty report that still opens."""
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import datetime as dt
+import gzip
 import io
 import shutil
 import zipfile
@@ -27,6 +30,7 @@ from messages.reports.model import (
     InspectionRow,
     ItemLine,
     LedgerRow,
+    ListedLedger,
     MemberLine,
     ObservationRow,
     OfficialScore,
@@ -42,6 +46,7 @@ from messages.reports.sheet import (
     MIN_WIDTH,
     RECORD_SHEETS,
     SHEETS,
+    SHEETS_WITH_ENTRIES,
     WORDS,
     columns_of,
     render_report_workbook,
@@ -112,11 +117,22 @@ def full_report() -> Report:
             ItemLine(1, 7, "唱收唱付", "software", 5),
             ItemLine(2, 8, "座椅破损", "hardware", 2),
         ),
-        ledger=(
-            LedgerRow(1, DAY, "张三", "城北网点", "drill", "drill_correct", 2),
-            LedgerRow(2, DAY, "张三", "城北网点", "deed", "deed_approved", 10),
-            LedgerRow(3, DAY, "李四", "城南网点", "inspection", "inspection", -3),
-            LedgerRow(4, DAY, "王五", "城北网点", "streak", "streak_bonus", 1),
+        ledger=ListedLedger(
+            (
+                LedgerRow(1, DAY, "张三", "城北网点", "drill", "drill_correct", 2),
+                LedgerRow(2, DAY, "张三", "城北网点", "deed", "deed_approved", 10),
+                LedgerRow(3, DAY, "李四", "城南网点", "inspection", "inspection", -3),
+                LedgerRow(4, DAY, "王五", "城北网点", "streak", "streak_bonus", 1),
+                LedgerRow(
+                    5,
+                    DAY + dt.timedelta(days=1),
+                    "张三",
+                    "城北网点",
+                    "check",
+                    "selfcheck_completed",
+                    4,
+                ),
+            )
         ),
         records=RECORDS,
     )
@@ -134,8 +150,9 @@ def renderer() -> Renderer:
     return Renderer()
 
 
-def workbook(report: Report, locale: str, renderer: Renderer) -> Workbook:
-    return load_workbook(io.BytesIO(render_report_workbook(report, locale, renderer)))
+def workbook(report: Report, locale: str, renderer: Renderer, **options: object) -> Workbook:
+    data = render_report_workbook(report, locale, renderer, **options)  # type: ignore[arg-type]
+    return load_workbook(io.BytesIO(data))
 
 
 def say(renderer: Renderer, name: str, locale: str) -> str:
@@ -192,23 +209,82 @@ def test_every_column_has_a_header_by_name_and_no_header_is_left_over(
 
 
 @pytest.mark.parametrize("locale", LOCALES)
-def test_the_ledger_total_is_the_sum_of_its_rows(locale: str, renderer: Renderer) -> None:
+def test_the_ledger_has_one_row_per_member_per_day_and_a_total(
+    locale: str, renderer: Renderer
+) -> None:
     report = full_report()
-    ledger = rows(workbook(report, locale, renderer), renderer, "ledger", locale)
-    *entries, total = ledger
-    assert [row[0] for row in entries] == [row.entry_id for row in report.ledger]
+    *days, total = rows(workbook(report, locale, renderer), renderer, "ledger", locale)
+    assert columns_of("ledger") == (
+        "day", "member", "unit", "drill", "streak", "check", "deed", "observation", "inspection",
+        "points",
+    )  # fmt: skip
+    assert [(row[0].date(), row[1], row[2], row[9]) for row in days] == [
+        (DAY, "张三", "城北网点", 12),  # a drill and a deed the same day: one row
+        (DAY, "王五", "城北网点", 1),
+        (DAY, "李四", "城南网点", -3),
+        (DAY + dt.timedelta(days=1), "张三", "城北网点", 4),
+    ]
+    assert days[0][3:9] == (2, 0, 0, 10, 0, 0)  # by source
+    assert all(sum(row[3:9]) == row[9] for row in days)
     assert total[0] == say(renderer, "total", locale)
-    assert total[6] == sum(row[6] for row in entries) == sum(row.points for row in report.ledger)
-    assert total[6] == 10
-    assert len(total) == 7  # no idempotency keys: nothing people do not read
+    assert total[9] == sum(row[9] for row in days) == sum(r.points for r in report.ledger.rows())
+    assert total[3:9] == (2, 1, 4, 10, 0, -3)
+    assert len(total) == 10  # no idempotency keys, no rule codes: nothing people do not read
 
 
-def test_ledger_rows_have_real_dates_and_named_sources(renderer: Renderer) -> None:
+def test_ledger_rows_have_real_dates_and_no_codes(renderer: Renderer) -> None:
     book = workbook(full_report(), "zh", renderer)
     sheet = book[say(renderer, "sheet_ledger", "zh")]
-    assert sheet["B2"].is_date
-    assert sheet["B2"].value.date() == DAY
-    assert sheet["E2"].value == renderer.render(Text("sources/drill"), "zh")
+    assert sheet["A2"].is_date
+    assert sheet["A2"].value.date() == DAY
+    assert (sheet["B2"].value, sheet["C2"].value) == ("张三", "城北网点")
+    named = headers(renderer, "ledger", "zh")
+    assert [cell.value for cell in sheet[1]][3:9] == [named[s] for s in columns_of("ledger")[3:9]]
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_ledger_row_when_asked_for_in_a_sheet_with_its_words(
+    locale: str, renderer: Renderer, tmp_path: Path
+) -> None:
+    report = full_report()
+    beside = tmp_path / "report-ledger.csv.gz"
+    book = workbook(report, locale, renderer, full_ledger=beside)
+    assert book.sheetnames == [say(renderer, f"sheet_{k}", locale) for k in SHEETS_WITH_ENTRIES]
+    *entries, total = rows(book, renderer, "entries", locale)
+    assert [row[0] for row in entries] == [row.entry_id for row in report.ledger.rows()]
+    assert total[0] == say(renderer, "total", locale)
+    assert total[6] == sum(row[6] for row in entries) == report.ledger_points == 14
+    assert len(total) == 7
+    assert not beside.exists()  # they fit: no CSV
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_a_ledger_longer_than_a_sheet_goes_to_a_compressed_csv_the_sheet_names(
+    locale: str, renderer: Renderer, tmp_path: Path
+) -> None:
+    report = full_report()
+    beside = tmp_path / "report-x-2026-05-04-2026-06-07-ledger.csv.gz"
+    book = workbook(report, locale, renderer, full_ledger=beside, max_rows=6)
+    note = book[say(renderer, "sheet_entries", locale)]["A1"].value
+    assert beside.name in note and "5" in note
+    with gzip.open(beside, "rt", encoding="utf-8-sig", newline="") as file:
+        header, *lines = list(csv.reader(file))
+    named = headers(renderer, "entries", locale)
+    assert header == [named[column] for column in columns_of("entries")]
+    assert [int(line[0]) for line in lines] == [row.entry_id for row in report.ledger.rows()]
+    assert sum(int(line[6]) for line in lines) == report.ledger_points
+    word = lambda name: renderer.render(Text(name), locale)  # noqa: E731
+    assert lines[0][1:6] == [
+        DAY.isoformat(), "张三", "城北网点", word("sources/drill"), word("rules/drill_correct")
+    ]  # fmt: skip
+    # the days' sheet is cut to what the sheet holds too, and its total still counts every row
+    *days, total, cut = rows(book, renderer, "ledger", locale)
+    assert len(days) == 3 and total[9] == report.ledger_points
+    assert cut[0] == say_with(renderer, "ledger_cut", locale, shown=3, count=4)
+
+
+def say_with(renderer: Renderer, name: str, locale: str, **data: object) -> str:
+    return renderer.render(Text(f"reports/{name}", data), locale)
 
 
 @pytest.mark.parametrize("locale", LOCALES)
@@ -252,7 +328,7 @@ def test_summary_members_units_and_weakest_items(renderer: Renderer) -> None:
     assert summary[label("target")] == 95
     assert summary[label("drill_accuracy")] == 85.0
     assert summary[label("penalties")] == 2000
-    assert summary[label("ledger_points")] == 10
+    assert summary[label("ledger_points")] == 14
     assert summary[label("inspections")] == 1
     assert summary[label("satisfaction")] is None
     assert summary[label("silent_members")] == 1
@@ -277,7 +353,7 @@ def test_an_empty_report_gives_headers_and_a_zero_total(locale: str, renderer: R
     book = workbook(empty_report(), locale, renderer)
     assert book.sheetnames == [say(renderer, f"sheet_{kind}", locale) for kind in KINDS]
     assert rows(book, renderer, "ledger", locale) == [
-        (say(renderer, "total", locale), None, None, None, None, None, 0)
+        (say(renderer, "total", locale), None, None, 0, 0, 0, 0, 0, 0, 0)
     ]
     for kind in ("members", "units", "weakest_items", *RECORD_SHEETS):
         assert rows(book, renderer, kind, locale) == [], kind
@@ -291,7 +367,8 @@ def test_column_widths_are_sensible(renderer: Renderer) -> None:
         for column in range(1, sheet.max_column + 1):
             letter = sheet.cell(row=1, column=column).column_letter
             width = sheet.column_dimensions[letter].width
-            assert MIN_WIDTH <= width <= MAX_WIDTH, (sheet.title, letter)
+            # XlsxWriter stores Excel's padding (5/7 of a character) with each width
+            assert MIN_WIDTH <= width <= MAX_WIDTH + 1, (sheet.title, letter)
     drills = book[say(renderer, "sheet_drills", "zh")]
     assert drills.column_dimensions["D"].width >= 2 * len("客户要求取大额现金怎么办?")
 
@@ -321,8 +398,8 @@ def test_long_or_clashing_sheet_names_are_cut_and_made_unique(tmp_path: Path) ->
 
 # Every code a cell may hold, by sheet and column: each has words in both languages.
 CODES: dict[tuple[str, str], tuple[object, ...]] = {
-    ("ledger", "source"): ("drill", "streak", "check", "deed", "observation", "inspection"),
-    ("ledger", "rule"): (
+    ("entries", "source"): ("drill", "streak", "check", "deed", "observation", "inspection"),
+    ("entries", "rule"): (
         "drill_answered",
         "drill_correct",
         "scenario_rated",
@@ -362,8 +439,8 @@ def test_every_code_has_words_in_both_languages(locale: str, renderer: Renderer)
 
 
 @pytest.mark.parametrize("locale", LOCALES)
-def test_no_cell_shows_an_internal_code(locale: str, renderer: Renderer) -> None:
-    book = workbook(full_report(), locale, renderer)
+def test_no_cell_shows_an_internal_code(locale: str, renderer: Renderer, tmp_path: Path) -> None:
+    book = workbook(full_report(), locale, renderer, full_ledger=tmp_path / "ledger.csv.gz")
     codes = {str(code) for values in CODES.values() for code in values if isinstance(code, str)}
     shown = [
         cell
@@ -380,7 +457,7 @@ def test_no_cell_shows_an_internal_code(locale: str, renderer: Renderer) -> None
     }
     assert (codes - words).isdisjoint(shown)
     assert not {"None", "True", "False"} & set(shown)
-    assert rows(book, renderer, "ledger", locale)[0][4:6] == (
+    assert rows(book, renderer, "entries", locale)[0][4:6] == (
         word("sources/drill"),
         word("rules/drill_correct"),
     )
