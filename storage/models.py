@@ -506,6 +506,19 @@ class OutboxMessage(Base):
     platform_message_id: Mapped[str | None] = mapped_column(String(64))
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # A sender took the row to send it; until then no other sender takes it. A sender that dies
+    # leaves its claim to expire: the row is due again after the lease (bot/delivery.py).
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class SendPace(Base):
+    """When the next message may go to a chat, or through a platform as a whole: the pacing
+    every sender instance shares (bot/delivery.py says where each pace comes from)."""
+
+    __tablename__ = "send_pace"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)  # platform:workspace:chat
+    free_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
 class ProcessedEvent(Base):

@@ -35,7 +35,13 @@ sourced where it is checked, in `Limits` and `block_kit_problems`):
 - a response_url takes 5 posts within 30 minutes, then answers 404 (`expire_response_url` ages
   one past its 30 minutes);
 - a wrong token is `invalid_auth`; `rate_limit` scripts 429s with Retry-After; `unreadable`
-  scripts an answer that is no JSON (or a dropped connection) after the call took effect.
+  scripts an answer that is no JSON (or a dropped connection) after the call took effect;
+- chat.postMessage's own rate limit (`Limits.CHANNEL_PER_SECOND`): about one message a second per
+  channel, a short burst allowed; over it, HTTP 429 `ratelimited` with Retry-After (whole seconds)
+  and the channel held until then (`flood_limited` lists those calls, `ignored_retry_after` the
+  posts sent into a hold: a well-behaved app keeps both at zero). Its time is the fake's `clock`
+  (real time unless a test passes its own, so the app's moving clock and the fake agree);
+- `delay`: seconds every Web API answer waits before it leaves (a round trip, for benchmarks).
 
 Any other method answers `unknown_method`, so a new call in the adapter fails here first.
 
@@ -65,11 +71,12 @@ import hashlib
 import hmac
 import itertools
 import json
+import math
 import secrets
 import time
 import uuid
 from collections import defaultdict, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -149,6 +156,13 @@ class Limits:
     # a button press's response_url (api.slack.com/interactivity/handling#message_responses).
     RESPONSE_URL_POSTS = 5
     RESPONSE_URL_SECONDS = 30 * 60
+    # chat.postMessage's "special" rate limit (docs.slack.dev/apis/web-api/rate-limits, "Posting
+    # messages"): "generally allows an app to post 1 message per second to a specific channel,
+    # with short bursts over 1 allowed"; over it, HTTP 429 with a Retry-After header in seconds.
+    # Slack gives the burst no size: 3 is the fake's choice (as the Telegram fake's). The
+    # workspace-wide limit beside it is not numbered by Slack: the fake keeps none.
+    CHANNEL_PER_SECOND = 1.0
+    CHANNEL_BURST = 3
 
 
 def block_kit_problems(blocks: Any, max_blocks: int, pointer: str = "/blocks") -> list[str]:
@@ -267,6 +281,7 @@ class Call:
     headers: CIMultiDict[str]
     status: int = 200
     response: Any = None
+    at: float = 0.0  # when it arrived, on the fake's clock
 
 
 @dataclass
@@ -310,8 +325,20 @@ class FakeSlack:
     Also Slack's Socket Mode side: `socket_send` envelopes, read `socket_acks` / `wait_for_ack`.
     """
 
-    def __init__(self, *, joined: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        *,
+        joined: Iterable[str] = (),
+        clock: Callable[[], float] | None = None,
+        delay: float = 0.0,
+    ) -> None:
         self.token = TOKEN
+        self.clock = clock or time.monotonic  # seconds; the per-channel limit's time
+        self.delay = delay
+        self.flood_limited: list[Call] = []  # posts answered 429 over a channel's limit
+        self.ignored_retry_after: list[Call] = []  # posts sent while their channel was held
+        self._buckets: dict[str, tuple[float, float]] = {}  # channel -> (burst left, at)
+        self._held_until: dict[str, float] = {}  # channel -> end of its 429
         self.app_token = APP_TOKEN
         self.files: dict[str, FakeFile] = {}
         self.root_url = ""
@@ -460,11 +487,36 @@ class FakeSlack:
         method = request.match_info["method"]
         args = await _read_args(request)
         call = self._record(method, args, request)
+        call.at = at = self.clock()
         status, body, headers = self._answer(method, args, request)
+        if method == "chat.postMessage" and status == 200 and body.get("ok"):
+            status, body, headers = self._flood_control(call, at, (status, body, headers))
         call.status, call.response = status, body
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if status == 200 and body.get("ok") and self._unreadable[method]:
             return self._unreadable_answer(request, call, self._unreadable[method].popleft())
         return web.json_response(body, status=status, headers=headers)
+
+    def _flood_control(
+        self, call: Call, now: float, answer: tuple[int, dict[str, Any], dict[str, str]]
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """A post over its channel's limit (Limits.CHANNEL_PER_SECOND) is refused with 429 and
+        holds the channel for its Retry-After; one sent into a hold is counted too."""
+        channel = str(call.args.get("channel", ""))
+        held = self._held_until.get(channel, float("-inf"))
+        if now < held:
+            self.ignored_retry_after.append(call)
+            return 429, _error("ratelimited"), {"Retry-After": str(math.ceil(held - now))}
+        left, at = self._buckets.get(channel, (float(Limits.CHANNEL_BURST), now))
+        left = min(float(Limits.CHANNEL_BURST), left + (now - at) * Limits.CHANNEL_PER_SECOND)
+        if left < 1.0:
+            retry_after = max(1, math.ceil((1.0 - left) / Limits.CHANNEL_PER_SECOND))
+            self._held_until[channel] = now + retry_after
+            self.flood_limited.append(call)
+            return 429, _error("ratelimited"), {"Retry-After": str(retry_after)}
+        self._buckets[channel] = (left - 1.0, now)
+        return answer
 
     @staticmethod
     def _unreadable_answer(request: web.Request, call: Call, how: str) -> web.Response:

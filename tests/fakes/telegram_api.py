@@ -36,7 +36,8 @@ message sent to a banned chat anyway is refused again and counted in ``ignored_r
 well-behaved bot keeps that at zero. Time is the fake's ``clock`` (real time unless a test passes
 its own, so the bot's moving clock and the fake agree). It also answers 429 and 403 on demand
 (``rate_limit``, ``forbid``), and, with ``answer_unreadably``, a 200 whose body is not JSON after
-it took the message: "sent, but the answer cannot be read".
+it took the message: "sent, but the answer cannot be read". ``delay`` holds every answer that many
+seconds (a round trip to Telegram, for benchmarks); flood control counts a message when it arrives.
 
 Usage::
 
@@ -235,8 +236,15 @@ class FakeTelegram:
     the offset, so a test can check that the bot ignores the repeat.
     """
 
-    def __init__(self, token: str = "123:ABC", *, clock: Callable[[], float] | None = None):
+    def __init__(
+        self,
+        token: str = "123:ABC",
+        *,
+        clock: Callable[[], float] | None = None,
+        delay: float = 0.0,
+    ):
         self.token = token
+        self.delay = delay  # seconds every answer waits before it leaves (a round trip)
         self.clock = clock or time.monotonic  # seconds; flood control's time
         bot_id = token.split(":", 1)[0]
         self.bot_id = int(bot_id) if bot_id.isdigit() else 1
@@ -501,6 +509,8 @@ class FakeTelegram:
             call.unreadable = True
         self.recorded.append(call)
         self._notify()
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if call.unreadable:
             return web.Response(status=200, text=UNREADABLE_BODY, content_type="text/html")
         return web.json_response(call.response, status=call.status)

@@ -256,3 +256,24 @@ async def test_socket_mode_hello_envelopes_acks_and_close() -> None:
     assert command_ack.message == {"envelope_id": command_id, "payload": {"text": "thanks"}}
     assert event_ack.message == {"envelope_id": event_id}
     assert closed.close_code == 1000
+
+
+async def test_a_channel_takes_about_a_message_a_second_then_429_with_retry_after() -> None:
+    """chat.postMessage's own limit: a burst of three to one channel, then 429 with Retry-After
+    and the channel held; another channel is not held; a second later the channel takes one."""
+    now = [1000.0]
+    async with FakeSlack(joined=["C1", "C2"], clock=lambda: now[0]) as slack:
+        client = AsyncWebClient(token=slack.token, base_url=slack.base_url)
+        for _ in range(3):
+            await client.chat_postMessage(channel="C1", text="hi")
+        with pytest.raises(SlackApiError) as refused:
+            await client.chat_postMessage(channel="C1", text="one too many")
+        await client.chat_postMessage(channel="C2", text="another channel")
+        with pytest.raises(SlackApiError):
+            await client.chat_postMessage(channel="C1", text="into the hold")
+        now[0] += 1.0
+        await client.chat_postMessage(channel="C1", text="a second later")
+    assert refused.value.response.status_code == 429
+    assert refused.value.response.headers["Retry-After"] == "1"
+    assert len(slack.flood_limited) == 1 and len(slack.ignored_retry_after) == 1
+    assert [c.status for c in slack.calls("chat.postMessage")] == [200] * 3 + [429, 200, 429, 200]

@@ -52,7 +52,7 @@ from telegram.request import HTTPXRequest
 
 from bot.adapters import PlatformStartFailed, letter
 from bot.adapters.telegram.formatting import CAPTION_LIMIT, shortened, split_message, units
-from bot.adapters.telegram.limits import Limits
+from bot.adapters.telegram.limits import OVERALL_PER_SECOND, Limits, chat_pace
 from bot.adapters.telegram.notices import GATHER, WINDOW, GroupNotices, Notice
 from bot.adapters.telegram.poll_limits import (
     EXPLANATION_LIMIT,
@@ -162,6 +162,7 @@ class _Request(HTTPXRequest):
 
 class TelegramAdapter:
     platform = PLATFORM
+    per_second = float(OVERALL_PER_SECOND)  # the sender's overall pace (limits.py)
 
     def __init__(
         self,
@@ -462,8 +463,16 @@ class TelegramAdapter:
         return await self._deliver(chat_id, reply, locale, group=chat_id < 0)
 
     def pace(self, destination: Destination) -> dt.timedelta:
-        """One message a second per chat, and no more than 20 a minute in a group."""
-        return dt.timedelta(seconds=3 if destination.chat_id.startswith("-") else 1)
+        """About one message a second per chat, and no more than 20 a minute in a group
+        (limits.py says where each number comes from)."""
+        return chat_pace(int(destination.chat_id))
+
+    def cost(self, destination: Destination, reply: Reply, locale: str) -> int:
+        """The HTTP messages a push takes, each counted by Telegram (an intro and a poll: two;
+        a drill whose intro folds into the poll's question: one)."""
+        chat_id = int(destination.chat_id)
+        skip, reply = _unwrap(reply)
+        return max(1, len(self._steps(chat_id, reply, locale, group=chat_id < 0)) - skip)
 
     def free_at(self, destination: Destination) -> dt.datetime | None:
         """When the chat takes a new message: after any 429's ban and within its pace."""
@@ -723,7 +732,7 @@ class TelegramAdapter:
                 seconds,
                 bot_wide,
             )
-            raise RateLimited(seconds) from None
+            raise RateLimited(seconds, whole_platform=bot_wide) from None
         except Forbidden:
             raise DeliveryFailed("forbidden", final=True) from None
         except BadRequest as error:

@@ -7,10 +7,11 @@ so the 5-posts rule is never tripped by accident."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import itertools
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +51,16 @@ PEOPLE = (
 )
 MONDAY_0800 = dt.datetime(2027, 1, 4, 8, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 PRESSED_TS = "1700000000.000100"
+
+
+def clock_sleep(clock: MovableClock) -> Callable[[float], Awaitable[None]]:
+    """The sender's wait for a channel's next slot: the clock moves on at once."""
+
+    async def sleep(seconds: float) -> None:
+        clock.advance(dt.timedelta(seconds=seconds))
+        await asyncio.sleep(0)
+
+    return sleep
 
 
 @dataclass
@@ -165,7 +176,8 @@ async def slack_bot(
     dispatcher = Dispatcher(
         database, build_router(), clock, DispatcherSettings(default_locale="zh")
     )
-    async with FakeSlack(joined=joined) as slack:
+    # The fake's per-channel limit runs on the bot's clock, which the tests move.
+    async with FakeSlack(joined=joined, clock=lambda: clock.now().timestamp()) as slack:
         if app_token is not None:
             slack.app_token = app_token
         adapter = SlackAdapter(
@@ -188,7 +200,9 @@ async def slack_bot(
                 database,
                 clock,
                 Scheduler(database, clock, JOBS),
-                Sender(database, clock, {"slack": adapter}),
+                Sender(
+                    database, clock, {"slack": adapter}, sleep=clock_sleep(clock), concurrency=1
+                ),
                 dispatcher,
                 adapter,
             )

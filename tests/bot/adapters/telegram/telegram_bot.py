@@ -169,7 +169,9 @@ async def open_bot(
                 database,
                 clock,
                 Scheduler(database, clock, JOBS),
-                Sender(database, clock, {"telegram": adapter}),
+                Sender(
+                    database, clock, {"telegram": adapter}, sleep=moving_sleep(clock), concurrency=1
+                ),
             )
         finally:
             await adapter.stop()
