@@ -70,6 +70,23 @@ JOBS: tuple[Job, ...] = (
     housekeeping.forget_old_event_ids,
 )
 
+# The jobs whose pushes follow from the plan alone (campaigns, stages, units, their calendars
+# and chats), never from what people did: the scheduler asks each when its next push is due
+# and skips it until then, unless the plan changed. The others read data people change at
+# any time (reminders, deadlines) and are asked every tick, each on a cheap query.
+PLANNED_JOBS: frozenset[Job] = frozenset(
+    (
+        reports.stage_results,
+        reports.campaign_results,
+        stages.announce_stages,
+        drills.push_morning_drills,
+        stages.remind_stage_end,
+        awards.suggest_summary_awards,
+        reports.weekly_summaries,
+        reports.monthly_reports,
+    )
+)
+
 
 def build_router(*extra: Callable[[Router], None]) -> Router:
     """The router with every feature, plus ``extra`` ones (the demo's /clock)."""

@@ -59,6 +59,11 @@ class Window:
     def covers(self, moment: dt.datetime) -> bool:
         return self.since < moment <= self.until
 
+    @property
+    def looking_ahead(self) -> bool:
+        """Whether this window only looks ahead (a job then pushes and changes nothing)."""
+        return self.ahead is not None
+
     def looks_ahead(self, moment: dt.datetime) -> bool:
         """In a window that looks ahead, note ``moment`` and say so: the job then does nothing
         for it. In a real tick, False: the job goes on."""

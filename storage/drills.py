@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import case, func, select
@@ -48,6 +49,39 @@ class Drills:
         return await self._session.scalar(
             select(Drill).where(Drill.unit_id == unit_id, Drill.local_date == local_date)
         )
+
+    async def on_day(self, unit_ids: Sequence[int], local_date: dt.date) -> dict[int, Drill]:
+        """Each unit's drill for the day, where one exists (one query for many units)."""
+        if not unit_ids:
+            return {}
+        rows = await self._session.scalars(
+            select(Drill).where(Drill.unit_id.in_(unit_ids), Drill.local_date == local_date)
+        )
+        return {drill.unit_id: drill for drill in rows}
+
+    async def histories(self, unit_ids: Sequence[int]) -> dict[int, dict[int, ItemHistory]]:
+        """``history`` of many units at once (one query): the morning tick's."""
+        if not unit_ids:
+            return {}
+        rows = await self._session.execute(
+            select(
+                Drill.unit_id,
+                Drill.drill_item_id,
+                func.max(Drill.local_date),
+                func.count(DrillAnswer.id),
+                func.coalesce(func.sum(case((DrillAnswer.correct, 1), else_=0)), 0),
+                func.count(func.distinct(Drill.id)),
+            )
+            .outerjoin(DrillAnswer, DrillAnswer.drill_id == Drill.id)
+            .where(Drill.unit_id.in_(unit_ids))
+            .group_by(Drill.unit_id, Drill.drill_item_id)
+        )
+        found: dict[int, dict[int, ItemHistory]] = {unit_id: {} for unit_id in unit_ids}
+        for unit_id, item_id, last, answers, correct, asked in rows.all():
+            found[unit_id][item_id] = ItemHistory(
+                _as_date(last), int(answers), int(correct), int(asked)
+            )
+        return found
 
     async def create_once(
         self,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import Role
@@ -77,6 +78,28 @@ class Rectifications:
                 Rectification.due_at > first,
                 Rectification.due_at <= last,
             )
+        )
+        return list(rows)
+
+    async def open_due_in(
+        self, spans: Sequence[tuple[dt.datetime, dt.datetime]]
+    ) -> list[Rectification]:
+        """Open rectifications due in any of the stretches (first, last] (one query): what a
+        scheduler tick asks for the reminders falling due in it, most often nothing."""
+        if not spans:
+            return []
+        rows = await self._session.scalars(
+            select(Rectification)
+            .where(
+                Rectification.status == "open",
+                or_(
+                    *(
+                        and_(Rectification.due_at > first, Rectification.due_at <= last)
+                        for first, last in spans
+                    )
+                ),
+            )
+            .order_by(Rectification.id)
         )
         return list(rows)
 

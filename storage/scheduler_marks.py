@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import SchedulerMark
+from storage.models import Campaign, ChatBinding, SchedulerMark, Unit
 
 
 class SchedulerMarks:
@@ -25,3 +26,21 @@ class SchedulerMarks:
             self._session.add(SchedulerMark(name=name, reached_at=to))
         else:
             mark.reached_at = max(mark.reached_at, to)
+
+    async def plan_version(self) -> tuple[object, ...]:
+        """What the planned pushes follow from, in one small query: every campaign's plan
+        digest and load time (a plan load that changes a unit, a stage or a calendar changes
+        the digest), and how many units and bound chats there are and their newest ids (chats
+        are only ever bound, units only come from plans). Equal answers: the same schedule."""
+        rows = await self._session.execute(
+            select(
+                Campaign.id,
+                Campaign.plan_digest,
+                Campaign.loaded_at,
+                select(func.count(Unit.id)).scalar_subquery(),
+                select(func.max(Unit.id)).scalar_subquery(),
+                select(func.count(ChatBinding.id)).scalar_subquery(),
+                select(func.max(ChatBinding.id)).scalar_subquery(),
+            ).order_by(Campaign.id)
+        )
+        return tuple(tuple(row) for row in rows)

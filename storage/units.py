@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -69,6 +70,19 @@ class Units:
             select(ChatBinding).where(ChatBinding.unit_id == unit_id).order_by(ChatBinding.id)
         )
         return list(rows)
+
+    async def chats_of(self, unit_ids: Sequence[int]) -> dict[int, list[ChatBinding]]:
+        """``chats`` of many units at once (one query): what a push to every unit reads."""
+        found: dict[int, list[ChatBinding]] = {unit_id: [] for unit_id in unit_ids}
+        if unit_ids:
+            rows = await self._session.scalars(
+                select(ChatBinding)
+                .where(ChatBinding.unit_id.in_(unit_ids))
+                .order_by(ChatBinding.id)
+            )
+            for chat in rows:
+                found[chat.unit_id].append(chat)
+        return found
 
     async def binding(self, platform: str, workspace: str, chat_id: str) -> ChatBinding | None:
         """The group chat's binding (its unit and its language), if it is bound."""

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping
 from functools import partial
 
 from handlers.drills.choice import choose_item
 from handlers.framework.context import Context
 from handlers.framework.router import ANYWHERE, Router
-from handlers.shared.calendar import is_working_day, local_date, local_days, local_time
+from handlers.shared.calendar import local_date, local_days, local_time, unit_calendar
 from handlers.shared.ledger import award_points
 from handlers.shared.outbox import due_now, push_to_unit
 from handlers.shared.plan import deadlines_of, points_of
 from handlers.shared.streaks import current_streak
 from kernel import STAFF_AND_ABOVE, Audience, Button, Quiz, Refusal, Reply, Text, Window, number
+from storage.drills import ItemHistory
 from storage.models import Campaign, Drill, DrillItem, Member, Unit
 from storage.store import Store
 
@@ -43,21 +45,37 @@ def register(router: Router) -> None:
 
 
 async def push_morning_drills(store: Store, window: Window) -> None:
-    """Every unit with a group chat gets its drill at its morning-meeting time on working days."""
+    """Every unit with a group chat gets its drill at its morning-meeting time on working days.
+
+    The units due are found first (no queries); then their drills, histories and chats are read
+    a day at a time for all of them at once, so the morning tick costs a few queries plus the
+    drill and the outbox rows themselves, not several queries a unit."""
     first, last = (
         window.since.date() - dt.timedelta(days=1),
         window.until.date() + dt.timedelta(days=1),
     )
     for campaign in await store.campaigns.overlapping(first, last):
         grace = dt.timedelta(minutes=deadlines_of(campaign).push_grace_minutes)
+        due: dict[dt.date, list[tuple[Unit, dt.datetime]]] = {}
         for unit in await store.units.with_chats(campaign.organisation_id):
             for day in local_days(unit, window):
                 meeting = local_time(unit, day, unit.morning_meeting)
                 if not window.covers(meeting) or not _drill_day(campaign, unit, day):
                     continue
-                if not due_now(window, meeting, grace, f"drill unit={unit.id} date={day}"):
-                    continue
-                drill = await _todays_drill(store, campaign, unit, day, meeting)
+                if due_now(window, meeting, grace, f"drill unit={unit.id} date={day}"):
+                    due.setdefault(day, []).append((unit, meeting))
+        if not due:
+            continue
+        items = await store.drills.items(campaign.id)
+        for day, units in sorted(due.items()):
+            ids = [unit.id for unit, _ in units]
+            existing = await store.drills.on_day(ids, day)
+            histories = await store.drills.histories([i for i in ids if i not in existing])
+            chats = await store.units.chats_of(ids)
+            for unit, meeting in units:
+                drill = existing.get(unit.id) or await _new_drill(
+                    store, campaign, unit, day, meeting, items, histories[unit.id]
+                )
                 item = await store.drills.item(drill.drill_item_id)
                 assert item is not None
                 await push_to_unit(
@@ -67,11 +85,12 @@ async def push_morning_drills(store: Store, window: Window) -> None:
                     partial(drill_reply, drill, item),
                     meeting,
                     window.until,
+                    chats[unit.id],
                 )
 
 
 def _drill_day(campaign: Campaign, unit: Unit, day: dt.date) -> bool:
-    return campaign.starts_on <= day <= campaign.ends_on and is_working_day(unit.calendar, day)
+    return campaign.starts_on <= day <= campaign.ends_on and unit_calendar(unit).is_working_day(day)
 
 
 async def _todays_drill(
@@ -81,7 +100,20 @@ async def _todays_drill(
     if existing is not None:
         return existing
     items = await store.drills.items(campaign.id)
-    item = choose_item(items, await store.drills.history(unit.id), day)
+    history = await store.drills.history(unit.id)
+    return await _new_drill(store, campaign, unit, day, opens_at, items, history)
+
+
+async def _new_drill(
+    store: Store,
+    campaign: Campaign,
+    unit: Unit,
+    day: dt.date,
+    opens_at: dt.datetime,
+    items: list[DrillItem],
+    history: Mapping[int, ItemHistory],
+) -> Drill:
+    item = choose_item(items, history, day)
     # Open for the plan's hours from the morning meeting, even when /drill showed it earlier.
     meeting = local_time(unit, day, unit.morning_meeting)
     closes_at = max(opens_at, meeting) + dt.timedelta(

@@ -14,7 +14,7 @@ from handlers.shared.ledger import award_points
 from handlers.shared.outbox import queue_private
 from handlers.shared.plan import deadlines_of, points_of
 from kernel import STAFF_AND_ABOVE, SUPERVISORS, Button, Refusal, Reply, Role, Text, Window, number
-from storage.models import Member, Rectification
+from storage.models import Campaign, Member, Rectification, Unit
 from storage.store import Store
 
 FLOW = "fix.close"
@@ -201,19 +201,20 @@ def _member(ctx: Context) -> Member:
 async def remind_rectification_owners(store: Store, window: Window) -> None:
     """Remind owners before the deadline and on each of the first days after it, once each:
     one message per owner and reminder time, however many rectifications fall due then."""
-    longest_before = dt.timedelta(hours=720)
-    after = dt.timedelta(days=OVERDUE_REMINDERS)
-    candidates = await store.rectifications.open_due_between(
-        window.since - after, window.until + longest_before
-    )
+    candidates = await store.rectifications.open_due_in(await _reminder_spans(store, window))
+    units: dict[int, Unit | None] = {}
+    campaigns: dict[tuple[int, dt.date], Campaign | None] = {}
     due_now: dict[tuple[int, dt.datetime, str], list[tuple[Rectification, str]]] = {}
     for rectification in candidates:
-        unit = await store.units.get(rectification.unit_id)
+        if rectification.unit_id not in units:
+            units[rectification.unit_id] = await store.units.get(rectification.unit_id)
+        unit = units[rectification.unit_id]
         if unit is None:
             continue
-        campaign = await store.campaigns.current(
-            unit.organisation_id, local_date(unit, window.until)
-        )
+        today = (unit.organisation_id, local_date(unit, window.until))
+        if today not in campaigns:
+            campaigns[today] = await store.campaigns.current(*today)
+        campaign = campaigns[today]
         if campaign is None:
             continue
         deadlines = deadlines_of(campaign)
@@ -246,6 +247,16 @@ async def remind_rectification_owners(store: Store, window: Window) -> None:
             due_at=moment,
             now=window.until,
         )
+
+
+async def _reminder_spans(store: Store, window: Window) -> list[tuple[dt.datetime, dt.datetime]]:
+    """The stretches of deadlines whose reminders fall in the window: some hours later (each
+    plan's "hours before"), and the window itself and the days before it (overdue reminders)."""
+    every = await store.campaigns.overlapping(dt.date.min, dt.date.max)
+    hours = {deadlines_of(c).rectification_remind_hours_before for c in every} - {0}
+    shifts = [dt.timedelta(hours=h) for h in sorted(hours)]
+    shifts += [-dt.timedelta(days=n) for n in range(OVERDUE_REMINDERS)]
+    return [(window.since + shift, window.until + shift) for shift in shifts]
 
 
 def _reminder_moments(

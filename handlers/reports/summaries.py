@@ -10,7 +10,7 @@ from typing import Any
 
 from handlers.reports.reports import queue_report_privately, report_replies
 from handlers.reports.sections import build_report
-from handlers.shared.calendar import is_working_day, local_days, local_time
+from handlers.shared.calendar import local_days, local_time, unit_calendar
 from handlers.shared.outbox import due_now, push_to_unit
 from handlers.shared.plan import deadlines_of, group_leaders_of
 from handlers.shared.standing import standing_text
@@ -31,7 +31,7 @@ async def weekly_summaries(store: Store, window: Window) -> None:
             continue
         monday = day - dt.timedelta(days=day.weekday())
         report = await build_report(store, campaign, unit, monday, day, unit.locale, window.until)
-        siblings = await _sibling_rank(store, campaign, unit, monday, day, window.until)
+        siblings = await _sibling_rank(store, campaign, unit, monday, day)
         figures = {
             "first": monday,
             "last": day,
@@ -108,29 +108,34 @@ def _top_in_a_group(members: Sequence[MemberLine], leaders: int) -> list[Text]:
 
 
 def _last_working_day_of_week(unit: Unit, day: dt.date) -> bool:
-    if not is_working_day(unit.calendar, day):
+    calendar = unit_calendar(unit)
+    if not calendar.is_working_day(day):
         return False
     rest = [day + dt.timedelta(days=n) for n in range(1, 7 - day.weekday())]
-    return not any(is_working_day(unit.calendar, later) for later in rest)
+    return not any(calendar.is_working_day(later) for later in rest)
 
 
 def _first_working_day_of_month(unit: Unit, day: dt.date) -> bool:
-    if not is_working_day(unit.calendar, day):
+    calendar = unit_calendar(unit)
+    if not calendar.is_working_day(day):
         return False
     earlier = [day.replace(day=n) for n in range(1, day.day)]
-    return not any(is_working_day(unit.calendar, before) for before in earlier)
+    return not any(calendar.is_working_day(before) for before in earlier)
 
 
 async def _sibling_rank(
-    store: Store, campaign: Campaign, unit: Unit, first: dt.date, last: dt.date, now: dt.datetime
+    store: Store, campaign: Campaign, unit: Unit, first: dt.date, last: dt.date
 ) -> tuple[int | None, int]:
-    """The unit's place among the units under the same parent, by points per member this week."""
+    """The unit's place among the units under the same parent, by points per member this week:
+    read from the units' day totals, a row per unit and day."""
     if unit.parent_id is None:
         return None, 0
-    parent = await store.units.get(unit.parent_id)
-    assert parent is not None
-    report = await build_report(store, campaign, parent, first, last, unit.locale, now)
-    places = [line.unit_id for line in report.units]
+    # the parent itself is left out, as a report of it leaves it out: its figures are theirs
+    under_parent = [u for u in await store.units.subtree_ids(unit.parent_id) if u != unit.parent_id]
+    standings = await store.ledger.unit_standings(
+        campaign.id, campaign.organisation_id, unit_ids=under_parent, first=first, last=last
+    )
+    places = [row.unit_id for row in standings]
     return (places.index(unit.id) + 1 if unit.id in places else None), len(places)
 
 

@@ -25,45 +25,87 @@ def _official(country: str, subdivision: str | None, year: int) -> holidays.Holi
     return holidays.country_holidays(country, subdiv=subdivision, years=year)
 
 
-def is_working_day(calendar: Mapping[str, Any], day: dt.date) -> bool:
-    """Whether ``day`` is a working day under a plan's Calendar (as stored on the unit).
+class WorkingCalendar:
+    """One plan Calendar, parsed once: its own holidays and make-up days as sets, its roster,
+    weekdays and country; each day's answer is kept once worked out.
 
-    Asked thousands of times a simulated month (each scheduler tick, for every unit and day it
-    looks at), so the answer is kept per calendar (its stored form) and day."""
-    return _working_day(json.dumps(calendar, sort_keys=True, default=str), day)
+    Built by ``working_calendar`` once per calendar content (a plan version: every unit of a
+    plan shares its calendar unless it has its own), not once per question: a scheduler tick
+    asks about every unit and day it looks at."""
 
+    def __init__(self, calendar: Mapping[str, Any]) -> None:
+        self._make_up = frozenset(str(d) for d in calendar.get("make_up_days", ()))
+        self._holidays = frozenset(str(d) for d in calendar.get("holidays", ()))
+        roster = calendar.get("roster")
+        self._roster: tuple[dt.date, tuple[str, ...]] | None = (
+            (dt.date.fromisoformat(str(roster["starts_on"])), tuple(roster["pattern"]))
+            if roster
+            else None
+        )
+        self._weekdays = frozenset(calendar.get("working_days", WEEKDAY_KEYS[:5]))
+        self._country: str | None = calendar.get("country") or None
+        self._subdivision: str | None = calendar.get("subdivision")
+        self._answers: dict[dt.date, bool] = {}
 
-@lru_cache(maxsize=8192)
-def _working_day(calendar_json: str, day: dt.date) -> bool:
-    calendar = json.loads(calendar_json)
-    iso = day.isoformat()
-    if iso in {str(d) for d in calendar.get("make_up_days", ())}:
-        return True
-    if iso in {str(d) for d in calendar.get("holidays", ())}:
-        return False
-    roster = calendar.get("roster")
-    if roster:
-        start = dt.date.fromisoformat(str(roster["starts_on"]))
-        pattern = roster["pattern"]
-        return pattern[(day - start).days % len(pattern)] == "work"
-    on_weekday = WEEKDAY_KEYS[day.weekday()] in calendar.get("working_days", WEEKDAY_KEYS[:5])
-    country = calendar.get("country")
-    if not country:
+    def is_working_day(self, day: dt.date) -> bool:
+        known = self._answers.get(day)
+        if known is None:
+            known = self._answers[day] = self._work_out(day)
+        return known
+
+    def _work_out(self, day: dt.date) -> bool:
+        iso = day.isoformat()
+        if iso in self._make_up:
+            return True
+        if iso in self._holidays:
+            return False
+        if self._roster is not None:
+            start, pattern = self._roster
+            return pattern[(day - start).days % len(pattern)] == "work"
+        on_weekday = WEEKDAY_KEYS[day.weekday()] in self._weekdays
+        if not self._country:
+            return on_weekday
+        official = _official(self._country, self._subdivision, day.year)
+        if day in official:
+            return False
+        if official.is_working_day(day) and day.weekday() in official.weekend:
+            return True  # an official make-up working day (调休)
         return on_weekday
-    official = _official(country, calendar.get("subdivision"), day.year)
-    if day in official:
-        return False
-    if official.is_working_day(day) and day.weekday() in official.weekend:
-        return True  # an official make-up working day (调休)
-    return on_weekday
+
+
+def working_calendar(calendar: Mapping[str, Any]) -> WorkingCalendar:
+    """The parsed form of ``calendar`` (as stored on a unit), shared by every caller with the
+    same content: parsed once per plan version, however many units and ticks ask."""
+    return _parsed(json.dumps(calendar, sort_keys=True, default=str))
+
+
+@lru_cache(maxsize=256)
+def _parsed(calendar_json: str) -> WorkingCalendar:
+    return WorkingCalendar(json.loads(calendar_json))
+
+
+def parses() -> int:
+    """How many calendars have been parsed so far (the cache's misses): for tests."""
+    return _parsed.cache_info().misses
+
+
+def is_working_day(calendar: Mapping[str, Any], day: dt.date) -> bool:
+    """Whether ``day`` is a working day under a plan's Calendar (as stored on the unit)."""
+    return working_calendar(calendar).is_working_day(day)
+
+
+def unit_calendar(unit: Unit) -> WorkingCalendar:
+    """The unit's parsed calendar."""
+    return working_calendar(unit.calendar)
 
 
 def working_days_between(
     calendar: Mapping[str, Any], first: dt.date, last: dt.date
 ) -> Iterator[dt.date]:
+    parsed = working_calendar(calendar)
     day = first
     while day <= last:
-        if is_working_day(calendar, day):
+        if parsed.is_working_day(day):
             yield day
         day += dt.timedelta(days=1)
 
@@ -72,27 +114,30 @@ def previous_working_day(
     calendar: Mapping[str, Any], day: dt.date, limit_days: int = 60
 ) -> dt.date | None:
     """The last working day before ``day``, looking back at most ``limit_days``."""
+    parsed = working_calendar(calendar)
     for back in range(1, limit_days + 1):
         candidate = day - dt.timedelta(days=back)
-        if is_working_day(calendar, candidate):
+        if parsed.is_working_day(candidate):
             return candidate
     return None
 
 
 def first_working_day_from(unit: Unit, day: dt.date) -> dt.date:
     """``day`` or the first working day after it (within a month)."""
+    calendar = unit_calendar(unit)
     for offset in range(SEARCH_DAYS):
         candidate = day + dt.timedelta(days=offset)
-        if is_working_day(unit.calendar, candidate):
+        if calendar.is_working_day(candidate):
             return candidate
     return day
 
 
 def last_working_day_until(unit: Unit, day: dt.date) -> dt.date:
     """``day`` or the last working day before it (within a month)."""
+    calendar = unit_calendar(unit)
     for offset in range(SEARCH_DAYS):
         candidate = day - dt.timedelta(days=offset)
-        if is_working_day(unit.calendar, candidate):
+        if calendar.is_working_day(candidate):
             return candidate
     return day
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from handlers.shared.locale import pick_locale
 from kernel import Reply, Window
-from storage.models import Unit
+from storage.models import ChatBinding, Unit
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -27,12 +27,13 @@ async def push_to_unit(
     reply: Reply | Compose,
     due_at: dt.datetime,
     now: dt.datetime,
+    chats: Sequence[ChatBinding] | None = None,
 ) -> int:
-    """Queue ``reply`` for every group chat bound to ``unit``, each in the chat's own language
-    (``reply`` is composed per language when it carries plan content); returns how many were
-    new."""
+    """Queue ``reply`` for every group chat bound to ``unit`` (``chats``, when the caller read
+    them for many units at once), each in the chat's own language (``reply`` is composed per
+    language when it carries plan content); returns how many were new."""
     queued = 0
-    for chat in await store.units.chats(unit.id):
+    for chat in await store.units.chats(unit.id) if chats is None else chats:
         locale = pick_locale(chat.locale, fallback=unit.locale)
         queued += await store.outbox.enqueue(
             key=f"{key}@{chat.platform}:{chat.workspace}:{chat.chat_id}",
