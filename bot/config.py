@@ -22,6 +22,16 @@ class Settings(BaseSettings):
     )
 
     database_url: str = Field("sqlite:///uplift.db", validation_alias=_env("DATABASE_URL"))
+    db_pool_size: int = Field(10, ge=1, validation_alias=_env("UPLIFT_DB_POOL_SIZE"))
+    db_max_overflow: int = Field(10, ge=0, validation_alias=_env("UPLIFT_DB_MAX_OVERFLOW"))
+    db_pool_timeout: float = Field(30.0, gt=0, validation_alias=_env("UPLIFT_DB_POOL_TIMEOUT"))
+    leader_retry_seconds: float = Field(
+        15.0, gt=0, le=60, validation_alias=_env("UPLIFT_LEADER_RETRY_SECONDS")
+    )
+    events_at_once: int = Field(8, ge=1, validation_alias=_env("UPLIFT_EVENTS_AT_ONCE"))
+    sender_lease_seconds: float = Field(
+        60.0, gt=0, validation_alias=_env("UPLIFT_SENDER_LEASE_SECONDS")
+    )
     locale: Literal["zh", "en"] = Field("zh", validation_alias=_env("UPLIFT_LOCALE"))
     timezone: str = Field("Asia/Shanghai", validation_alias=_env("UPLIFT_TIMEZONE"))
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(

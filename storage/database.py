@@ -1,13 +1,21 @@
 """The engine and the unit of work: one transaction per event and per scheduled job.
 
-SQLite is the embedded default: WAL, foreign keys on, a busy timeout, and ``BEGIN IMMEDIATE`` so
-two writers queue instead of failing half-way. PostgreSQL is the store for production.
+SQLite is the embedded default: WAL, foreign keys on, a busy timeout. A unit of work that writes
+(``store()``) begins with ``BEGIN IMMEDIATE`` and, within this process, waits its turn on an
+asyncio lock *before* it takes a connection: SQLite has one writer at a time, so a hundred
+commands at once queue in memory instead of each holding a pooled connection while it spins on
+the busy timeout (which ran the pool dry and ended in "database is locked"). A unit of work that
+only reads (``reading()``) begins a deferred transaction: under WAL it runs beside the writer and
+never waits for it. PostgreSQL is the store for production; there every unit of work takes a
+pooled connection (sizes from the settings), and a reading one is a ``READ ONLY`` transaction.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -29,37 +37,129 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage.inloop import in_loop_connector
 from storage.store import Store
 from storage.urls import async_url, is_sqlite
 
+log = logging.getLogger(__name__)
+
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+_READING = "uplift_reading"  # execution option marking a read-only unit of work
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    """How many connections a process keeps to the database and how long a unit of work waits for
+    one. The defaults fit one instance answering a hundred commands at once: writes on SQLite
+    queue before the pool, and on PostgreSQL a transaction holds its connection for
+    milliseconds, so twenty connections serve a burst; several instances multiply them (keep
+    their sum under the server's ``max_connections``)."""
+
+    size: int = 10
+    max_overflow: int = 10
+    timeout: float = 30.0
 
 
 class Database:
     """Owns the engine; hands out one Store (one session) per transaction."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        pool: PoolSettings | None = None,
+        in_loop: bool = False,
+    ) -> None:
+        """``in_loop``: SQLite's statements on the event loop's thread (the demo; see
+        ``storage/inloop.py``)."""
         self.url = url
-        self.engine: AsyncEngine = create_async_engine(async_url(url), echo=echo)
-        if is_sqlite(url):
+        self.is_sqlite = is_sqlite(url)
+        pool = pool or PoolSettings()
+        options: dict[str, Any] = {}
+        if not (self.is_sqlite and make_url(url).database in (None, "", ":memory:")):
+            # (an in-memory SQLite database has one static connection: no pool to size)
+            options.update(
+                pool_size=pool.size, max_overflow=pool.max_overflow, pool_timeout=pool.timeout
+            )
+        if in_loop and self.is_sqlite and make_url(url).database not in (None, "", ":memory:"):
+            options["async_creator"] = in_loop_connector(str(make_url(url).database))
+        self.engine: AsyncEngine = create_async_engine(async_url(url), echo=echo, **options)
+        if self.is_sqlite:
             _configure_sqlite(self.engine)
+        reader = self.engine.execution_options(
+            **{_READING: True}, **({} if self.is_sqlite else {"postgresql_readonly": True})
+        )
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._read_sessions = async_sessionmaker(reader, expire_on_commit=False)
+        # SQLite takes one writer at a time: writers of this process queue here, not in the pool.
+        self._write_turn = asyncio.Lock() if self.is_sqlite else None
+        self._writer: asyncio.Task[Any] | None = None  # the task whose turn it is
+        self._turn_timeout = pool.timeout
 
     @asynccontextmanager
-    async def store(self) -> AsyncIterator[Store]:
+    async def store(self, *, write: bool = True) -> AsyncIterator[Store]:
         """One unit of work through the repositories: commits on success, rolls back on any
-        error. This is how code outside ``storage/`` reads and writes."""
+        error. This is how code outside ``storage/`` reads and writes; ``write=False`` is
+        ``reading()``."""
+        if not write:
+            async with self.reading() as store:
+                yield store
+            return
         async with self.transaction() as session:
+            yield Store(session)
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[Store]:
+        """A unit of work that writes nothing (health, metrics, lookups, what is due): on SQLite a
+        deferred transaction that runs beside the writer, on PostgreSQL a read-only one. A write
+        in it fails (``attempt to write a readonly database`` / ``read-only transaction``)."""
+        async with self._read_sessions() as session, session.begin():
             yield Store(session)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One unit of work on a raw session: for ``storage/`` itself and for tests."""
-        async with self._sessions() as session, session.begin():
+        async with self._write_turn_taken(), self._sessions() as session, session.begin():
             yield session
+
+    def count_statements(self, count: Callable[[], None]) -> None:
+        """Call ``count`` for every SQL statement this process sends (the queries metric)."""
+
+        @event.listens_for(self.engine.sync_engine, "before_cursor_execute")
+        def _counted(*_args: Any) -> None:
+            count()
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+    @asynccontextmanager
+    async def _write_turn_taken(self) -> AsyncIterator[None]:
+        """On SQLite, wait for this process's writers before us. A unit of work opened inside
+        another by the same task does not wait for itself (it would wait for ever), nor does one
+        that waited longer than the pool's timeout (one opened by a task the holder waits for):
+        both meet SQLite's busy timeout, as every writer did before."""
+        task = asyncio.current_task()
+        if self._write_turn is None or (task is not None and self._writer is task):
+            yield
+            return
+        try:
+            async with asyncio.timeout(self._turn_timeout):
+                await self._write_turn.acquire()
+        except TimeoutError:
+            log.warning("database.write_turn_timeout seconds=%s", self._turn_timeout)
+            turn = False
+        else:
+            turn = True
+        if not turn:
+            yield
+            return
+        self._writer = task
+        try:
+            yield
+        finally:
+            self._writer = None
+            self._write_turn.release()
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -76,7 +176,11 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A reader must not write: a deferred transaction that later writes cannot wait for the
+        # lock (SQLite answers "database is locked" at once), so query_only makes it fail plainly.
+        reading = bool(connection.get_execution_options().get(_READING))
+        connection.exec_driver_sql(f"PRAGMA query_only = {int(reading)}")
+        connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
 
 # --- what went wrong, in one line ----------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,6 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import OutboxMessage, ProcessedEvent
 
 HEALTH_PLATFORM = "healthz"
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Messages waiting in the outbox, and how long the oldest one that fell due has waited
+    (0 when none is overdue): a sender that stopped shows as an age that keeps growing."""
+
+    pending: int
+    oldest_due_seconds: float
 
 
 class Health:
@@ -39,3 +49,14 @@ class Health:
             select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
         )
         return {status: count for status, count in rows.all()}
+
+    async def outbox_backlog(self, now: dt.datetime) -> Backlog:
+        pending = OutboxMessage.status == "pending"
+        count = await self._session.scalar(select(func.count()).where(pending))
+        oldest = await self._session.scalar(
+            select(func.min(OutboxMessage.next_attempt_at)).where(
+                pending, OutboxMessage.next_attempt_at <= now
+            )
+        )
+        age = (now - oldest).total_seconds() if oldest is not None else 0.0
+        return Backlog(int(count or 0), max(age, 0.0))

@@ -88,11 +88,19 @@ def test_run_serves_health_and_metrics_and_stops_on_sigterm(tmp_path: Path) -> N
             time.sleep(0.1)
         assert health is not None, "the HTTP server never answered"
         assert health[0] == 200, health
-        assert json.loads(health[1]) == {"status": "ok"}
+        assert json.loads(health[1]) == {
+            "status": "ok",
+            "database": "ok",
+            "scheduler": "leader",  # on SQLite the one process always leads
+            "outbox": {"backlog": 0, "oldest_due_seconds": 0.0},
+        }
 
         status, metrics = get(f"{base}/metrics")
         assert status == 200
-        assert 'uplift_outbox_messages{status="pending"} 0' in metrics.splitlines()
+        lines = metrics.splitlines()
+        assert 'uplift_outbox_messages{status="pending"} 0.0' in lines
+        assert "uplift_scheduler_leader 1.0" in lines
+        assert any(line.startswith("uplift_queries_total ") for line in lines)
 
         # the SQLite file did not exist: the process created and upgraded it on start
         engine = create_engine(sync_url(f"sqlite:///{database}"))
