@@ -212,7 +212,7 @@ async def demo_session(options: DemoOptions, output: TextIO) -> AsyncIterator[De
     scratch = tempfile.TemporaryDirectory(prefix="uplift-demo-")
     url = options.db_url or f"sqlite:///{options.db_path or Path(scratch.name) / 'demo.db'}"
     await upgrade_async(url)
-    database = Database(url)
+    database = Database(url, in_loop=True)
     try:
         people = await _prepare(database, options)
         clock = MovableClock(await _start_time(database, options.plan, people.timezone))

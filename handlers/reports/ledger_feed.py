@@ -12,7 +12,8 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from messages.reports.model import SOURCES, DailyPoints, LedgerRow
-from storage.reports import ReportRows, Scope
+from storage.reports import Scope
+from storage.store import Store
 
 T = TypeVar("T")
 
@@ -24,13 +25,13 @@ class StreamedLedger:
 
     def __init__(
         self,
-        rows: ReportRows,
+        store: Store,
         scope: Scope,
         unit_names: dict[int, str],
         size: tuple[int, int],
         loop: asyncio.AbstractEventLoop,
     ) -> None:
-        self._rows = rows
+        self._rows = store.reports
         self._scope = scope
         self._unit_names = unit_names
         self._entries, self._points = size
@@ -38,9 +39,13 @@ class StreamedLedger:
         self._loop_thread = threading.get_ident()  # made on the loop (``of``)
 
     @classmethod
-    async def of(cls, rows: ReportRows, scope: Scope, unit_names: dict[int, str]) -> StreamedLedger:
+    async def of(cls, store: Store, scope: Scope, unit_names: dict[int, str]) -> StreamedLedger:
         return cls(
-            rows, scope, unit_names, await rows.ledger_size(scope), asyncio.get_running_loop()
+            store,
+            scope,
+            unit_names,
+            await store.reports.ledger_size(scope),
+            asyncio.get_running_loop(),
         )
 
     @property

@@ -184,7 +184,7 @@ async def load_source(
         member_figures=member_figures,
         ranking=rows.ranked_units(unit_figures, unit.id),
         ledger=await StreamedLedger.of(
-            rows, scope, {u.id: u.name_zh if zh else u.name_en for u in units.values()}
+            store, scope, {u.id: u.name_zh if zh else u.name_en for u in units.values()}
         ),
         deed_points=await rows.deed_points(scope),
         drills=await rows.drill_figures(scope),
