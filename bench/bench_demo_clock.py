@@ -34,10 +34,21 @@ LIVELY = os.environ.get("BENCH_LIVELY", "1") != "0"
 async def main() -> None:
     plan = read_plan_file(PLAN).plan
     assert plan is not None and plan.demo is not None
-    folder = Path(tempfile.mkdtemp(prefix="uplift-bench-demo-"))
-    options = DemoOptions(
-        role=ROLE, plan=plan, db_path=folder / "demo.db", locale="en", lively=LIVELY
-    )
+    with tempfile.TemporaryDirectory(prefix="uplift-bench-demo-") as folder:
+        options = DemoOptions(
+            role=ROLE,
+            plan=plan,
+            db_path=Path(folder) / "demo.db",
+            locale="en",
+            lively=LIVELY,
+            files_dir=Path(folder) / "files",
+        )
+        await _run(options)
+
+
+async def _run(options: DemoOptions) -> None:
+    """The two legs of ``/clock`` in a demo session on ``options``; prints their figures."""
+    plan = options.plan
     output = io.StringIO()
     started = time.perf_counter()
     async with demo_session(options, output) as session:
