@@ -13,6 +13,7 @@ source: ``rebuild`` recomputes both tables from it (``uplift db rebuild-totals``
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,154 +135,93 @@ class Totals:
         )
 
     async def disagreements(self) -> list[Disagreement]:
-        """Every total that is not the ledger's sum (a missing row counts as none), and every
-        member total whose unit or ranking no longer matches the member's."""
-        stored_members = {
-            (c, m): (int(p), u, bool(r))
-            for c, m, p, u, r in await self._session.execute(
-                select(
-                    MemberPoints.campaign_id,
-                    MemberPoints.member_id,
-                    MemberPoints.points,
-                    MemberPoints.unit_id,
-                    MemberPoints.ranked,
-                )
-            )
-        }
-        ledger_units = {
-            (c, u): (int(p),)
-            for c, u, p in await self._session.execute(
-                select(
-                    PointEntry.campaign_id, PointEntry.unit_id, func.sum(PointEntry.points)
-                ).group_by(PointEntry.campaign_id, PointEntry.unit_id)
-            )
-        }
-        stored_units = {
-            (c, u): (int(p),)
-            for c, u, p in await self._session.execute(
-                select(UnitPoints.campaign_id, UnitPoints.unit_id, UnitPoints.points)
-            )
-        }
-        counted = {
-            (o, u): (int(n),)
-            for o, u, n in await self._session.execute(
-                select(Member.organisation_id, Member.unit_id, func.count())
-                .where(Member.unit_id.is_not(None), ranked())
-                .group_by(Member.organisation_id, Member.unit_id)
-            )
-        }
-        stored_counts = {
-            (o, u): (int(n),)
-            for o, u, n in await self._session.execute(
-                select(
-                    UnitHeadcount.organisation_id, UnitHeadcount.unit_id, UnitHeadcount.ranked
-                ).where(UnitHeadcount.ranked != 0)
-            )
-        }
-        ledger_days = {
-            (c, u, d): (int(p),)
-            for c, u, d, p in await self._session.execute(
-                select(
-                    PointEntry.campaign_id,
-                    PointEntry.unit_id,
-                    PointEntry.local_date,
-                    func.sum(PointEntry.points),
-                ).group_by(PointEntry.campaign_id, PointEntry.unit_id, PointEntry.local_date)
-            )
-        }
-        stored_days = {
-            (c, u, d): (int(p),)
-            for c, u, d, p in await self._session.execute(
-                select(
-                    UnitDayPoints.campaign_id,
-                    UnitDayPoints.unit_id,
-                    UnitDayPoints.local_date,
-                    UnitDayPoints.points,
-                )
-            )
-        }
-        return (
-            _differences("member", await self._member_sums(), stored_members)
-            + _differences("day", ledger_days, stored_days)
-            + _differences("unit", ledger_units, stored_units)
-            + _differences("headcount", counted, stored_counts)
-        )
+        """Every total that is not what its source says (a missing row counts as none): the
+        ledger's sums, and each unit's ranked members; a member total whose unit or ranking no
+        longer matches the member's differs too."""
+        found: list[Disagreement] = []
+        for kind, model, keys, values, source in _SOURCES:
+            columns = [getattr(model, name) for name in (*keys, *values)]
+            stored_query = select(*columns)
+            if model is UnitHeadcount:
+                stored_query = stored_query.where(UnitHeadcount.ranked != 0)
+            want = _by_key(await self._session.execute(source()), len(keys))
+            have = _by_key(await self._session.execute(stored_query), len(keys))
+            found += _differences(kind, want, have)
+        return found
 
     async def rebuild(self) -> Rebuilt:
-        """Recompute both tables from the ledger; say how many totals were wrong before."""
+        """Recompute every table from its source; say how many totals were wrong before."""
         corrected = len(await self.disagreements())
-        await self._session.execute(delete(MemberPoints))
-        await self._session.execute(delete(UnitPoints))
-        await self._session.execute(delete(UnitHeadcount))
-        await self._session.execute(delete(UnitDayPoints))
-        await self._session.execute(
-            insert(UnitDayPoints).from_select(
-                ["campaign_id", "unit_id", "local_date", "points"],
-                select(
-                    PointEntry.campaign_id,
-                    PointEntry.unit_id,
-                    PointEntry.local_date,
-                    func.sum(PointEntry.points),
-                ).group_by(PointEntry.campaign_id, PointEntry.unit_id, PointEntry.local_date),
+        written: dict[str, int] = {}
+        for kind, model, keys, values, source in _SOURCES:
+            await self._session.execute(delete(model))
+            result = await self._session.execute(
+                insert(model).from_select([*keys, *values], source())
             )
-        )
-        await self._session.execute(
-            insert(UnitHeadcount).from_select(
-                ["unit_id", "organisation_id", "ranked"],
-                select(Member.unit_id, Member.organisation_id, func.count())
-                .where(Member.unit_id.is_not(None), ranked())
-                .group_by(Member.unit_id, Member.organisation_id),
-            )
-        )
-        members = await self._session.execute(
-            insert(MemberPoints).from_select(
-                ["campaign_id", "member_id", "unit_id", "ranked", "points"],
-                select(
-                    PointEntry.campaign_id,
-                    PointEntry.member_id,
-                    Member.unit_id,
-                    ranked(),
-                    func.sum(PointEntry.points),
-                )
-                .join(Member, Member.id == PointEntry.member_id)
-                .group_by(
-                    PointEntry.campaign_id,
-                    PointEntry.member_id,
-                    Member.unit_id,
-                    Member.active,
-                    Member.role,
-                ),
-            )
-        )
-        units = await self._session.execute(
-            insert(UnitPoints).from_select(
-                ["campaign_id", "unit_id", "points"],
-                select(
-                    PointEntry.campaign_id, PointEntry.unit_id, func.sum(PointEntry.points)
-                ).group_by(PointEntry.campaign_id, PointEntry.unit_id),
-            )
-        )
-        return Rebuilt(members.rowcount, units.rowcount, corrected)
+            written[kind] = result.rowcount
+        return Rebuilt(written["member"], written["unit"], corrected)
 
-    async def _member_sums(self) -> dict[tuple[int, int], tuple[int, int | None, bool]]:
-        rows = await self._session.execute(
-            select(
-                PointEntry.campaign_id,
-                PointEntry.member_id,
-                func.sum(PointEntry.points),
-                Member.unit_id,
-                ranked(),
-            )
-            .join(Member, Member.id == PointEntry.member_id)
-            .group_by(
-                PointEntry.campaign_id,
-                PointEntry.member_id,
-                Member.unit_id,
-                Member.active,
-                Member.role,
-            )
+
+def _member_sums() -> Any:
+    """Each member's campaign total, with the unit and ranking the member has now."""
+    return (
+        select(
+            PointEntry.campaign_id,
+            PointEntry.member_id,
+            func.sum(PointEntry.points),
+            Member.unit_id,
+            ranked(),
         )
-        return {(c, m): (int(p), u, bool(r)) for c, m, p, u, r in rows}
+        .join(Member, Member.id == PointEntry.member_id)
+        .group_by(
+            PointEntry.campaign_id, PointEntry.member_id, Member.unit_id, Member.active, Member.role
+        )
+    )
+
+
+def _unit_sums() -> Any:
+    return select(PointEntry.campaign_id, PointEntry.unit_id, func.sum(PointEntry.points)).group_by(
+        PointEntry.campaign_id, PointEntry.unit_id
+    )
+
+
+def _day_sums() -> Any:
+    day = (PointEntry.campaign_id, PointEntry.unit_id, PointEntry.local_date)
+    return select(*day, func.sum(PointEntry.points)).group_by(*day)
+
+
+def _headcounts() -> Any:
+    return (
+        select(Member.organisation_id, Member.unit_id, func.count())
+        .where(Member.unit_id.is_not(None), ranked())
+        .group_by(Member.organisation_id, Member.unit_id)
+    )
+
+
+# Each table of the read model: its kind, model, key and value columns, and the query over its
+# source that yields the same columns in the same order (compared by ``disagreements``,
+# inserted by ``rebuild``).
+_SOURCES: tuple[tuple[str, Any, tuple[str, ...], tuple[str, ...], Callable[[], Any]], ...] = (
+    (
+        "member",
+        MemberPoints,
+        ("campaign_id", "member_id"),
+        ("points", "unit_id", "ranked"),
+        _member_sums,
+    ),
+    ("day", UnitDayPoints, ("campaign_id", "unit_id", "local_date"), ("points",), _day_sums),
+    ("unit", UnitPoints, ("campaign_id", "unit_id"), ("points",), _unit_sums),
+    ("headcount", UnitHeadcount, ("organisation_id", "unit_id"), ("ranked",), _headcounts),
+)
+
+
+def _by_key(rows: Any, keys: int) -> dict[tuple[Any, ...], tuple[Any, ...]]:
+    """Rows as {key columns: value columns}, the first value (points or a count) as an int and
+    a ranking (a member's third value) as a bool, so both backends compare alike."""
+    return {
+        tuple(row[:keys]): (int(row[keys]), *row[keys + 1 : keys + 2], *map(bool, row[keys + 2 :]))
+        for row in rows
+    }
 
 
 def _differences(
