@@ -17,21 +17,20 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from bot.cli_parser import parser_class, role_argument
 from bot.config import Settings, load_settings
-from campaigns.loader import PlanReading, read_plan_file
-from handlers.shared.locale import normalise_locale
-from handlers.shared.names import some_names
-from handlers.shared.units import unit_name, unit_named, units_like
 from kernel import Role, Text
-from messages import Renderer
-from storage.database import Database, database_problem
-from storage.migrate import upgrade
-from storage.models import Unit
-from storage.urls import is_sqlite
+from messages import Renderer, normalise_locale
+
+# Each command imports what it needs when it runs: `uplift --help` and `campaign validate` then
+# start in a fraction of the second the database, the features and the platforms take to load.
+if TYPE_CHECKING:
+    from campaigns.loader import PlanReading
+    from storage.models import Unit
 
 DEFAULT_PLAN = Path(str(resources.files("campaigns") / "plans" / "postal-bank.yaml"))
 
@@ -85,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _said_database_problem(error: Exception, url: str, settings: Settings, say: _Printer) -> bool:
     """A database that cannot be reached (or has no schema, or a URL that is not one) is the
     operator's to fix, not a bug: one line saying which database and why, password hidden."""
+    from storage.database import database_problem
+
     problem = database_problem(error, url)
     if problem is None:
         return False
@@ -259,6 +260,8 @@ def _parser(say: _Printer) -> argparse.ArgumentParser:
 
 def _read(path: Path, say: _Printer) -> PlanReading | None:
     """Read a plan, printing every problem with its line; None if it cannot be used."""
+    from campaigns.loader import read_plan_file
+
     if not path.is_file():
         say.err("file_missing", path=str(path))
         return None
@@ -356,6 +359,9 @@ def _warn_about_quiz_polls(path: Path, reading: PlanReading, say: _Printer) -> N
 
 
 def _load(args: argparse.Namespace, settings: Settings, say: _Printer) -> int:
+    from storage.database import Database
+    from storage.migrate import upgrade
+
     reading = _read(args.file, say)
     if reading is None or reading.plan is None:
         return 1
@@ -397,6 +403,9 @@ def _counts(counts: dict[str, int]) -> list[Text]:
 
 def _report(args: argparse.Namespace, settings: Settings, say: _Printer) -> int:
     from bot.report_files import ReportError, write_report
+    from storage.database import Database
+    from storage.migrate import upgrade
+    from storage.urls import is_sqlite
 
     locale = args.lang or settings.locale
     say = _Printer(locale)  # what it prints, as well as the report, in the language asked for
@@ -430,6 +439,10 @@ def _report(args: argparse.Namespace, settings: Settings, say: _Printer) -> int:
 
 def _member_add(args: argparse.Namespace, settings: Settings, say: _Printer) -> int:
     """Add a person by their platform id: how the first admin gets in (then /role, /join)."""
+    from handlers.shared.units import unit_name, unit_named
+    from storage.database import Database
+    from storage.migrate import upgrade
+    from storage.urls import is_sqlite
 
     async def add() -> int:
         if is_sqlite(settings.database_url):
@@ -486,6 +499,9 @@ def _member_add(args: argparse.Namespace, settings: Settings, say: _Printer) -> 
 def _units_like(units: list[Unit], given: str, say: _Printer) -> Text:
     """The units like what was typed (else all of them), each by its key and its name: a
     handful named and the rest counted."""
+    from handlers.shared.names import some_names
+    from handlers.shared.units import unit_name, units_like
+
     like = units_like(units, given) or units
     return some_names([f"{u.key} ({unit_name(u, say.locale)})" for u in like])
 
@@ -500,6 +516,8 @@ def _slack_manifest(args: argparse.Namespace, settings: Settings, say: _Printer)
 
 
 def _db_upgrade(args: argparse.Namespace, settings: Settings, say: _Printer) -> int:
+    from storage.migrate import upgrade
+
     upgraded = upgrade(settings.database_url)
     if upgraded.created:
         say.out("db_created", revision=upgraded.after)
@@ -513,6 +531,7 @@ def _db_upgrade(args: argparse.Namespace, settings: Settings, say: _Printer) -> 
 def _db_rebuild_totals(args: argparse.Namespace, settings: Settings, say: _Printer) -> int:
     """Recompute the points totals from the ledger (or, with --check, only say where they
     differ): the ledger is the source, the totals only a faster way to read it."""
+    from storage.database import Database
 
     async def rebuild() -> int:
         database = Database(settings.database_url)

@@ -44,8 +44,17 @@ import secrets
 import socket
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING
 
+from bot.outbound import (
+    DeliveryFailed,
+    Destination,
+    Metered,
+    OutboundAdapter,
+    RateLimited,
+    SentUnreadable,
+    Throttled,
+)
 from kernel import Clock, Reply
 from storage.database import Database
 from storage.models import OutboxMessage
@@ -54,6 +63,17 @@ from storage.store import Store
 
 if TYPE_CHECKING:
     from bot.metrics import Metrics
+
+__all__ = [
+    "DeliveryFailed",
+    "Destination",
+    "Metered",
+    "OutboundAdapter",
+    "RateLimited",
+    "Sender",
+    "SentUnreadable",
+    "Throttled",
+]
 
 log = logging.getLogger(__name__)
 
@@ -73,105 +93,6 @@ IDLE = 30.0
 RUN_BATCHES = 1000  # rows run() sends before it looks at when the next falls due
 RECORDING = 3  # batches whose answers may still be coming while the next is sent
 LEAD = dt.timedelta(seconds=1)  # a metered platform's next batch is claimed this early
-
-
-class RateLimited(Exception):
-    """The platform asked us to wait (HTTP 429 and its retry-after), or its adapter knows the
-    chat is still banned or paced (``held``: nothing was sent, no 429 came). ``rest``: when part
-    of the message already went out, what is left to send (None when nothing went out: the whole
-    message is still to send). ``whole_platform``: the limit was the bot's as a whole (every
-    chat waits), not the chat's."""
-
-    def __init__(
-        self,
-        retry_after: float,
-        *,
-        rest: Reply | None = None,
-        whole_platform: bool = False,
-        held: bool = False,
-    ) -> None:
-        super().__init__(f"rate limited for {retry_after}s")
-        self.retry_after = retry_after
-        self.rest = rest
-        self.whole_platform = whole_platform
-        self.held = held
-
-    def leaving(self, rest: Reply) -> RateLimited:
-        """The same refusal, noting that only ``rest`` is still to send."""
-        self.rest = rest
-        return self
-
-
-class DeliveryFailed(Exception):
-    """The platform refused the message; ``final`` when trying again cannot help. ``rest`` as
-    for RateLimited."""
-
-    def __init__(self, reason: str, *, final: bool, rest: Reply | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.final = final
-        self.rest = rest
-
-    def leaving(self, rest: Reply) -> DeliveryFailed:
-        """The same refusal, noting that only ``rest`` is still to send."""
-        self.rest = rest
-        return self
-
-
-class SentUnreadable(Exception):
-    """The platform took the message but its answer could not be read (a malformed reply, a
-    connection cut after the request went out). It counts as sent: sending it again would show it
-    twice, so it is never retried."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-@dataclass(frozen=True)
-class Destination:
-    platform: str
-    workspace: str
-    chat_id: str
-    is_private: bool
-
-
-class OutboundAdapter(Protocol):
-    """What a platform adapter offers the sender."""
-
-    platform: str
-
-    def pace(self, destination: Destination) -> dt.timedelta:
-        """The least time between two messages to one chat (e.g. a second; 3 s in a group)."""
-        ...
-
-    async def push(self, destination: Destination, reply: Reply, locale: str) -> str | None:
-        """Send; return the platform's message id. Raise RateLimited, DeliveryFailed or
-        SentUnreadable."""
-        ...
-
-
-@runtime_checkable
-class Metered(Protocol):
-    """An adapter whose platform limits the bot as a whole, in HTTP messages (Telegram: about 30
-    a second): the sender spaces every message it sends through it, on all instances together."""
-
-    per_second: float
-
-    def cost(self, destination: Destination, reply: Reply, locale: str) -> int:
-        """How many HTTP messages ``reply`` takes (an intro and a poll are two)."""
-        ...
-
-
-@runtime_checkable
-class Throttled(Protocol):
-    """An adapter that keeps its platform's limits itself (Telegram): the sender asks it before
-    each push. Adapters without it are taken as free whenever their ``pace`` allows."""
-
-    def free_at(self, destination: Destination) -> dt.datetime | None:
-        """When the platform takes a new message to this chat: None for now, else the end of a
-        rate limit's ban (extended by every new 429) or of the platform's pacing."""
-        ...
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,14 @@ DEFAULT_LOCALE = "zh"
 TEMPLATE_ROOT = Path(__file__).parent
 
 
+def normalise_locale(code: str | None) -> str | None:
+    """Map a platform's code (en-US, zh-CN, zh-hans, zh_TW) onto one we ship, or None."""
+    if not code:
+        return None
+    base = code.replace("_", "-").split("-")[0].casefold()
+    return base if base in LOCALES else None
+
+
 class Target(StrEnum):
     PLAIN = "plain"  # the console, logs, CLI output
     SLACK = "slack"  # Slack mrkdwn

@@ -7,7 +7,7 @@ from __future__ import annotations
 import string
 from typing import TYPE_CHECKING, Protocol
 
-from bot.delivery import OutboundAdapter
+from bot.outbound import OutboundAdapter
 
 if TYPE_CHECKING:
     from aiohttp import web

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-from messages import LOCALES
+from messages import normalise_locale
 
-
-def normalise_locale(code: str | None) -> str | None:
-    """Map a platform's code (en-US, zh-CN, zh-hans, zh_TW) onto one we ship, or None."""
-    if not code:
-        return None
-    base = code.replace("_", "-").split("-")[0].casefold()
-    return base if base in LOCALES else None
+__all__ = ["normalise_locale", "pick_locale"]
 
 
 def pick_locale(*candidates: str | None, fallback: str) -> str:
