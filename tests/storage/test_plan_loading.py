@@ -6,7 +6,7 @@ import copy
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, inspect, select
+from sqlalchemy import event, func, inspect, select
 
 from campaigns.schema import ChoiceDrill, Plan, PlanParts, ScenarioDrill, semantic_errors
 from storage.database import Database
@@ -248,6 +248,47 @@ async def test_loading_the_same_plan_again_changes_nothing(database: Database, p
     after = await _snapshot(database)
     assert after == before
     assert next(iter(after["campaign"].values()))["loaded_at"] == NOW
+
+
+async def test_a_plan_loaded_last_is_recognised_by_its_digest_without_reading_its_rows(
+    database: Database, plan: Plan
+) -> None:
+    """Every start and every demo loads its plan again: when this very plan was the last one
+    loaded in its organisation, two lookups say so, instead of one per row."""
+    await _load(database, plan)
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    engine = database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        again = await _load(database, plan, LATER)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+    assert again.changed is False and again.campaign_id > 0
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) <= 2
+
+
+async def test_a_second_campaign_of_the_organisation_makes_the_first_load_in_full(
+    database: Database, plan: Plan
+) -> None:
+    """Two campaigns of one organisation share its units: after the second plan rewrote a
+    unit, loading the first plan again (same digest) puts its settings back."""
+    await _load(database, plan)
+    data = copy.deepcopy(plan.model_dump(mode="json"))
+    data["key"] = "second-campaign"
+    data["units"][0]["morning_meeting"] = "9:45"
+    await _load(database, Plan.model_validate(data), LATER)
+
+    again = await _load(database, plan, LATER + dt.timedelta(days=1))
+
+    assert again.updated.get("unit", 0) > 0
+    async with database.transaction() as session:
+        meetings = set(await session.scalars(select(Unit.morning_meeting)))
+    assert meetings == {"08:30"}
 
 
 async def test_loading_an_edited_plan_updates_only_what_changed(
