@@ -20,7 +20,6 @@ import datetime as dt
 import functools
 import io
 import os
-import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -33,7 +32,6 @@ import psycopg
 import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import select, update
-from sqlalchemy.engine import make_url
 
 from bot.demo import DemoOptions, DemoSession, demo_session
 from campaigns.loader import read_plan_file
@@ -43,6 +41,16 @@ from storage.database import Database
 from storage.migrate import alembic_config, upgrade
 from storage.models import Member
 from tests.harness.office import Office, private, shown
+from tests.harness.templates import (
+    admin_dsn,
+    copy_untouched,
+    drop_worker_databases,
+    give_back_postgres,
+    remember_schema_template,
+    start_demo_database,
+    take_postgres,
+    with_database,
+)
 from tests.harness.words import said
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,6 +99,7 @@ async def open_demo(
     """The real demo session on ``db`` (a SQLite file or a database URL): move the clock to
     ``start`` first (firing what fell due), and let every member speak ``everyone_speaks``."""
     url = db if isinstance(db, str) and "://" in db else None
+    await start_demo_database(db, plan)
     files = tempfile.TemporaryDirectory(prefix="uplift-test-files-")  # charts and sheets sent
     options = DemoOptions(
         role=role,
@@ -214,18 +223,7 @@ def newest_revision() -> str:
 
 
 def _admin_dsn() -> str | None:
-    url = os.environ.get("TEST_DATABASE_URL")
-    if not url:
-        return None
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def _with_database(dsn: str, name: str) -> str:
-    return (
-        make_url(dsn)
-        .set(drivername="postgresql+psycopg", database=name)
-        .render_as_string(hide_password=False)
-    )
+    return admin_dsn(os.environ.get("TEST_DATABASE_URL"))
 
 
 @pytest.fixture(scope="session")
@@ -237,7 +235,8 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def postgres_template() -> Iterator[str | None]:
-    """A migrated PostgreSQL database to copy, one per test worker, dropped at the end."""
+    """A migrated PostgreSQL database, one per test worker; the databases the worker's tests
+    use are made from it and kept between tests (``templates.py``); all dropped at the end."""
     dsn = _admin_dsn()
     if dsn is None:
         yield None
@@ -246,22 +245,11 @@ def postgres_template() -> Iterator[str | None]:
     with psycopg.connect(dsn, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        upgrade(_with_database(dsn, name))
+        upgrade(with_database(dsn, name))
+        remember_schema_template(dsn, name)
         yield name
     finally:
-        with psycopg.connect(dsn, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _fresh_postgres(template: str) -> Iterator[str]:
-    dsn = _admin_dsn()
-    assert dsn is not None
-    name = f"uplift_t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(dsn, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    try:
-        yield _with_database(dsn, name)
-    finally:
+        drop_worker_databases()
         with psycopg.connect(dsn, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
@@ -276,12 +264,16 @@ def db_url(
     """A fresh, migrated database URL: once on SQLite, once on PostgreSQL."""
     if request.param == "sqlite":
         path = tmp_path / "uplift.db"
-        shutil.copy(sqlite_template, path)
+        copy_untouched(sqlite_template, path)
         yield f"sqlite:///{path}"
         return
     if postgres_template is None:
         pytest.skip("TEST_DATABASE_URL is not set: PostgreSQL tests need it (.ci/run sets it)")
-    yield from _fresh_postgres(postgres_template)
+    url = take_postgres()
+    try:
+        yield url
+    finally:
+        give_back_postgres(url)
 
 
 @pytest.fixture
@@ -294,7 +286,7 @@ def sqlite_url(demo_db: Path) -> str:
 def demo_db(tmp_path: Path, sqlite_template: Path) -> Path:
     """A fresh SQLite file for the demo, copied from the migrated template to start quicker."""
     path = tmp_path / "uplift.db"
-    shutil.copy(sqlite_template, path)
+    copy_untouched(sqlite_template, path)
     return path
 
 

@@ -13,6 +13,7 @@ bypassing validation, as a plan loaded before this check existed would be.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -37,8 +38,10 @@ BLIND_SPOT = "min(60, 5 + days × 2) + 10 / (days - 7)"  # passes the edge check
 FIXED = "min(60, 5 + days × 2)"
 
 
+@functools.cache
 def bus_plan(points: str) -> Plan:
-    """The bus operator's plan with the sustained-deed formula set to ``points``, validated."""
+    """The bus operator's plan with the sustained-deed formula set to ``points``, validated
+    (once per formula: reading a plan takes a good part of a second)."""
     assert BUS_TEXT.count(SUSTAINED) == 1
     reading = read_plan_text(BUS_TEXT.replace(SUSTAINED, f"points: {points}"))
     assert reading.problems == [], reading.problems
