@@ -437,7 +437,9 @@ def week_moments(plan: Plan, units: Iterable[Unit], week: Week) -> list[dt.datet
 
 async def build_world(plan_name: str, path: Path, template: Path) -> World:
     shutil.copy(template, path)
-    database = Database(f"sqlite:///{path}")
+    # SQLite on the loop's thread, as the demo runs it: the thousands of statements here no
+    # longer each wait for aiosqlite's thread (the statements and the driver are the same).
+    database = Database(f"sqlite:///{path}", in_loop=True)
     plan = read_plan(plan_name)
     sides: dict[str, Side] = {}
     keys = {"zh": plan.demo.unit, "en": _sibling(plan, plan.demo.unit)}
