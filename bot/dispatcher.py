@@ -46,11 +46,15 @@ from kernel import (
     Role,
     Text,
 )
-from storage.database import Database
+from storage.database import Database, is_contention
 from storage.models import Member
 from storage.store import Store
 
 log = logging.getLogger(__name__)
+
+# How many times an event's unit of work is run when PostgreSQL undoes it for colliding with
+# another (a deadlock, a serialization failure); the last failure is reported as any other.
+CONTENTION_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -127,24 +131,35 @@ class Dispatcher:
         event = clean_event(event)
         locale = pick_locale(event.sender.locale, fallback=self.settings.default_locale)
         try:
-            async with self.database.store() as store:
-                if event.event_id and not await store.events.first_time(
-                    event.sender.platform, event.event_id, self.clock.now()
-                ):
-                    log.info(
-                        "event.repeat platform=%s id=%s", event.sender.platform, event.event_id
-                    )
-                    return Outcome([], locale)
-                context = await self._context(store, event)
-                locale = context.locale
-                left_a_form = await self._dispatch(context)
-                if not native_forms:
-                    await _forms_as_conversations(context)
-                if left_a_form:
-                    await tell_put_aside(context)
-                locale = context.locale  # a handler may have changed it (/lang)
-                here = await self._deliver_others(store, context)
-                return Outcome(here, locale, context.chat_locale)
+            for attempt in range(1, CONTENTION_ATTEMPTS + 1):
+                try:
+                    async with self.database.store() as store:
+                        if event.event_id and not await store.events.first_time(
+                            event.sender.platform, event.event_id, self.clock.now()
+                        ):
+                            log.info(
+                                "event.repeat platform=%s id=%s",
+                                event.sender.platform,
+                                event.event_id,
+                            )
+                            return Outcome([], locale)
+                        context = await self._context(store, event)
+                        locale = context.locale
+                        left_a_form = await self._dispatch(context)
+                        if not native_forms:
+                            await _forms_as_conversations(context)
+                        if left_a_form:
+                            await tell_put_aside(context)
+                        locale = context.locale  # a handler may have changed it (/lang)
+                        here = await self._deliver_others(store, context)
+                        return Outcome(here, locale, context.chat_locale)
+                except Exception as error:
+                    if attempt == CONTENTION_ATTEMPTS or not is_contention(error):
+                        raise
+                    # PostgreSQL undid the whole unit of work (two awards took the same totals
+                    # rows in opposite orders, say): run the event again from the start.
+                    log.warning("event.contention attempt=%s kind=%s", attempt, event.kind)
+            raise AssertionError("unreachable: the last attempt returns or raises")
         except Refusal as refusal:
             return Outcome([_personal(event, Text(refusal.template, refusal.data))], locale)
         except Exception as error:

@@ -223,6 +223,18 @@ def database_problem(error: BaseException, url: str) -> DatabaseProblem | None:
     return None
 
 
+# PostgreSQL's "deadlock detected" and "could not serialize access": the transaction was rolled
+# back because another one held what it needed; run again, it succeeds.
+_CONTENTION_STATES = frozenset({"40P01", "40001"})
+
+
+def is_contention(error: BaseException) -> bool:
+    """Whether ``error`` is PostgreSQL undoing a transaction that collided with another
+    (a deadlock between two awards, say): nothing of it was kept, so it may be run again."""
+    orig = getattr(error, "orig", None)
+    return isinstance(error, DBAPIError) and getattr(orig, "sqlstate", None) in _CONTENTION_STATES
+
+
 def hide_password(url: str) -> str:
     """The URL as it may be shown: its password replaced by ``***``."""
     try:

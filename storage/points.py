@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
@@ -74,13 +74,37 @@ class UnitStanding:
         return self.points / self.members if self.members else 0.0
 
 
+# On PostgreSQL, a transaction that awards points first takes this lock for the campaign, until
+# it ends. Each award adds to the member's, the unit's and the day's totals rows: two
+# transactions awarding to the same people in different orders (two deeds with the same doers)
+# would each hold a row the other waits for, a deadlock. Awards of one campaign take their turns
+# instead; each holds the turn for milliseconds. (The two-number form keeps it apart from the
+# scheduler's leadership lock.)
+_AWARDS_LOCK = text("SELECT pg_advisory_xact_lock(:space, :campaign)")
+_AWARDS_LOCK_SPACE = 1_470_201
+
+
 class Ledger:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
         self.totals = Totals(session)
+        self._turns: set[int] = set()  # campaigns whose awards lock this transaction holds
+
+    async def _take_turn(self, campaign_id: int) -> None:
+        if campaign_id in self._turns or self._session.get_bind().dialect.name != "postgresql":
+            return
+        await self._session.execute(
+            _AWARDS_LOCK, {"space": _AWARDS_LOCK_SPACE, "campaign": campaign_id}
+        )
+        self._turns.add(campaign_id)
+
+    def turns_undone(self) -> None:
+        """A savepoint rolled back: the locks taken inside it are released with it."""
+        self._turns.clear()
 
     async def award(self, award: Award) -> bool:
         """Write the points once; False if this key was written before (a repeat)."""
+        await self._take_turn(award.campaign_id)
         new_id = await insert_once(
             self._session,
             PointEntry,

@@ -70,5 +70,9 @@ class Store:
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
         """Work that may fail on its own: an error undoes only what was done inside."""
-        async with self._session.begin_nested():
-            yield
+        try:
+            async with self._session.begin_nested():
+                yield
+        except BaseException:
+            self.ledger.turns_undone()  # PostgreSQL let go of the locks taken inside
+            raise

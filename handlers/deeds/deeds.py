@@ -334,7 +334,7 @@ async def approve(ctx: Context) -> None:
                 category=category.label,
                 **exc.template_data(),
             ) from None
-    for doer_id in doers:
+    for doer_id in sorted(doers):  # one order: two approvals take the same totals rows alike
         doer = await ctx.store.members.get(doer_id)
         doer_unit = await ctx.store.units.get(doer.unit_id) if doer and doer.unit_id else deed_unit
         await award_points(
