@@ -93,20 +93,20 @@ class Drills:
         opens_at: dt.datetime,
         closes_at: dt.datetime,
     ) -> Drill:
-        """The unit's drill for the day: created once, whoever asks first (the push or /drill)."""
-        await insert_once(
-            self._session,
-            Drill,
-            {
-                "campaign_id": campaign_id,
-                "unit_id": unit_id,
-                "drill_item_id": item_id,
-                "local_date": local_date,
-                "opens_at": opens_at,
-                "closes_at": closes_at,
-            },
-            ("unit_id", "local_date"),
-        )
+        """The unit's drill for the day: created once, whoever asks first (the push or /drill).
+        The one just created is returned as written, without reading it back (the morning tick
+        creates one per unit); one that was there is read."""
+        values = {
+            "campaign_id": campaign_id,
+            "unit_id": unit_id,
+            "drill_item_id": item_id,
+            "local_date": local_date,
+            "opens_at": opens_at,
+            "closes_at": closes_at,
+        }
+        new_id = await insert_once(self._session, Drill, values, ("unit_id", "local_date"))
+        if new_id is not None:
+            return Drill(id=new_id, **values)
         drill = await self.on(unit_id, local_date)
         assert drill is not None
         return drill
