@@ -14,11 +14,21 @@ from storage.models import Conversation
 class Conversations:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        # What this unit of work found or made: an event asks three or four times (a form put
+        # aside, a command that cancels one, the routing, the handler). Only these methods write
+        # the table, so the answer holds until one of them changes it.
+        self._known: dict[int, Conversation | None] = {}
+
+    def forget(self) -> None:
+        """A savepoint rolled back: what it started or ended may not stand."""
+        self._known.clear()
 
     async def current(self, member_id: int) -> Conversation | None:
-        return await self._session.scalar(
-            select(Conversation).where(Conversation.member_id == member_id)
-        )
+        if member_id not in self._known:
+            self._known[member_id] = await self._session.scalar(
+                select(Conversation).where(Conversation.member_id == member_id)
+            )
+        return self._known[member_id]
 
     async def start(
         self, member_id: int, flow: str, step: str, data: dict[str, Any], now: dt.datetime
@@ -30,6 +40,7 @@ class Conversations:
         )
         self._session.add(conversation)
         await self._session.flush()
+        self._known[member_id] = conversation
         return conversation
 
     async def move(
@@ -42,3 +53,4 @@ class Conversations:
 
     async def end(self, member_id: int) -> None:
         await self._session.execute(delete(Conversation).where(Conversation.member_id == member_id))
+        self._known[member_id] = None

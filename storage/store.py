@@ -75,4 +75,5 @@ class Store:
                 yield
         except BaseException:
             self.ledger.turns_undone()  # PostgreSQL let go of the locks taken inside
+            self.conversations.forget()
             raise

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from kernel import Role
 from storage.campaigns import Campaigns
@@ -631,3 +631,39 @@ async def test_starting_a_flow_replaces_the_open_one(database: Database) -> None
         ]
         member = await session.get(Member, wang)
         assert member is not None and member.display_name == "王芳"
+
+
+async def test_a_unit_of_work_reads_a_persons_flow_once_and_forgets_a_rolled_back_one(
+    database: Database,
+) -> None:
+    """An event asks for the person's flow several times (a form put aside, the routing, the
+    handler): one read, then what this unit of work started or ended. A savepoint rolled back
+    takes back what it started, and the next question reads again."""
+    tree = await _tree(database)
+    wang = await _member(database, tree, "王芳")
+    reads: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM conversation" in statement:
+            reads.append(statement)
+
+    engine = database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        async with database.store() as store:
+            assert await store.conversations.current(wang) is None
+            assert await store.conversations.current(wang) is None
+            assert len(reads) == 1
+            started = await store.conversations.start(wang, "deed", "describe", {}, NOW)
+            assert await store.conversations.current(wang) is started
+            await store.conversations.end(wang)
+            assert await store.conversations.current(wang) is None
+            assert len(reads) == 1
+            with pytest.raises(RuntimeError):
+                async with store.savepoint():
+                    await store.conversations.start(wang, "observe", "kind", {}, NOW)
+                    raise RuntimeError("the handler failed")
+            assert await store.conversations.current(wang) is None
+            assert len(reads) == 2
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
