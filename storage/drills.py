@@ -113,22 +113,7 @@ class Drills:
 
     async def history(self, unit_id: int) -> dict[int, ItemHistory]:
         """Per drill item: the last day the unit was asked it, and its answers and right ones."""
-        rows = await self._session.execute(
-            select(
-                Drill.drill_item_id,
-                func.max(Drill.local_date),
-                func.count(DrillAnswer.id),
-                func.coalesce(func.sum(case((DrillAnswer.correct, 1), else_=0)), 0),
-                func.count(func.distinct(Drill.id)),
-            )
-            .outerjoin(DrillAnswer, DrillAnswer.drill_id == Drill.id)
-            .where(Drill.unit_id == unit_id)
-            .group_by(Drill.drill_item_id)
-        )
-        return {
-            item_id: ItemHistory(_as_date(last), int(answers), int(correct), int(asked))
-            for item_id, last, answers, correct, asked in rows.all()
-        }
+        return (await self.histories([unit_id]))[unit_id]
 
     async def record_answer(
         self,

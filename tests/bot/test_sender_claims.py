@@ -80,6 +80,16 @@ async def statuses(database: Database) -> Counter[str]:
         return Counter(await session.scalars(select(OutboxMessage.status)))
 
 
+async def sent_soon(platform: Recorder) -> list[str]:
+    """What ``platform`` was sent within five seconds (bounded: a sender that missed its wake
+    would sleep on)."""
+    for _ in range(250):
+        if platform.sent:
+            break
+        await asyncio.sleep(0.02)
+    return platform.sent
+
+
 async def test_two_senders_flushing_at_once_deliver_every_message_exactly_once(
     db_url: str,
 ) -> None:
@@ -178,11 +188,7 @@ async def test_wake_makes_run_send_at_once(database: Database) -> None:
         await asyncio.sleep(0.05)  # run() looked, found nothing, and sleeps (a minute at most)
         await queue(database, ["woken"])
         sender.wake()
-        for _ in range(250):  # bounded: a missed wake would sleep on for a minute
-            if platform.sent:
-                break
-            await asyncio.sleep(0.02)
-        assert platform.sent == ["woken"]
+        assert await sent_soon(platform) == ["woken"]  # a missed wake sleeps on for a minute
     finally:
         stop.set()
         await asyncio.wait_for(running, 5)
@@ -255,11 +261,7 @@ async def test_a_row_queued_by_another_instance_wakes_run_on_postgresql(db_url: 
     try:
         await asyncio.sleep(0.3)  # listening, nothing due: it sleeps (half a minute at most)
         await queue(elsewhere, ["notified"])
-        for _ in range(250):  # bounded: without the notice it would sleep on
-            if platform.sent:
-                break
-            await asyncio.sleep(0.02)
-        assert platform.sent == ["notified"]
+        assert await sent_soon(platform) == ["notified"]  # without the notice it sleeps on
     finally:
         stop.set()
         await asyncio.wait_for(running, 5)
