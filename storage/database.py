@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 _READING = "uplift_reading"  # execution option marking a read-only unit of work
+_QUERY_ONLY = "uplift_query_only"  # a SQLite connection's info: its query_only pragma as last set
 
 
 @dataclass(frozen=True)
@@ -178,8 +179,12 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     def _on_begin(connection: Any) -> None:
         # A reader must not write: a deferred transaction that later writes cannot wait for the
         # lock (SQLite answers "database is locked" at once), so query_only makes it fail plainly.
+        # The pragma is sent only when it changes: most units of work on a connection are of
+        # the same kind as the one before, and each statement costs the demo's clock.
         reading = bool(connection.get_execution_options().get(_READING))
-        connection.exec_driver_sql(f"PRAGMA query_only = {int(reading)}")
+        if connection.info.get(_QUERY_ONLY) is not reading:
+            connection.exec_driver_sql(f"PRAGMA query_only = {int(reading)}")
+            connection.info[_QUERY_ONLY] = reading
         connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
 

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Drill, DrillAnswer, DrillItem
+from storage.kept import keep_loaded
+from storage.models import Campaign, Drill, DrillAnswer, DrillItem
 from storage.upsert import insert_once
 
 
@@ -43,7 +44,20 @@ class Drills:
         return await self._session.get(DrillItem, item_id)
 
     async def get(self, drill_id: int) -> Drill | None:
-        return await self._session.get(Drill, drill_id)
+        """The drill, its item and its campaign read in one statement: whoever opens a drill
+        asks for the other two next (``item`` and ``Campaigns.get`` then find them loaded)."""
+        row = (
+            await self._session.execute(
+                select(Drill, DrillItem, Campaign)
+                .join(DrillItem, DrillItem.id == Drill.drill_item_id)
+                .join(Campaign, Campaign.id == Drill.campaign_id)
+                .where(Drill.id == drill_id)
+            )
+        ).first()
+        if row is None:
+            return None
+        keep_loaded(self._session, row[1], row[2])
+        return row[0]
 
     async def on(self, unit_id: int, local_date: dt.date) -> Drill | None:
         return await self._session.scalar(

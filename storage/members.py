@@ -10,7 +10,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import Role
-from storage.models import JoinCode, JoinRequest, Member, PlatformIdentity, Visitor
+from storage.kept import keep_loaded
+from storage.models import JoinCode, JoinRequest, Member, PlatformIdentity, Unit, Visitor
 from storage.totals import Totals
 from storage.upsert import insert_once
 
@@ -25,10 +26,13 @@ class Members:
     async def by_identity(
         self, platform: str, workspace: str, external_id: str
     ) -> tuple[Member, PlatformIdentity] | None:
+        # The member's unit comes in the same statement (every event asks for it next, and
+        # ``Units.get`` then finds it loaded).
         row = (
             await self._session.execute(
-                select(Member, PlatformIdentity)
+                select(Member, PlatformIdentity, Unit)
                 .join(PlatformIdentity, PlatformIdentity.member_id == Member.id)
+                .outerjoin(Unit, Unit.id == Member.unit_id)
                 .where(
                     PlatformIdentity.platform == platform,
                     PlatformIdentity.workspace == workspace,
@@ -36,7 +40,10 @@ class Members:
                 )
             )
         ).first()
-        return None if row is None else (row[0], row[1])
+        if row is None:
+            return None
+        keep_loaded(self._session, row[2])
+        return row[0], row[1]
 
     async def add(
         self,

@@ -8,6 +8,7 @@ a sum that can be explained line by line and a repeated event can never score tw
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from enum import StrEnum
 from typing import Any
 
@@ -55,6 +56,24 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
     def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
         return None if value is None else value.replace(tzinfo=dt.UTC)
+
+
+class SharedJSON(TypeDecorator[Any]):
+    """JSON decoded once per distinct text and shared by every row read with that text.
+
+    A campaign's plan (50 KB of JSON) is read with every drill answered and every scheduler
+    tick; decoding it each time cost a third of a millisecond. Shared means read-only: a plan
+    is replaced whole when it is loaded again, never changed in place. A driver that decodes
+    JSON itself (psycopg) hands over values already decoded: nothing is shared then."""
+
+    impl = JSON
+    cache_ok = True
+
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        decode = self.impl_instance.result_processor(dialect, coltype)
+        if decode is None:
+            return None
+        return functools.lru_cache(maxsize=8)(decode)
 
 
 class Base(DeclarativeBase):
@@ -168,7 +187,7 @@ class Campaign(Base):
     locale: Mapped[str] = mapped_column(String(8))
     starts_on: Mapped[dt.date] = mapped_column(Date)
     ends_on: Mapped[dt.date] = mapped_column(Date)
-    plan: Mapped[dict[str, Any]] = mapped_column(JSON)  # the validated plan: rules and deadlines
+    plan: Mapped[dict[str, Any]] = mapped_column(SharedJSON)  # the validated plan (read-only)
     plan_digest: Mapped[str] = mapped_column(String(64))
     loaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections import deque
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from typing import Any
@@ -75,8 +76,20 @@ class WorkingCalendar:
 
 def working_calendar(calendar: Mapping[str, Any]) -> WorkingCalendar:
     """The parsed form of ``calendar`` (as stored on a unit), shared by every caller with the
-    same content: parsed once per plan version, however many units and ticks ask."""
-    return _parsed(json.dumps(calendar, sort_keys=True, default=str))
+    same content: parsed once per plan version, however many units and ticks ask.
+
+    The very mapping asked about last is recognised without writing it out as JSON (a streak
+    asks about one unit's calendar for hundreds of days in a row); the cache holds it, so its
+    identity stays its own while it is there."""
+    for known, parsed in _RECENT:
+        if known is calendar:
+            return parsed
+    parsed = _parsed(json.dumps(calendar, sort_keys=True, default=str))
+    _RECENT.appendleft((calendar, parsed))
+    return parsed
+
+
+_RECENT: deque[tuple[Mapping[str, Any], WorkingCalendar]] = deque(maxlen=8)
 
 
 @lru_cache(maxsize=256)

@@ -11,7 +11,12 @@ from typing import Any
 import pytest
 
 from campaigns.schema import Calendar, Roster
-from handlers.shared.calendar import is_working_day, previous_working_day, working_days_between
+from handlers.shared.calendar import (
+    is_working_day,
+    previous_working_day,
+    working_calendar,
+    working_days_between,
+)
 from handlers.shared.streaks import current_streak
 
 D = dt.date
@@ -65,6 +70,21 @@ def test_the_plans_holidays_and_make_up_days_win_over_the_country() -> None:
     assert is_working_day(own, D(2027, 1, 7)) is True
     assert is_working_day(own, D(2027, 10, 2)) is False
     assert is_working_day(own, D(2027, 1, 10)) is False
+
+
+def test_a_calendar_asked_about_again_is_recognised_and_an_equal_one_shares_its_parse() -> None:
+    """A streak asks about one unit's calendar for hundreds of days: the same mapping is known
+    at once, an equal one (another unit of the plan) shares the parse, and another content
+    gets its own answers."""
+    first = calendar(country="CN", holidays=[D(2031, 3, 5)])
+    assert working_calendar(first) is working_calendar(first)
+    assert working_calendar(dict(first)) is working_calendar(first)
+    other = calendar(country="CN", make_up_days=[D(2031, 3, 8)])  # a Saturday worked
+    assert working_calendar(other) is not working_calendar(first)
+    assert is_working_day(first, D(2031, 3, 5)) is False
+    assert is_working_day(other, D(2031, 3, 5)) is True
+    assert is_working_day(other, D(2031, 3, 8)) is True
+    assert is_working_day(first, D(2031, 3, 8)) is False
 
 
 def test_dates_given_as_date_objects_work_as_well_as_stored_text() -> None:
