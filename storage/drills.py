@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import case, func, select
+from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.kept import keep_loaded
@@ -28,6 +28,31 @@ class ItemHistory:
         return self.correct / self.answers if self.answers else None
 
 
+# Asked with every drill answered (and by the demo's colleagues every step): built once, as
+# building them cost more than running them.
+_DRILL_ITEM_CAMPAIGN = (
+    select(Drill, DrillItem, Campaign)
+    .join(DrillItem, DrillItem.id == Drill.drill_item_id)
+    .join(Campaign, Campaign.id == Drill.campaign_id)
+    .where(Drill.id == bindparam("drill_id"))
+)
+_ANSWERED_DATES = (
+    select(Drill.local_date)
+    .join(DrillAnswer, DrillAnswer.drill_id == Drill.id)
+    .where(DrillAnswer.member_id == bindparam("member_id"), Drill.local_date >= bindparam("since"))
+)
+_OPEN_AT = (
+    select(Drill, DrillItem)
+    .join(DrillItem, DrillItem.id == Drill.drill_item_id)
+    .where(
+        Drill.unit_id == bindparam("unit_id"),
+        Drill.opens_at <= bindparam("moment"),
+        Drill.closes_at >= bindparam("moment"),
+    )
+    .order_by(Drill.local_date)
+)
+
+
 class Drills:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -46,14 +71,7 @@ class Drills:
     async def get(self, drill_id: int) -> Drill | None:
         """The drill, its item and its campaign read in one statement: whoever opens a drill
         asks for the other two next (``item`` and ``Campaigns.get`` then find them loaded)."""
-        row = (
-            await self._session.execute(
-                select(Drill, DrillItem, Campaign)
-                .join(DrillItem, DrillItem.id == Drill.drill_item_id)
-                .join(Campaign, Campaign.id == Drill.campaign_id)
-                .where(Drill.id == drill_id)
-            )
-        ).first()
+        row = (await self._session.execute(_DRILL_ITEM_CAMPAIGN, {"drill_id": drill_id})).first()
         if row is None:
             return None
         keep_loaded(self._session, row[1], row[2])
@@ -166,9 +184,7 @@ class Drills:
     async def answered_dates(self, member_id: int, since: dt.date) -> set[dt.date]:
         """The local dates of the drills a member answered, from ``since`` on (for streaks)."""
         rows = await self._session.scalars(
-            select(Drill.local_date)
-            .join(DrillAnswer, DrillAnswer.drill_id == Drill.id)
-            .where(DrillAnswer.member_id == member_id, Drill.local_date >= since)
+            _ANSWERED_DATES, {"member_id": member_id, "since": since}
         )
         return {_as_date(day) for day in rows}
 
@@ -177,12 +193,7 @@ class Drills:
     ) -> list[tuple[Drill, DrillItem, set[int]]]:
         """Drills of a unit open for answers now, and who has answered each (the demo's
         colleagues answer them)."""
-        rows = await self._session.execute(
-            select(Drill, DrillItem)
-            .join(DrillItem, DrillItem.id == Drill.drill_item_id)
-            .where(Drill.unit_id == unit_id, Drill.opens_at <= moment, Drill.closes_at >= moment)
-            .order_by(Drill.local_date)
-        )
+        rows = await self._session.execute(_OPEN_AT, {"unit_id": unit_id, "moment": moment})
         found = [(drill, item) for drill, item in rows.all()]
         if not found:
             return []

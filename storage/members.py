@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import Role
@@ -14,6 +14,18 @@ from storage.kept import keep_loaded
 from storage.models import JoinCode, JoinRequest, Member, PlatformIdentity, Unit, Visitor
 from storage.totals import Totals
 from storage.upsert import insert_once
+
+# Every event starts here: built once, as building it cost more than running it.
+_BY_IDENTITY = (
+    select(Member, PlatformIdentity, Unit)
+    .join(PlatformIdentity, PlatformIdentity.member_id == Member.id)
+    .outerjoin(Unit, Unit.id == Member.unit_id)
+    .where(
+        PlatformIdentity.platform == bindparam("platform"),
+        PlatformIdentity.workspace == bindparam("workspace"),
+        PlatformIdentity.external_id == bindparam("external_id"),
+    )
+)
 
 
 class Members:
@@ -30,14 +42,8 @@ class Members:
         # ``Units.get`` then finds it loaded).
         row = (
             await self._session.execute(
-                select(Member, PlatformIdentity, Unit)
-                .join(PlatformIdentity, PlatformIdentity.member_id == Member.id)
-                .outerjoin(Unit, Unit.id == Member.unit_id)
-                .where(
-                    PlatformIdentity.platform == platform,
-                    PlatformIdentity.workspace == workspace,
-                    PlatformIdentity.external_id == external_id,
-                )
+                _BY_IDENTITY,
+                {"platform": platform, "workspace": workspace, "external_id": external_id},
             )
         ).first()
         if row is None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
-from storage.models import Observation
+from storage.models import Observation, Unit
 
 
 class Observations:
@@ -115,9 +116,20 @@ class Observations:
         return list(rows)
 
     async def overdue(self, now: dt.datetime) -> list[Observation]:
+        """Open observations past their limit that can still go up a level: one already at the
+        top of its unit tree stays there (and is not read again every tick)."""
+        level = aliased(Unit)
         rows = await self._session.scalars(
             select(Observation)
-            .where(Observation.status != "closed", Observation.due_at <= now)
+            .join(
+                level,
+                level.id == func.coalesce(Observation.escalated_to_unit_id, Observation.unit_id),
+            )
+            .where(
+                Observation.status != "closed",
+                Observation.due_at <= now,
+                level.parent_id.is_not(None),
+            )
             .order_by(Observation.id)
         )
         return list(rows)

@@ -5,11 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ChatBinding, Organisation, Unit
 from storage.upsert import insert_once
+
+# Asked by every event in a group chat: built once (building it cost more than running it).
+_BINDING = select(ChatBinding).where(
+    ChatBinding.platform == bindparam("platform"),
+    ChatBinding.workspace == bindparam("workspace"),
+    ChatBinding.chat_id == bindparam("chat_id"),
+)
 
 
 class Units:
@@ -87,11 +94,7 @@ class Units:
     async def binding(self, platform: str, workspace: str, chat_id: str) -> ChatBinding | None:
         """The group chat's binding (its unit and its language), if it is bound."""
         return await self._session.scalar(
-            select(ChatBinding).where(
-                ChatBinding.platform == platform,
-                ChatBinding.workspace == workspace,
-                ChatBinding.chat_id == chat_id,
-            )
+            _BINDING, {"platform": platform, "workspace": workspace, "chat_id": chat_id}
         )
 
     async def bind_chat(

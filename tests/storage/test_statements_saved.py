@@ -13,7 +13,7 @@ from sqlalchemy import event
 
 from kernel import Role
 from storage.database import Database
-from storage.models import Campaign, Drill, DrillItem, Organisation, Unit
+from storage.models import Campaign, Drill, DrillItem, Observation, Organisation, Unit
 from storage.store import Store
 
 NOW = dt.datetime(2027, 3, 15, 0, 30, tzinfo=dt.UTC)
@@ -194,3 +194,44 @@ async def test_a_plan_read_twice_is_decoded_once_and_equal_everywhere(
     assert plans[0] == plans[1] == PLAN
     if database.is_sqlite:
         assert plans[0] is plans[1]
+
+
+async def test_an_observation_at_the_top_of_its_tree_is_no_longer_read_as_overdue(
+    database: Database,
+) -> None:
+    """Escalation reads the open observations past their limit every tick: one that reached
+    the top of its unit tree can go no higher, so it is not among them any more."""
+    _, outlet_id, campaign_id, _ = await _drill_of_a_member(database)
+    async with database.transaction() as session:
+        outlet = await session.get(Unit, outlet_id)
+        assert outlet is not None
+        county = Unit(
+            organisation_id=outlet.organisation_id,
+            key="county",
+            name_zh="县支行",
+            name_en="County",
+            timezone="Asia/Shanghai",
+            locale="zh",
+            morning_meeting="08:30",
+            calendar={},
+            depth=0,
+        )
+        session.add(county)
+        await session.flush()
+        outlet.parent_id = county.id
+        session.add(
+            Observation(
+                campaign_id=campaign_id,
+                unit_id=outlet_id,
+                kind="complaint",
+                text="排队太久",
+                due_at=NOW,
+                created_at=NOW - dt.timedelta(days=2),
+            )
+        )
+    later = NOW + dt.timedelta(hours=1)
+    async with database.store() as store:
+        [overdue] = await store.observations.overdue(later)
+        store.observations.escalate(overdue, county.id)
+    async with database.store() as store:
+        assert await store.observations.overdue(later) == []
