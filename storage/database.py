@@ -20,7 +20,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import (
     ArgumentError,
@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from storage.inloop import in_loop_connector
+from storage.inloop import LoopSession, loop_engine
 from storage.store import Store
 from storage.urls import async_url, is_sqlite
 
@@ -83,16 +83,26 @@ class Database:
             options.update(
                 pool_size=pool.size, max_overflow=pool.max_overflow, pool_timeout=pool.timeout
             )
-        if in_loop and self.is_sqlite and make_url(url).database not in (None, "", ":memory:"):
-            options["async_creator"] = in_loop_connector(str(make_url(url).database))
         self.engine: AsyncEngine = create_async_engine(async_url(url), echo=echo, **options)
+        self._on_loop: Engine | None = None
+        if in_loop and self.is_sqlite and make_url(url).database not in (None, "", ":memory:"):
+            self._on_loop = loop_engine(url, echo=echo)
         if self.is_sqlite:
-            _configure_sqlite(self.engine)
-        reader = self.engine.execution_options(
-            **{_READING: True}, **({} if self.is_sqlite else {"postgresql_readonly": True})
-        )
-        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._read_sessions = async_sessionmaker(reader, expire_on_commit=False)
+            _configure_sqlite(self.statement_engine)
+        if self._on_loop is not None:
+            reader = self._on_loop.execution_options(**{_READING: True})
+            self._sessions = async_sessionmaker(
+                self._on_loop, class_=LoopSession, expire_on_commit=False
+            )
+            self._read_sessions = async_sessionmaker(
+                reader, class_=LoopSession, expire_on_commit=False
+            )
+        else:
+            async_reader = self.engine.execution_options(
+                **{_READING: True}, **({} if self.is_sqlite else {"postgresql_readonly": True})
+            )
+            self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+            self._read_sessions = async_sessionmaker(async_reader, expire_on_commit=False)
         # SQLite takes one writer at a time: writers of this process queue here, not in the pool.
         self._write_turn = asyncio.Lock() if self.is_sqlite else None
         self._writer: asyncio.Task[Any] | None = None  # the task whose turn it is
@@ -124,15 +134,23 @@ class Database:
         async with self._write_turn_taken(), self._sessions() as session, session.begin():
             yield session
 
+    @property
+    def statement_engine(self) -> Engine:
+        """The engine every statement goes through (to listen to its events): the blocking one
+        on the loop's thread with ``in_loop``, else the asyncio engine's own."""
+        return self._on_loop or self.engine.sync_engine
+
     def count_statements(self, count: Callable[[], None]) -> None:
         """Call ``count`` for every SQL statement this process sends (the queries metric)."""
 
-        @event.listens_for(self.engine.sync_engine, "before_cursor_execute")
+        @event.listens_for(self.statement_engine, "before_cursor_execute")
         def _counted(*_args: Any) -> None:
             count()
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._on_loop is not None:
+            self._on_loop.dispose()
 
     @asynccontextmanager
     async def _write_turn_taken(self) -> AsyncIterator[None]:
@@ -163,8 +181,8 @@ class Database:
             self._write_turn.release()
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take over transaction control from the driver so BEGIN IMMEDIATE can be issued.
         dbapi_connection.isolation_level = None
@@ -175,7 +193,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         # A reader must not write: a deferred transaction that later writes cannot wait for the
         # lock (SQLite answers "database is locked" at once), so query_only makes it fail plainly.

@@ -1,78 +1,53 @@
 """SQLite on the event loop's own thread, for the demo and the console.
 
 aiosqlite runs every statement on a worker thread and hands the result back through the event
-loop: about half a millisecond a statement, which is most of the time the demo spends when
-``/clock`` lives through months of simulated colleagues (tens of thousands of statements, each
-microseconds in SQLite itself). The demo serves one person at a console, so it runs the same
-statements on the loop's thread instead, through the same aiosqlite interface SQLAlchemy's
-driver expects. ``uplift run`` keeps aiosqlite's thread: there a slow statement must not hold up
-the answers to everyone else.
+loop, and SQLAlchemy's asyncio layer switches greenlets twice for every statement on top of that:
+together more than the statement itself costs SQLite, which is most of the time the demo spends
+when ``/clock`` lives through a campaign of simulated colleagues (tens of thousands of
+statements). The demo serves one person at a console, so its units of work run on a blocking
+SQLite engine (the standard ``sqlite3`` driver, same dialect, same statements) on the loop's
+thread: ``LoopSession`` is an ``AsyncSession`` whose busiest methods call that engine's session
+directly; the rest go through ``AsyncSession``'s own code, which works unchanged over it.
+``uplift run`` keeps aiosqlite's thread: there a slow statement must not hold up the answers to
+everyone else.
 """
 
 from __future__ import annotations
 
-import asyncio
-import sqlite3
-from collections.abc import Callable, Generator
-from functools import partial
 from typing import Any
 
-import aiosqlite
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from storage.urls import sync_url
 
 
-class _RunNow:
-    """Stands in for aiosqlite's queue to its worker thread (SQLAlchemy's driver puts work on it
-    directly to set the isolation level): runs the work at once and settles its future."""
-
-    def put_nowait(self, item: tuple[asyncio.Future[Any] | None, Callable[[], Any]]) -> None:
-        future, function = item
-        try:
-            result = function()
-        except Exception as error:
-            if future is not None:
-                future.set_exception(error)
-        else:
-            if future is not None:
-                future.set_result(result)
+def loop_engine(url: str, *, echo: bool = False) -> Engine:
+    """A blocking engine on the SQLite file of ``url``, used from the event loop's thread (and
+    from no other: a report's sheet asks the loop for its rows)."""
+    return create_engine(sync_url(url), echo=echo, connect_args={"check_same_thread": False})
 
 
-class InLoopConnection(aiosqlite.Connection):
-    """An aiosqlite connection whose statements run at once, on the caller's thread."""
+class LoopSession(AsyncSession):
+    """An ``AsyncSession`` over a blocking session on ``bind`` (a ``loop_engine``): what the
+    repositories call most runs at once, with no greenlet and no worker thread."""
 
-    def __init__(self, connector: Callable[[], sqlite3.Connection], iter_chunk_size: int) -> None:
-        super().__init__(connector, iter_chunk_size)
-        self._tx = _RunNow()  # type: ignore[assignment]
+    def __init__(self, bind: Engine, **options: Any) -> None:
+        super().__init__()
+        self.sync_session = self._proxied = self._assign_proxied(Session(bind=bind, **options))
 
-    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        if not self._running or not self._connection:
-            raise ValueError("Connection closed")
-        return fn(*args, **kwargs)
+    async def execute(self, statement: Any, params: Any = None, **options: Any) -> Any:
+        return self.sync_session.execute(statement, params, **options)
 
-    async def _connect(self) -> InLoopConnection:
-        if self._connection is None:
-            self._connection = self._connector()
-        return self
+    async def scalar(self, statement: Any, params: Any = None, **options: Any) -> Any:
+        return self.sync_session.scalar(statement, params, **options)
 
-    def __await__(self) -> Generator[Any, None, InLoopConnection]:
-        return self._connect().__await__()  # no worker thread to start
+    async def scalars(self, statement: Any, params: Any = None, **options: Any) -> Any:
+        return self.sync_session.scalars(statement, params, **options)
 
-    def stop(self) -> None:
-        self._running = False
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+    async def get(self, entity: Any, ident: Any, **options: Any) -> Any:
+        return self.sync_session.get(entity, ident, **options)
 
-    async def close(self) -> None:
-        self.stop()
-
-
-def in_loop_connector(path: str) -> Callable[[], Any]:
-    """What ``create_async_engine(async_creator=…)`` calls for a new connection to ``path``."""
-
-    async def connect() -> InLoopConnection:
-        connection = InLoopConnection(
-            partial(sqlite3.connect, path, check_same_thread=False), iter_chunk_size=64
-        )
-        return await connection
-
-    return connect
+    async def flush(self, objects: Any = None) -> None:
+        self.sync_session.flush(objects)
