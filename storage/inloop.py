@@ -14,11 +14,12 @@ everyone else.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from storage.urls import sync_url
 
@@ -51,3 +52,29 @@ class LoopSession(AsyncSession):
 
     async def flush(self, objects: Any = None) -> None:
         self.sync_session.flush(objects)
+
+    def begin(self) -> Any:
+        return _Entered(self.sync_session.begin)
+
+    def begin_nested(self) -> Any:
+        return _Entered(self.sync_session.begin_nested)
+
+    async def close(self) -> None:
+        self.sync_session.close()
+
+
+class _Entered:
+    """A blocking session transaction (begun when entered, committed or rolled back on leaving,
+    as ``with session.begin():`` does) for ``async with``."""
+
+    def __init__(self, begin: Callable[[], SessionTransaction]) -> None:
+        self._begin = begin
+        self._transaction: SessionTransaction | None = None
+
+    async def __aenter__(self) -> SessionTransaction:
+        self._transaction = self._begin()
+        return self._transaction.__enter__()
+
+    async def __aexit__(self, *raised: Any) -> None:
+        assert self._transaction is not None
+        self._transaction.__exit__(*raised)

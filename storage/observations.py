@@ -5,11 +5,24 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from storage.models import Observation, Unit
+
+# Asked every scheduler tick: built once (building it cost more than running it).
+_LEVEL = aliased(Unit)
+_OVERDUE = (
+    select(Observation)
+    .join(_LEVEL, _LEVEL.id == func.coalesce(Observation.escalated_to_unit_id, Observation.unit_id))
+    .where(
+        Observation.status != "closed",
+        Observation.due_at <= bindparam("now"),
+        _LEVEL.parent_id.is_not(None),
+    )
+    .order_by(Observation.id)
+)
 
 
 class Observations:
@@ -118,18 +131,4 @@ class Observations:
     async def overdue(self, now: dt.datetime) -> list[Observation]:
         """Open observations past their limit that can still go up a level: one already at the
         top of its unit tree stays there (and is not read again every tick)."""
-        level = aliased(Unit)
-        rows = await self._session.scalars(
-            select(Observation)
-            .join(
-                level,
-                level.id == func.coalesce(Observation.escalated_to_unit_id, Observation.unit_id),
-            )
-            .where(
-                Observation.status != "closed",
-                Observation.due_at <= now,
-                level.parent_id.is_not(None),
-            )
-            .order_by(Observation.id)
-        )
-        return list(rows)
+        return list(await self._session.scalars(_OVERDUE, {"now": now}))

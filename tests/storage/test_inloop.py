@@ -14,6 +14,7 @@ from kernel import Role
 from storage.database import Database
 from storage.inloop import LoopSession
 from storage.models import Organisation
+from storage.store import Store
 
 NOW = dt.datetime(2027, 3, 15, 0, 30, tzinfo=dt.UTC)
 
@@ -71,3 +72,22 @@ async def test_a_streamed_read_comes_in_batches(on_loop: Database) -> None:
         await result.close()
     assert [len(b) for b in batches] == [3, 3, 1]
     assert [row[0] for b in batches for row in b] == [f"o{n}" for n in range(7)]
+
+
+async def test_a_failed_savepoint_undoes_its_own_work_and_a_failed_unit_of_work_all_of_it(
+    on_loop: Database,
+) -> None:
+    async with on_loop.transaction() as session:
+        session.add(Organisation(key="kept", name_zh="留", name_en="K", created_at=NOW))
+        with pytest.raises(RuntimeError):
+            async with Store(session).savepoint():
+                session.add(Organisation(key="undone", name_zh="撤", name_en="U", created_at=NOW))
+                await session.flush()
+                raise RuntimeError("a job failed")
+    with pytest.raises(RuntimeError):
+        async with on_loop.transaction() as session:
+            session.add(Organisation(key="lost", name_zh="失", name_en="L", created_at=NOW))
+            await session.flush()
+            raise RuntimeError("the event failed")
+    async with on_loop.reading() as store:
+        assert [o.key for o in await store.units.organisations()] == ["kept"]
