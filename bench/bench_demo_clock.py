@@ -10,6 +10,8 @@ other work); asserts nothing (speed is measured here, never by timed assertions 
     BENCH_PLAN=campaigns/plans/hotel.yaml BENCH_ROLE=supervisor .venv/bin/python bench/...
     BENCH_LIVELY=0 .venv/bin/python bench/bench_demo_clock.py   # the demo unit's colleagues only
     BENCH_TO="/clock +60d" .venv/bin/python bench/bench_demo_clock.py   # another second leg
+    BENCH_DB=postgresql://postgres@127.0.0.1:5432/uplift_bench .venv/bin/python bench/...
+        # on PostgreSQL (an empty database the bench may fill: ``uplift demo --db`` keeps it)
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PLAN = Path(os.environ.get("BENCH_PLAN", ROOT / "campaigns" / "plans" / "postal-bank.yaml"))
 ROLE = Role(os.environ.get("BENCH_ROLE", "staff"))
 LIVELY = os.environ.get("BENCH_LIVELY", "1") != "0"
+DB_URL = os.environ.get("BENCH_DB")  # a PostgreSQL database instead of a fresh SQLite file
 
 
 async def main() -> None:
@@ -38,7 +41,8 @@ async def main() -> None:
         options = DemoOptions(
             role=ROLE,
             plan=plan,
-            db_path=Path(folder) / "demo.db",
+            db_path=None if DB_URL else Path(folder) / "demo.db",
+            db_url=DB_URL,
             locale="en",
             lively=LIVELY,
             files_dir=Path(folder) / "files",

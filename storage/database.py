@@ -72,37 +72,39 @@ class Database:
         pool: PoolSettings | None = None,
         in_loop: bool = False,
     ) -> None:
-        """``in_loop``: SQLite's statements on the event loop's thread (the demo; see
-        ``storage/inloop.py``)."""
+        """``in_loop``: every statement on the event loop's thread, through a blocking driver
+        (the demo, which serves one person; see ``storage/inloop.py``)."""
         self.url = url
         self.is_sqlite = is_sqlite(url)
         pool = pool or PoolSettings()
         options: dict[str, Any] = {}
-        if not (self.is_sqlite and make_url(url).database in (None, "", ":memory:")):
+        in_memory = self.is_sqlite and make_url(url).database in (None, "", ":memory:")
+        if not in_memory:
             # (an in-memory SQLite database has one static connection: no pool to size)
             options.update(
                 pool_size=pool.size, max_overflow=pool.max_overflow, pool_timeout=pool.timeout
             )
         self.engine: AsyncEngine = create_async_engine(async_url(url), echo=echo, **options)
-        self._on_loop: Engine | None = None
-        if in_loop and self.is_sqlite and make_url(url).database not in (None, "", ":memory:"):
-            self._on_loop = loop_engine(url, echo=echo)
+        self._on_loop: Engine | None = (
+            loop_engine(url, echo=echo, **options) if in_loop and not in_memory else None
+        )
         if self.is_sqlite:
             _configure_sqlite(self.statement_engine)
+        reading = {_READING: True, **({} if self.is_sqlite else {"postgresql_readonly": True})}
         if self._on_loop is not None:
-            reader = self._on_loop.execution_options(**{_READING: True})
             self._sessions = async_sessionmaker(
                 self._on_loop, class_=LoopSession, expire_on_commit=False
             )
             self._read_sessions = async_sessionmaker(
-                reader, class_=LoopSession, expire_on_commit=False
+                self._on_loop.execution_options(**reading),
+                class_=LoopSession,
+                expire_on_commit=False,
             )
         else:
-            async_reader = self.engine.execution_options(
-                **{_READING: True}, **({} if self.is_sqlite else {"postgresql_readonly": True})
-            )
             self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-            self._read_sessions = async_sessionmaker(async_reader, expire_on_commit=False)
+            self._read_sessions = async_sessionmaker(
+                self.engine.execution_options(**reading), expire_on_commit=False
+            )
         # SQLite takes one writer at a time: writers of this process queue here, not in the pool.
         self._write_turn = asyncio.Lock() if self.is_sqlite else None
         self._writer: asyncio.Task[Any] | None = None  # the task whose turn it is

@@ -1,15 +1,15 @@
-"""SQLite on the event loop's own thread, for the demo and the console.
+"""The database on the event loop's own thread, for the demo and the console.
 
 aiosqlite runs every statement on a worker thread and hands the result back through the event
 loop, and SQLAlchemy's asyncio layer switches greenlets twice for every statement on top of that:
 together more than the statement itself costs SQLite, which is most of the time the demo spends
 when ``/clock`` lives through a campaign of simulated colleagues (tens of thousands of
 statements). The demo serves one person at a console, so its units of work run on a blocking
-SQLite engine (the standard ``sqlite3`` driver, same dialect, same statements) on the loop's
-thread: ``LoopSession`` is an ``AsyncSession`` whose busiest methods call that engine's session
-directly; the rest go through ``AsyncSession``'s own code, which works unchanged over it.
-``uplift run`` keeps aiosqlite's thread: there a slow statement must not hold up the answers to
-everyone else.
+engine (SQLite's standard ``sqlite3`` driver, or psycopg's blocking connection on PostgreSQL:
+same dialect, same statements) on the loop's thread: ``LoopSession`` is an ``AsyncSession``
+whose busiest methods call that engine's session directly; the rest go through
+``AsyncSession``'s own code, which works unchanged over it. ``uplift run`` keeps the asyncio
+drivers: there a slow statement must not hold up the answers to everyone else.
 """
 
 from __future__ import annotations
@@ -24,10 +24,14 @@ from sqlalchemy.orm import Session, SessionTransaction
 from storage.urls import sync_url
 
 
-def loop_engine(url: str, *, echo: bool = False) -> Engine:
-    """A blocking engine on the SQLite file of ``url``, used from the event loop's thread (and
-    from no other: a report's sheet asks the loop for its rows)."""
-    return create_engine(sync_url(url), echo=echo, connect_args={"check_same_thread": False})
+def loop_engine(url: str, *, echo: bool = False, **pool: Any) -> Engine:
+    """A blocking engine on the database of ``url`` (SQLite's standard driver, or psycopg's
+    blocking one), used from the event loop's thread and from no other: a report's sheet, written
+    in a worker thread, asks the loop for its rows."""
+    blocking = sync_url(url)
+    if blocking.get_backend_name() == "sqlite":
+        return create_engine(blocking, echo=echo, connect_args={"check_same_thread": False}, **pool)
+    return create_engine(blocking, echo=echo, **pool)
 
 
 class LoopSession(AsyncSession):

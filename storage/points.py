@@ -123,12 +123,9 @@ class Ledger:
             },
             ("idempotency_key",),
         )
-        if new_id is None:
-            return False
-        await self.totals.add(
-            award.campaign_id, award.unit_id, award.member_id, award.points, award.local_date
-        )
-        return True
+        # the new row adds to the member's, the unit's and the day's totals by itself (a
+        # trigger: migration 0007); a repeat adds no row and nothing to them
+        return new_id is not None
 
     async def member_total(
         self,

@@ -3,11 +3,12 @@ each unit's headcount of ranked members.
 
 Every rank, leaderboard and campaign total reads these instead of summing the ledger: a rank is a
 count over an index (how many have more points), not 50,000 rows grouped and scanned. They are
-written in the same transaction as each ledger row (``Ledger.award`` calls ``add``), with
-``INSERT … ON CONFLICT DO UPDATE SET points = points + excluded.points``, which PostgreSQL applies
-atomically under concurrent awards and SQLite under its single writer. The ledger stays the
-source: ``rebuild`` recomputes both tables from it (``uplift db rebuild-totals``) and
-``disagreements`` lists where they differ.
+written in the same statement as each ledger row, by the database itself: a trigger on
+``point_entry`` (migration 0007) adds each new row's points with ``INSERT … ON CONFLICT DO UPDATE
+SET points = points + excluded.points``, which PostgreSQL applies atomically under concurrent
+awards and SQLite under its single writer; no way of writing a ledger row can leave them
+behind. The ledger stays the source: ``rebuild`` recomputes the tables from it (``uplift db
+rebuild-totals``) and ``disagreements`` lists where they differ.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Date, and_, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,24 +31,6 @@ from storage.models import (
     UnitHeadcount,
     UnitPoints,
 )
-
-# Each ledger row adds to three totals. Plain SQL, the same on SQLite and PostgreSQL, written
-# once: built as expressions, the three statements cost more to construct than to run.
-_ADD_TO_MEMBER = text(
-    "INSERT INTO member_points (campaign_id, member_id, unit_id, ranked, points) "
-    "SELECT :c, member.id, member.unit_id, (member.active AND member.role <> 'volunteer'), :p "
-    "FROM member WHERE member.id = :m "
-    "ON CONFLICT (campaign_id, member_id) DO UPDATE SET points = member_points.points + :p"
-)
-_ADD_TO_UNIT = text(
-    "INSERT INTO unit_points (campaign_id, unit_id, points) VALUES (:c, :u, :p) "
-    "ON CONFLICT (campaign_id, unit_id) DO UPDATE SET points = unit_points.points + :p"
-)
-_ADD_TO_DAY = text(
-    "INSERT INTO unit_day_points (campaign_id, unit_id, local_date, points) "
-    "VALUES (:c, :u, :d, :p) ON CONFLICT (campaign_id, unit_id, local_date) "
-    "DO UPDATE SET points = unit_day_points.points + :p"
-).bindparams(bindparam("d", type_=Date))
 
 
 def ranked(member: type[Member] = Member) -> Any:
@@ -90,22 +73,6 @@ class Totals:
         """The dialect's INSERT, which knows ON CONFLICT."""
         dialect = self._session.get_bind().dialect.name
         return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
-
-    async def add(
-        self,
-        campaign_id: int,
-        unit_id: int,
-        member_id: int | None,
-        points: int,
-        local_date: dt.date,
-    ) -> None:
-        """Add one ledger row's points to its member's and its unit's totals, and to its unit's
-        day."""
-        values = {"c": campaign_id, "u": unit_id, "m": member_id, "p": points, "d": local_date}
-        if member_id is not None:
-            await self._session.execute(_ADD_TO_MEMBER, values)
-        await self._session.execute(_ADD_TO_UNIT, values)
-        await self._session.execute(_ADD_TO_DAY, values)
 
     async def count_in(self, member: Member, change: int = 1) -> None:
         """Count the member in (or, with -1, out of) their unit's headcount, if ranked."""

@@ -13,7 +13,14 @@ from sqlalchemy import delete, func, select, update
 from campaigns.schema import Plan
 from kernel import Role
 from storage.database import Database
-from storage.models import Member, MemberPoints, PointEntry, UnitHeadcount, UnitPoints
+from storage.models import (
+    Member,
+    MemberPoints,
+    PointEntry,
+    UnitDayPoints,
+    UnitHeadcount,
+    UnitPoints,
+)
 from storage.points import Award
 from storage.store import Store
 from tests.handlers.points.test_points import ZONE, add_member, award, ids
@@ -57,6 +64,51 @@ async def test_repeated_and_concurrent_awards_keep_totals_equal_to_the_ledger(
             theirs = await store.ledger.member_total(campaign, other)
         assert mine == sum(n - 10 for n in range(30) if n % 2)
         assert theirs == sum(n - 10 for n in range(30) if not n % 2)
+
+
+async def test_ledger_rows_written_any_way_add_to_the_totals_once(plan: Plan, db_url: str) -> None:
+    """The database adds each new ledger row to the totals itself: a row written without the
+    ledger's own code (a bulk load, a repair by hand) counts too, several rows in one statement
+    add their sum (PostgreSQL adds them per statement), and a repeated key adds nothing."""
+    async with open_demo(plan, db_url) as bot:
+        me, campaign, _ = await ids(bot)
+        unit = bot.people.unit_id
+        now = bot.clock.now()
+        day = now.astimezone(ZONE).date()
+
+        def row(key: str, points: int, member: int | None = me) -> dict[str, object]:
+            return {
+                "campaign_id": campaign, "unit_id": unit, "member_id": member,
+                "source": "deed", "rule": "deed_approved", "points": points,
+                "idempotency_key": key, "occurred_at": now, "local_date": day,
+            }  # fmt: skip
+
+        unit_total = select(func.coalesce(func.sum(UnitPoints.points), 0)).where(
+            UnitPoints.campaign_id == campaign, UnitPoints.unit_id == unit
+        )
+        day_total = select(func.coalesce(func.sum(UnitDayPoints.points), 0)).where(
+            UnitDayPoints.campaign_id == campaign,
+            UnitDayPoints.unit_id == unit,
+            UnitDayPoints.local_date == day,
+        )
+        async with bot.database.transaction() as session:
+            before = (await session.scalar(unit_total), await session.scalar(day_total))
+            await session.execute(
+                PointEntry.__table__.insert(),
+                [row("bulk:1", 4), row("bulk:2", 6), row("bulk:3", -1), row("bulk:4", 5, None)],
+            )
+        async with bot.database.store() as store:
+            assert await store.ledger.totals.disagreements() == []
+            assert await store.ledger.member_total(campaign, me) == 9
+            assert await store.ledger.award(
+                Award(campaign, unit, me, "deed", "deed_approved", 50, "bulk:2", now, day)
+            ) is False  # fmt: skip
+        async with bot.database.transaction() as session:
+            after = (await session.scalar(unit_total), await session.scalar(day_total))
+        assert (after[0] - before[0], after[1] - before[1]) == (14, 14)
+        async with bot.database.store() as store:
+            assert await store.ledger.member_total(campaign, me) == 9
+            assert await store.ledger.totals.disagreements() == []
 
 
 async def test_ranks_count_over_the_totals(plan: Plan, db_url: str) -> None:
