@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import random
 import re
 from typing import Any
 
+from bot.adapters.telegram.limits import OVERALL_PER_SECOND, Limits
 from bot.delivery import Destination
-from kernel import Quiz, Reply, Text
+from kernel import MovableClock, Quiz, Reply, Text
 from storage.models import OutboxMessage
 from tests.bot.adapters.telegram.telegram_bot import (
     GROUP,
@@ -266,3 +268,52 @@ async def test_a_reply_taken_with_an_unreadable_answer_is_not_sent_again(bot: Bo
     [taken] = [c for c in bot.tg.calls("sendMessage") if int(c["chat_id"]) == STAFF]
     assert taken.unreadable
     assert await bot.outbox() == []  # not handed to the outbox to try again
+
+
+async def test_messages_started_a_little_late_are_not_pushed_back_for_good() -> None:
+    """The sender times a broadcast at 29 messages a second; each message reaches the adapter a
+    millisecond or three late (an event loop wakes late). The adapter's own spacing must absorb
+    that, not carry it forward: measured from the last actual send at the sender's 1/29 s, every
+    late start delayed all later messages and a broadcast ran at 28.2 a second. Still never 31
+    messages within a second."""
+    start = dt.datetime(2027, 3, 1, tzinfo=dt.UTC)
+    clock = MovableClock(start)
+
+    async def sleep(seconds: float) -> None:
+        clock.advance(dt.timedelta(seconds=seconds))
+
+    limits = Limits(clock, sleep)
+    rng = random.Random(5)
+    sent: list[float] = []
+    for k in range(290):  # ten seconds of a broadcast, each message to its own group
+        planned = start + dt.timedelta(seconds=k / OVERALL_PER_SECOND + rng.uniform(0, 0.003))
+        clock.set(max(clock.now(), planned))
+        await limits.turn(-4_000_000_000 - k)
+        sent.append((clock.now() - start).total_seconds())
+    behind = sent[-1] - 289 / OVERALL_PER_SECOND
+    assert behind < 0.01, f"the last message left {behind * 1000:.0f} ms behind its time"
+    in_any_second = max(sum(1 for t in sent if first <= t < first + 1.0) for first in sent)
+    assert in_any_second <= 30
+
+
+async def test_after_a_stall_the_next_message_keeps_its_distance_from_the_delayed_one() -> None:
+    """The event loop stalls 100 ms right after a message took its turn, so its request leaves
+    only when the stall ends. The messages queued behind it must not follow it at once: with
+    the limiter's spacing after it, that made 31 arrivals in one second (the 429s of
+    bench/broadcast.py, each after a stall)."""
+    start = dt.datetime(2027, 3, 1, tzinfo=dt.UTC)
+    clock = MovableClock(start)
+
+    async def sleep(seconds: float) -> None:
+        clock.advance(dt.timedelta(seconds=seconds))
+
+    limits = Limits(clock, sleep)
+    await limits.turn(-4_100_000_000)
+    clock.advance(dt.timedelta(milliseconds=100))  # the stall: the message leaves only now
+    arrivals = [(clock.now() - start).total_seconds()]
+    for k in range(1, 41):  # a backlog behind it, each sent as soon as the limiter allows
+        await limits.turn(-4_100_000_000 - k)
+        arrivals.append((clock.now() - start).total_seconds())
+    assert arrivals[1] - arrivals[0] >= 1 / 30
+    busiest = max(sum(1 for t in arrivals if last - 1.0 < t <= last) for last in arrivals)
+    assert busiest <= 30
