@@ -1,6 +1,7 @@
-"""Statements an event no longer sends: rows read beside the one asked for stay loaded for the
-unit of work, SQLite's query_only pragma is set only when it changes, and a campaign's plan is
-decoded once per text. Each test counts what reaches the database, on SQLite and PostgreSQL."""
+"""Statements an event or a tick no longer sends: rows read beside the one asked for stay loaded
+for the unit of work, SQLite's query_only pragma is set only when it changes, a campaign's plan
+is decoded once per text, and escalation stops reading observations at the top of their tree.
+Each test looks at what reaches the database, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -13,11 +14,9 @@ from sqlalchemy import event
 
 from kernel import Role
 from storage.database import Database
-from storage.models import Campaign, Drill, DrillItem, Observation, Organisation, Unit
+from storage.models import Drill, Member, Observation
 from storage.store import Store
-
-NOW = dt.datetime(2027, 3, 15, 0, 30, tzinfo=dt.UTC)
-PLAN = {"scoring": {"points": {"drill_answered": 2}}, "deadlines": {}}
+from tests.storage.test_models import NOW, World, _world
 
 
 @contextmanager
@@ -28,7 +27,7 @@ def statements(database: Database) -> Iterator[list[str]]:
     def count(conn: object, cursor: object, statement: str, *args: object) -> None:
         sent.append(" ".join(statement.split()))
 
-    engine = database.engine.sync_engine
+    engine = database.statement_engine
     event.listen(engine, "before_cursor_execute", count)
     try:
         yield sent
@@ -41,96 +40,52 @@ def selects(sent: list[str]) -> list[str]:
     return [s for s in sent if s.startswith("SELECT")]
 
 
-async def _drill_of_a_member(database: Database) -> tuple[int, int, int, int]:
-    """An organisation with one unit, a member on the console, a campaign with one drill item
-    and that unit's drill: (member, unit, campaign, drill) ids."""
+async def _drill_of_a_member(database: Database) -> tuple[World, int]:
+    """The small organisation of the model tests (a county over an outlet, a campaign with a
+    drill item), its staff member on the console as ``wang``, and the outlet's drill today."""
+    world = await _world(database)
     async with database.transaction() as session:
-        store = Store(session)
-        organisation = Organisation(key="psbc", name_zh="邮储银行", name_en="PSBC", created_at=NOW)
-        session.add(organisation)
-        await session.flush()
-        unit = Unit(
-            organisation_id=organisation.id,
-            key="outlet",
-            name_zh="网点",
-            name_en="Outlet",
-            timezone="Asia/Shanghai",
-            locale="zh",
-            morning_meeting="08:30",
-            calendar={},
-            depth=0,
-        )
-        campaign = Campaign(
-            organisation_id=organisation.id,
-            key="c",
-            title_zh="活动",
-            title_en="Campaign",
-            timezone="Asia/Shanghai",
-            locale="zh",
-            starts_on=dt.date(2027, 1, 1),
-            ends_on=dt.date(2027, 12, 31),
-            plan=PLAN,
-            plan_digest="c",
-            loaded_at=NOW,
-        )
-        session.add_all([unit, campaign])
-        await session.flush()
-        item = DrillItem(
-            campaign_id=campaign.id,
-            key="q1",
-            position=1,
-            kind="choice",
-            question_zh="问",
-            question_en="Q",
-            options=[{"zh": "甲", "en": "A"}, {"zh": "乙", "en": "B"}],
-            answer=1,
-        )
-        session.add(item)
-        await session.flush()
         drill = Drill(
-            campaign_id=campaign.id,
-            unit_id=unit.id,
-            drill_item_id=item.id,
+            campaign_id=world.campaign,
+            unit_id=world.outlet,
+            drill_item_id=world.drill_item,
             local_date=NOW.date(),
             opens_at=NOW,
             closes_at=NOW + dt.timedelta(hours=12),
         )
         session.add(drill)
-        member = await store.members.add(
-            organisation_id=organisation.id,
-            unit_id=unit.id,
-            display_name="王芳",
-            role=Role.STAFF,
-            now=NOW,
+        staff = await session.get(Member, world.staff)
+        assert staff is not None
+        await Store(session).members.add_identity(
+            staff, platform="console", external_id="wang", now=NOW
         )
-        await store.members.add_identity(member, platform="console", external_id="wang", now=NOW)
         await session.flush()
-        return member.id, unit.id, campaign.id, drill.id
+        return world, drill.id
 
 
 async def test_a_member_found_by_identity_brings_their_unit(database: Database) -> None:
     """The dispatcher finds the sender, then asks for their unit: one statement for both."""
-    member_id, unit_id, _, _ = await _drill_of_a_member(database)
+    world, _ = await _drill_of_a_member(database)
     async with database.store() as store:
         with statements(database) as sent:
             found = await store.members.by_identity("console", "", "wang")
-            assert found is not None and found[0].id == member_id
-            unit = await store.units.get(unit_id)
-        assert unit is not None and unit.key == "outlet"
+            assert found is not None and found[0].id == world.staff
+            unit = await store.units.get(world.outlet)
+        assert unit is not None and unit.key == "renmin-road"
         assert len(selects(sent)) == 1, sent
 
 
 async def test_an_opened_drill_brings_its_item_and_campaign(database: Database) -> None:
     """Answering a drill reads the drill, its item and its campaign: one statement for all."""
-    _, _, campaign_id, drill_id = await _drill_of_a_member(database)
+    world, drill_id = await _drill_of_a_member(database)
     async with database.store() as store:
         with statements(database) as sent:
             drill = await store.drills.get(drill_id)
             assert drill is not None
             item = await store.drills.item(drill.drill_item_id)
             campaign = await store.campaigns.get(drill.campaign_id)
-        assert item is not None and item.key == "q1"
-        assert campaign is not None and campaign.id == campaign_id
+        assert item is not None and item.key == "count-cash"
+        assert campaign is not None and campaign.id == world.campaign
         assert len(selects(sent)) == 1, sent
     async with database.store() as store:
         assert await store.drills.get(drill_id + 1000) is None
@@ -143,11 +98,8 @@ async def test_the_query_only_pragma_is_sent_when_it_changes(
     writer (and a writer after a reader) does, and each still behaves as its kind."""
     if not database.is_sqlite:
         pytest.skip("query_only is SQLite's")
-    member_id, _, _, _ = await _drill_of_a_member(database)
-    async with database.reading() as store:
-        member = await store.members.get(member_id)
-        assert member is not None
-        organisation_id = member.organisation_id
+    world, _ = await _drill_of_a_member(database)
+    organisation_id = world.organisation
     with statements(database) as sent:
         for kind in ("write", "write", "read", "read", "write"):
             if kind == "write":
@@ -184,14 +136,14 @@ async def test_a_plan_read_twice_is_decoded_once_and_equal_everywhere(
 ) -> None:
     """SQLite hands the plan over as text: the same text gives the very same decoded plan in
     two units of work; PostgreSQL's driver decodes it itself. Either way it reads back equal."""
-    _, _, campaign_id, _ = await _drill_of_a_member(database)
+    world, _ = await _drill_of_a_member(database)
     plans = []
     for _ in range(2):
         async with database.reading() as store:
-            campaign = await store.campaigns.get(campaign_id)
+            campaign = await store.campaigns.get(world.campaign)
             assert campaign is not None
             plans.append(campaign.plan)
-    assert plans[0] == plans[1] == PLAN
+    assert plans[0] == plans[1] == {"key": "postal-bank"}
     if database.is_sqlite:
         assert plans[0] is plans[1]
 
@@ -201,28 +153,12 @@ async def test_an_observation_at_the_top_of_its_tree_is_no_longer_read_as_overdu
 ) -> None:
     """Escalation reads the open observations past their limit every tick: one that reached
     the top of its unit tree can go no higher, so it is not among them any more."""
-    _, outlet_id, campaign_id, _ = await _drill_of_a_member(database)
+    world, _ = await _drill_of_a_member(database)
     async with database.transaction() as session:
-        outlet = await session.get(Unit, outlet_id)
-        assert outlet is not None
-        county = Unit(
-            organisation_id=outlet.organisation_id,
-            key="county",
-            name_zh="县支行",
-            name_en="County",
-            timezone="Asia/Shanghai",
-            locale="zh",
-            morning_meeting="08:30",
-            calendar={},
-            depth=0,
-        )
-        session.add(county)
-        await session.flush()
-        outlet.parent_id = county.id
         session.add(
             Observation(
-                campaign_id=campaign_id,
-                unit_id=outlet_id,
+                campaign_id=world.campaign,
+                unit_id=world.outlet,
                 kind="complaint",
                 text="排队太久",
                 due_at=NOW,
@@ -232,6 +168,6 @@ async def test_an_observation_at_the_top_of_its_tree_is_no_longer_read_as_overdu
     later = NOW + dt.timedelta(hours=1)
     async with database.store() as store:
         [overdue] = await store.observations.overdue(later)
-        store.observations.escalate(overdue, county.id)
+        store.observations.escalate(overdue, world.root)
     async with database.store() as store:
         assert await store.observations.overdue(later) == []
