@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, case, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
@@ -82,6 +83,58 @@ class UnitStanding:
 # scheduler's leadership lock.)
 _AWARDS_LOCK = text("SELECT pg_advisory_xact_lock(:space, :campaign)")
 _AWARDS_LOCK_SPACE = 1_470_201
+
+
+def _place(points: int, above: int, size: int, with_row: int) -> int:
+    """1 + how many ranked totals are above ``points``; below zero, those ranked with no totals
+    row (0 points) are above too."""
+    place = 1 + above
+    if points < 0:
+        place += size - with_row
+    return place
+
+
+def _rank_statement(*, campaign_wide: bool) -> Any:
+    """The member's points, and for the unit (and the organisation) the ranked headcount, the
+    ranked totals above the member's and the ranked totals there are: scalar subqueries over
+    the totals' indexes, in one statement."""
+    campaign = MemberPoints.campaign_id == bindparam("campaign")
+    points = func.coalesce(
+        select(MemberPoints.points)
+        .where(campaign, MemberPoints.member_id == bindparam("member"))
+        .scalar_subquery(),
+        0,
+    )
+
+    def headcount(scope: Any) -> Any:
+        return select(func.sum(UnitHeadcount.ranked)).where(scope).scalar_subquery()
+
+    def ranked_totals(*scope: Any, above: bool) -> Any:
+        query = select(func.count()).where(campaign, MemberPoints.ranked, *scope)
+        if above:
+            return query.where(MemberPoints.points > points).scalar_subquery()
+        # all of them are counted only for a total below zero (both databases leave a subquery
+        # in a branch not taken unrun: at 50,000 members it is a scan of the index)
+        return case((points < 0, query.scalar_subquery()), else_=0)
+
+    in_unit = MemberPoints.unit_id == bindparam("unit")
+    columns = [
+        points,
+        headcount(UnitHeadcount.unit_id == bindparam("unit")),
+        ranked_totals(in_unit, above=True),
+        ranked_totals(in_unit, above=False),
+    ]
+    if campaign_wide:
+        columns += [
+            headcount(UnitHeadcount.organisation_id == bindparam("organisation")),
+            ranked_totals(above=True),
+            ranked_totals(above=False),
+        ]
+    return select(*columns)
+
+
+_RANKS = _rank_statement(campaign_wide=True)
+_UNIT_RANK = _rank_statement(campaign_wide=False)
 
 
 class Ledger:
@@ -174,43 +227,30 @@ class Ledger:
     async def rank(self, campaign_id: int, member: Member, *, campaign_wide: bool = True) -> Rank:
         """The member's ranks as counts over the totals' indexes: one more than those with more
         points. Members with no points yet have no totals row and count as 0. Without
-        ``campaign_wide`` only the unit's rank is counted (the campaign's is None, its size 0)."""
-        points = await self.member_total(campaign_id, member.id)
-        counted = is_ranked(member)
-        unit_size = await self._headcount(UnitHeadcount.unit_id == member.unit_id)
-        unit_rank = (
-            await self._place(
-                campaign_id, points, unit_size, MemberPoints.unit_id == member.unit_id
+        ``campaign_wide`` only the unit's rank is counted (the campaign's is None, its size 0).
+        One statement: every /score asks it, and each statement costs a round trip."""
+        statement = _RANKS if campaign_wide else _UNIT_RANK
+        row = (
+            await self._session.execute(
+                statement,
+                {
+                    "campaign": campaign_id,
+                    "member": member.id,
+                    "unit": member.unit_id,
+                    "organisation": member.organisation_id,
+                },
             )
-            if counted
-            else None
-        )
+        ).one()
+        points, unit_size, unit_above, unit_rows = (int(value or 0) for value in row[:4])
+        counted = is_ranked(member)
+        unit_rank = _place(points, unit_above, unit_size, unit_rows) if counted else None
         if not campaign_wide:
             return Rank(points, unit_rank, unit_size, None, 0)
-        campaign_size = await self._headcount(
-            UnitHeadcount.organisation_id == member.organisation_id
+        campaign_size, campaign_above, campaign_rows = (int(value or 0) for value in row[4:])
+        campaign_rank = (
+            _place(points, campaign_above, campaign_size, campaign_rows) if counted else None
         )
-        campaign_rank = await self._place(campaign_id, points, campaign_size) if counted else None
         return Rank(points, unit_rank, unit_size, campaign_rank, campaign_size)
-
-    async def _headcount(self, scope: object) -> int:
-        """Ranked members in the units ``scope`` picks."""
-        return int(
-            await self._session.scalar(select(func.sum(UnitHeadcount.ranked)).where(scope)) or 0
-        )
-
-    async def _place(self, campaign_id: int, points: int, size: int, *scope: object) -> int:
-        """1 + how many ranked totals in ``scope`` are above ``points``; below zero, those
-        ranked with no totals row (0 points) are above too."""
-        counted = (MemberPoints.campaign_id == campaign_id, MemberPoints.ranked, *scope)
-        above = await self._session.scalar(
-            select(func.count()).where(*counted, MemberPoints.points > points)
-        )
-        place = 1 + int(above or 0)
-        if points < 0:
-            with_row = await self._session.scalar(select(func.count()).where(*counted))
-            place += size - int(with_row or 0)
-        return place
 
     async def top_of_unit(self, campaign_id: int, unit_id: int, limit: int) -> list[Standing]:
         """The unit's ranked members by campaign points, highest first (ties by who joined

@@ -171,3 +171,17 @@ async def test_an_observation_at_the_top_of_its_tree_is_no_longer_read_as_overdu
         store.observations.escalate(overdue, world.root)
     async with database.store() as store:
         assert await store.observations.overdue(later) == []
+
+
+async def test_a_members_ranks_are_one_statement(database: Database) -> None:
+    """/score asks for the member's points, their unit's and the campaign's ranks and sizes:
+    one statement of scalar subqueries over the totals, whatever the scope."""
+    world, _ = await _drill_of_a_member(database)
+    async with database.store() as store:
+        staff = await store.members.get(world.staff)
+        assert staff is not None
+        for campaign_wide in (True, False):
+            with statements(database) as sent:
+                rank = await store.ledger.rank(world.campaign, staff, campaign_wide=campaign_wide)
+            assert len(selects(sent)) == 1, sent
+            assert (rank.points, rank.unit_rank) == (0, 1)
