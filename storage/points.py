@@ -52,6 +52,16 @@ class Standing:
 
 
 @dataclass(frozen=True)
+class MemberSums:
+    """A member's campaign points by source, and their totals this week and this stage (None
+    without a stage)."""
+
+    by_source: dict[str, int]
+    week: int
+    stage: int | None
+
+
+@dataclass(frozen=True)
 class Rank:
     """Where a member stands: competition ranks (equal points share a rank) in their unit and in
     the campaign, each with how many are ranked there. Ranks are None for one not ranked (a
@@ -83,6 +93,26 @@ class UnitStanding:
 # scheduler's leadership lock.)
 _AWARDS_LOCK = text("SELECT pg_advisory_xact_lock(:space, :campaign)")
 _AWARDS_LOCK_SPACE = 1_470_201
+
+
+def _sum_between(first: str, last: str) -> Any:
+    inside = PointEntry.local_date.between(bindparam(first), bindparam(last))
+    return func.sum(case((inside, PointEntry.points), else_=0))
+
+
+_MEMBER_SUMS = (
+    select(
+        PointEntry.source,
+        func.sum(PointEntry.points),
+        _sum_between("week_first", "week_last"),
+        _sum_between("stage_first", "stage_last"),
+    )
+    .where(
+        PointEntry.campaign_id == bindparam("campaign"),
+        PointEntry.member_id == bindparam("member"),
+    )
+    .group_by(PointEntry.source)
+)
 
 
 def _place(points: int, above: int, size: int, with_row: int) -> int:
@@ -207,13 +237,35 @@ class Ledger:
             query = query.where(PointEntry.local_date <= last)
         return int(await self._session.scalar(query) or 0)
 
-    async def member_by_source(self, campaign_id: int, member_id: int) -> dict[str, int]:
+    async def member_sums(
+        self,
+        campaign_id: int,
+        member_id: int,
+        week: tuple[dt.date, dt.date],
+        stage: tuple[dt.date, dt.date] | None,
+    ) -> MemberSums:
+        """The member's points by source, and their totals in the days of ``week`` and of
+        ``stage``: one statement of conditional sums (/score asked three)."""
+        far = (dt.date.max, dt.date.max)  # no stage: a span no ledger row falls in
+        stage_first, stage_last = stage or far
         rows = await self._session.execute(
-            select(PointEntry.source, func.sum(PointEntry.points))
-            .where(PointEntry.campaign_id == campaign_id, PointEntry.member_id == member_id)
-            .group_by(PointEntry.source)
+            _MEMBER_SUMS,
+            {
+                "campaign": campaign_id,
+                "member": member_id,
+                "week_first": week[0],
+                "week_last": week[1],
+                "stage_first": stage_first,
+                "stage_last": stage_last,
+            },
         )
-        return {source: int(points) for source, points in rows.all()}
+        by_source: dict[str, int] = {}
+        in_week = in_stage = 0
+        for source, points, week_points, stage_points in rows.all():
+            by_source[source] = int(points or 0)
+            in_week += int(week_points or 0)
+            in_stage += int(stage_points or 0)
+        return MemberSums(by_source, in_week, in_stage if stage else None)
 
     async def recent(self, campaign_id: int, member_id: int, limit: int = 10) -> list[PointEntry]:
         rows = await self._session.scalars(

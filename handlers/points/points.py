@@ -51,7 +51,12 @@ async def show_score(ctx: Context) -> None:
         return
     stage = await ctx.store.campaigns.stage_on(campaign.id, today)
     week_start = today - dt.timedelta(days=today.weekday())
-    by_source = await ledger.member_by_source(campaign.id, member.id)
+    sums = await ledger.member_sums(
+        campaign.id,
+        member.id,
+        week=(week_start, today),
+        stage=(stage.starts_on, stage.ends_on) if stage else None,
+    )
     rank = await ledger.rank(campaign.id, member)
     answered = await ctx.store.drills.answered_dates(member.id, today - dt.timedelta(days=400))
     standing = None
@@ -63,21 +68,19 @@ async def show_score(ctx: Context) -> None:
         "points/score",
         standing=standing,
         total=rank.points,
-        stage_points=await ledger.member_total(
-            campaign.id, member.id, stage.starts_on, stage.ends_on
-        )
-        if stage
-        else None,
+        stage_points=sums.stage,
         stage=_stage_name(stage, ctx.locale) if stage else None,
-        week=await ledger.member_total(campaign.id, member.id, week_start, today),
+        week=sums.week,
         unit_rank=rank.unit_rank,
         unit_size=rank.unit_size,
         organisation_rank=rank.campaign_rank,
         organisation_size=rank.campaign_size,
         sources=[
-            Text("points/source_line", {"source": Text(f"sources/{s}"), "points": by_source[s]})
+            Text(
+                "points/source_line", {"source": Text(f"sources/{s}"), "points": sums.by_source[s]}
+            )
             for s in SOURCES
-            if by_source.get(s)
+            if sums.by_source.get(s)
         ],
         streak=current_streak(answered, unit.calendar, today),
     )

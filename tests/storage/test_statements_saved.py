@@ -15,6 +15,7 @@ from sqlalchemy import event
 from kernel import Role
 from storage.database import Database
 from storage.models import Drill, Member, Observation
+from storage.points import Award, MemberSums
 from storage.store import Store
 from tests.storage.test_models import NOW, World, _world
 
@@ -185,3 +186,37 @@ async def test_a_members_ranks_are_one_statement(database: Database) -> None:
                 rank = await store.ledger.rank(world.campaign, staff, campaign_wide=campaign_wide)
             assert len(selects(sent)) == 1, sent
             assert (rank.points, rank.unit_rank) == (0, 1)
+
+
+async def test_a_members_sums_by_source_week_and_stage_are_one_statement(
+    database: Database,
+) -> None:
+    world, _ = await _drill_of_a_member(database)
+    day = NOW.date()
+    monday = day - dt.timedelta(days=day.weekday())
+    written = [
+        ("drill", 2, day),
+        ("drill", 8, monday - dt.timedelta(days=1)),  # last week, this stage
+        ("deed", 15, day),
+        ("deed", -3, dt.date(2027, 1, 4)),  # an earlier stage
+    ]
+    async with database.store() as store:
+        for n, (source, points, on) in enumerate(written):
+            award = Award(
+                world.campaign, world.outlet, world.staff, source, "r", points, f"s:{n}", NOW, on
+            )
+            assert await store.ledger.award(award)
+    async with database.store() as store:
+        with statements(database) as sent:
+            sums = await store.ledger.member_sums(
+                world.campaign,
+                world.staff,
+                week=(monday, day),
+                stage=(dt.date(2027, 3, 1), dt.date(2027, 4, 30)),
+            )
+        assert len(selects(sent)) == 1, sent
+        assert sums == MemberSums({"drill": 10, "deed": 12}, week=17, stage=25)
+        no_stage = await store.ledger.member_sums(
+            world.campaign, world.staff, week=(monday, day), stage=None
+        )
+        assert (no_stage.week, no_stage.stage) == (17, None)
