@@ -94,8 +94,10 @@ async def show_leaderboard(ctx: Context) -> None:
         return
     members = await ctx.store.ledger.top_of_unit(campaign.id, unit.id, LEADERBOARD_SIZE)
     rank = await ctx.store.ledger.rank(campaign.id, member, campaign_wide=False)
-    unit_rows = await ctx.store.ledger.unit_standings(campaign.id, member.organisation_id)
-    shown = {row.unit_id for row in unit_rows[:LEADERBOARD_SIZE]} | {unit.id}
+    top_units = await ctx.store.ledger.top_units(
+        campaign.id, member.organisation_id, LEADERBOARD_SIZE
+    )
+    shown = {row.unit_id for _, row in top_units} | {unit.id}
     names = {
         u.id: (u.name_zh if ctx.locale == "zh" else u.name_en)
         for u in await ctx.store.units.named(sorted(shown))
@@ -123,13 +125,13 @@ async def show_leaderboard(ctx: Context) -> None:
             Text(
                 "points/unit_line",
                 {
-                    "rank": 1 + sum(1 for other in unit_rows if other.per_member > row.per_member),
+                    "rank": place,
                     "name": names[row.unit_id],
                     "per_member": round(row.per_member, 1),
                     "mine": row.unit_id == unit.id,
                 },
             )
-            for row in unit_rows[:LEADERBOARD_SIZE]
+            for place, row in top_units
         ],
     )
 

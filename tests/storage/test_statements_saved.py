@@ -14,10 +14,10 @@ from sqlalchemy import event
 
 from kernel import Role
 from storage.database import Database
-from storage.models import Drill, Member, Observation
+from storage.models import Drill, Member, Observation, UnitHeadcount, UnitPoints
 from storage.points import Award, MemberSums
 from storage.store import Store
-from tests.storage.test_models import NOW, World, _world
+from tests.storage.test_models import NOW, World, _unit, _world
 
 
 @contextmanager
@@ -220,3 +220,33 @@ async def test_a_members_sums_by_source_week_and_stage_are_one_statement(
             world.campaign, world.staff, week=(monday, day), stage=None
         )
         assert (no_stage.week, no_stage.stage) == (17, None)
+
+
+async def test_the_leaderboards_units_are_ranked_and_cut_in_the_database(
+    database: Database,
+) -> None:
+    """/leaderboard shows the first ten units by points per member with their ranks: equal
+    points per member share a rank, a unit with no points yet is last, and it is the order
+    ``unit_standings`` gives, in one statement that hands over only the rows shown."""
+    world, _ = await _drill_of_a_member(database)
+    async with database.transaction() as session:
+        units = [_unit(world.organisation, key, world.root, 1) for key in "abcd"]
+        session.add_all(units)
+        await session.flush()
+        a, b, c, d = (u.id for u in units)
+        for unit_id, members, points in ((a, 3, 30), (b, 2, 20), (c, 1, None), (d, 3, 45)):
+            session.add(
+                UnitHeadcount(unit_id=unit_id, organisation_id=world.organisation, ranked=members)
+            )
+            if points is not None:
+                session.add(UnitPoints(campaign_id=world.campaign, unit_id=unit_id, points=points))
+    async with database.store() as store:
+        with statements(database) as sent:
+            top = await store.ledger.top_units(world.campaign, world.organisation, 3)
+        everyone = await store.ledger.unit_standings(world.campaign, world.organisation)
+    assert len(selects(sent)) == 1, sent
+    assert [(place, row.unit_id) for place, row in top] == [(1, d), (2, a), (2, b)]
+    assert [row for _, row in top] == everyone[:3]
+    async with database.store() as store:
+        last = await store.ledger.top_units(world.campaign, world.organisation, 10)
+    assert last[-1][0] == 4 and last[-1][1].unit_id == c and last[-1][1].points == 0
