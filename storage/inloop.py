@@ -29,9 +29,9 @@ def loop_engine(url: str, *, echo: bool = False, **pool: Any) -> Engine:
     blocking one), used from the event loop's thread and from no other: a report's sheet, written
     in a worker thread, asks the loop for its rows."""
     blocking = sync_url(url)
-    if blocking.get_backend_name() == "sqlite":
-        return create_engine(blocking, echo=echo, connect_args={"check_same_thread": False}, **pool)
-    return create_engine(blocking, echo=echo, **pool)
+    sqlite = blocking.get_backend_name() == "sqlite"
+    connect_args = {"check_same_thread": False} if sqlite else {}
+    return create_engine(blocking, echo=echo, connect_args=connect_args, **pool)
 
 
 class LoopSession(AsyncSession):

@@ -244,32 +244,18 @@ class Ledger:
         # trigger: migration 0007); a repeat adds no row and nothing to them
         return new_id is not None
 
-    async def member_total(
-        self,
-        campaign_id: int,
-        member_id: int,
-        first: dt.date | None = None,
-        last: dt.date | None = None,
-    ) -> int:
-        """The member's points in the campaign, or in the days from ``first`` to ``last``."""
-        if first is None and last is None:
-            return int(
-                await self._session.scalar(
-                    select(MemberPoints.points).where(
-                        MemberPoints.campaign_id == campaign_id,
-                        MemberPoints.member_id == member_id,
-                    )
+    async def member_total(self, campaign_id: int, member_id: int) -> int:
+        """The member's points in the campaign (their totals row; none yet is 0). A period's
+        points come from ``member_sums``."""
+        return int(
+            await self._session.scalar(
+                select(MemberPoints.points).where(
+                    MemberPoints.campaign_id == campaign_id,
+                    MemberPoints.member_id == member_id,
                 )
-                or 0
             )
-        query = select(func.coalesce(func.sum(PointEntry.points), 0)).where(
-            PointEntry.campaign_id == campaign_id, PointEntry.member_id == member_id
+            or 0
         )
-        if first is not None:
-            query = query.where(PointEntry.local_date >= first)
-        if last is not None:
-            query = query.where(PointEntry.local_date <= last)
-        return int(await self._session.scalar(query) or 0)
 
     async def member_sums(
         self,

@@ -78,9 +78,9 @@ def working_calendar(calendar: Mapping[str, Any]) -> WorkingCalendar:
     """The parsed form of ``calendar`` (as stored on a unit), shared by every caller with the
     same content: parsed once per plan version, however many units and ticks ask.
 
-    The very mapping asked about last is recognised without writing it out as JSON (a streak
-    asks about one unit's calendar for hundreds of days in a row); the cache holds it, so its
-    identity stays its own while it is there."""
+    A mapping asked about recently (one of the last eight) is recognised by identity, without
+    writing it out as JSON: a streak asks about one unit's calendar for hundreds of days in a
+    row. The cache holds each such mapping, so its identity stays its own while it is there."""
     for known, parsed in _RECENT:
         if known is calendar:
             return parsed
